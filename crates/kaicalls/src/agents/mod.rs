@@ -1,0 +1,149 @@
+//! AI agents: the persona a call uses (prompt, greeting, voice, model) and, through
+//! its assigned phone number, the caller id it dials from.
+
+pub mod routes;
+
+use serde_json::{json, Value};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::auth::Tenant;
+use crate::clock::Timestamp;
+use crate::store::{placeholders, Store, Tx};
+
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub id: String,
+    pub business_id: String,
+    pub name: String,
+    pub system_prompt: Option<String>,
+    pub first_message: Option<String>,
+    pub voice: Value,
+    pub model: Value,
+    pub metadata: Value,
+    pub vapi_assistant_id: Option<String>,
+    pub max_duration: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The number assigned to this agent (the caller id of its outbound calls).
+    pub phone_number: Option<String>,
+    pub phone_number_id: Option<String>,
+}
+
+impl Agent {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "business_id": self.business_id,
+            "vapi_assistant_id": self.vapi_assistant_id,
+            "phone_number": self.phone_number,
+            "phone_number_id": self.phone_number_id,
+            "system_prompt": self.system_prompt,
+            "first_message": self.first_message,
+            "voice": self.voice,
+            "model": self.model,
+            "metadata": self.metadata,
+            "max_duration": self.max_duration,
+            "created_at": self.created_at.to_rfc3339(),
+            "updated_at": self.updated_at.to_rfc3339(),
+        })
+    }
+}
+
+const SELECT: &str = "SELECT a.id, a.business_id, a.name, a.system_prompt, a.first_message, a.voice, a.model, a.metadata,
+        a.vapi_assistant_id, a.max_duration, a.created_at, a.updated_at,
+        (SELECT p.phone_number FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1),
+        (SELECT p.id FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1)
+     FROM agents a";
+
+fn json_col(r: &AnyRow, i: usize) -> Value {
+    serde_json::from_str(&r.get::<String, _>(i)).unwrap_or(Value::Null)
+}
+
+fn from_row(r: &AnyRow) -> Agent {
+    Agent {
+        id: r.get(0),
+        business_id: r.get(1),
+        name: r.get(2),
+        system_prompt: r.get(3),
+        first_message: r.get(4),
+        voice: json_col(r, 5),
+        model: json_col(r, 6),
+        metadata: json_col(r, 7),
+        vapi_assistant_id: r.get(8),
+        max_duration: r.get(9),
+        created_at: Timestamp(r.get(10)),
+        updated_at: Timestamp(r.get(11)),
+        phone_number: r.get(12),
+        phone_number_id: r.get(13),
+    }
+}
+
+pub async fn list(store: &Store, tenant: &Tenant) -> sqlx::Result<Vec<Agent>> {
+    if tenant.business_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let sql = format!(
+        "{SELECT} WHERE a.business_id IN ({}) ORDER BY a.created_at, a.id",
+        placeholders(1, tenant.business_ids.len())
+    );
+    let mut query = sqlx::query(&sql);
+    for b in &tenant.business_ids {
+        query = query.bind(b);
+    }
+    Ok(query
+        .fetch_all(&store.pool)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect())
+}
+
+/// The agent, if it belongs to one of the tenant's businesses.
+pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Option<Agent>> {
+    if tenant.business_ids.is_empty() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "{SELECT} WHERE a.id = $1 AND a.business_id IN ({})",
+        placeholders(2, tenant.business_ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(id);
+    for b in &tenant.business_ids {
+        query = query.bind(b);
+    }
+    Ok(query
+        .fetch_optional(&store.pool)
+        .await?
+        .as_ref()
+        .map(from_row))
+}
+
+/// Writes every column of `agent` (insert when new, else update).
+pub async fn save(tx: &mut Tx, agent: &Agent, is_new: bool) -> sqlx::Result<()> {
+    let sql = if is_new {
+        "INSERT INTO agents (id, business_id, name, system_prompt, first_message, voice, model, metadata, vapi_assistant_id, max_duration, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    } else {
+        "UPDATE agents SET business_id = $2, name = $3, system_prompt = $4, first_message = $5, voice = $6, model = $7,
+            metadata = $8, vapi_assistant_id = $9, max_duration = $10, created_at = $11, updated_at = $12
+         WHERE id = $1"
+    };
+    sqlx::query(sql)
+        .bind(&agent.id)
+        .bind(&agent.business_id)
+        .bind(&agent.name)
+        .bind(&agent.system_prompt)
+        .bind(&agent.first_message)
+        .bind(agent.voice.to_string())
+        .bind(agent.model.to_string())
+        .bind(agent.metadata.to_string())
+        .bind(&agent.vapi_assistant_id)
+        .bind(agent.max_duration)
+        .bind(agent.created_at.micros())
+        .bind(agent.updated_at.micros())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

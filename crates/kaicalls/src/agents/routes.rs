@@ -1,0 +1,162 @@
+//! `/api/v1/agents`: list and get (agents:read); create and update (agents:write).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::Agent;
+use crate::app::AppState;
+use crate::auth::extract::{AgentsRead, AgentsWrite, Auth};
+use crate::error::{ApiError, ApiResult};
+use crate::http::json::{Json, Query};
+use crate::{calls, ids};
+
+#[derive(Deserialize)]
+pub struct AgentQuery {
+    id: Option<String>,
+}
+
+pub async fn list_or_get(
+    State(app): State<AppState>,
+    auth: Auth<AgentsRead>,
+    Query(q): Query<AgentQuery>,
+) -> ApiResult<Json<Value>> {
+    if let Some(id) = q.id.as_deref() {
+        let agent = super::get(&app.store, &auth.tenant, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Agent"))?;
+        return Ok(Json(agent.to_json()));
+    }
+    let agents = super::list(&app.store, &auth.tenant).await?;
+    let agents: Vec<Value> = agents.iter().map(Agent::to_json).collect();
+    Ok(Json(json!({ "agents": agents })))
+}
+
+/// The writable fields; `null` means "leave as is".
+#[derive(Deserialize, Default)]
+pub struct AgentFields {
+    id: Option<String>,
+    business_id: Option<String>,
+    name: Option<String>,
+    system_prompt: Option<String>,
+    first_message: Option<String>,
+    /// The dashboard's name for `first_message`.
+    outbound_greeting: Option<String>,
+    voice: Option<Value>,
+    model: Option<Value>,
+    metadata: Option<Value>,
+    vapi_assistant_id: Option<String>,
+    max_duration: Option<i64>,
+}
+
+fn object(param: &str, value: Option<Value>) -> ApiResult<Option<Value>> {
+    match value {
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
+        Some(_) => Err(ApiError::invalid(
+            param,
+            format!("{param} must be an object"),
+        )),
+        None => Ok(None),
+    }
+}
+
+impl AgentFields {
+    fn apply(self, agent: &mut Agent) -> ApiResult<()> {
+        if let Some(name) = self.name {
+            let name = name.trim().to_string();
+            if name.is_empty() || name.chars().count() > 200 {
+                return Err(ApiError::invalid(
+                    "name",
+                    "name must be 1 to 200 characters",
+                ));
+            }
+            agent.name = name;
+        }
+        if let Some(prompt) = self.system_prompt {
+            agent.system_prompt = Some(prompt);
+        }
+        if let Some(greeting) = self.first_message.or(self.outbound_greeting) {
+            agent.first_message = Some(greeting);
+        }
+        if let Some(v) = object("voice", self.voice)? {
+            agent.voice = v;
+        }
+        if let Some(v) = object("model", self.model)? {
+            agent.model = v;
+        }
+        if let Some(v) = object("metadata", self.metadata)? {
+            agent.metadata = v;
+        }
+        if let Some(v) = self.vapi_assistant_id {
+            agent.vapi_assistant_id = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(d) = self.max_duration {
+            agent.max_duration = Some(calls::validate_max_duration(d)?);
+        }
+        Ok(())
+    }
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth<AgentsWrite>,
+    Json(mut body): Json<AgentFields>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let business_id = auth.tenant.resolve_business(body.business_id.as_deref())?;
+    if body.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+        return Err(ApiError::invalid("name", "name is required"));
+    }
+    body.id = None;
+    let now = app.clock.now();
+    let mut agent = Agent {
+        id: ids::new_id(),
+        business_id,
+        name: String::new(),
+        system_prompt: None,
+        first_message: None,
+        voice: json!({}),
+        model: json!({}),
+        metadata: json!({}),
+        vapi_assistant_id: None,
+        max_duration: None,
+        created_at: now,
+        updated_at: now,
+        phone_number: None,
+        phone_number_id: None,
+    };
+    body.apply(&mut agent)?;
+    let mut tx = app.store.begin().await?;
+    super::save(&mut tx, &agent, true).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(agent.to_json())))
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    auth: Auth<AgentsWrite>,
+    Json(body): Json<AgentFields>,
+) -> ApiResult<Json<Value>> {
+    let id = body
+        .id
+        .clone()
+        .filter(|id| !id.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid("id", "id is required"))?;
+    let mut agent = super::get(&app.store, &auth.tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Agent"))?;
+    if let Some(b) = body.business_id.as_deref() {
+        if b != agent.business_id {
+            return Err(ApiError::invalid(
+                "business_id",
+                "an agent cannot move to another business",
+            ));
+        }
+    }
+    body.apply(&mut agent)?;
+    agent.updated_at = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    super::save(&mut tx, &agent, false).await?;
+    tx.commit().await?;
+    Ok(Json(agent.to_json()))
+}

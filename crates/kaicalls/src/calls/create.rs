@@ -1,0 +1,452 @@
+//! `POST /api/v1/calls`: from a request body to a dialed call.
+//!
+//! The call is placed with the provider before the API answers, so the 201 carries
+//! `conversation_id`, and a refusal is `500 call_failed` with the call recorded as
+//! failed. The route runs [`create_call`] as a detached task: a client that hangs up
+//! mid-request cannot leave half a call behind.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::engine::{Ending, Engine};
+use super::{enrichment, repo, validate_max_duration, Call, CallStatus, EndedReason};
+use crate::auth::KeyPrincipal;
+use crate::error::ApiError;
+use crate::jobs::{self, Kind};
+use crate::phone::E164;
+use crate::usage;
+use crate::voice::ProviderError;
+use crate::{agents, ids, leads, tenancy};
+
+const MAX_CONTEXT_CHARS: usize = 10_000;
+const MAX_METADATA_KEYS: usize = 20;
+/// How long a dial may take before its guard job declares the call failed.
+const DIAL_GUARD_SECS: f64 = 300.0;
+
+pub const WEBHOOK_EVENT_TYPES: [&str; 5] = [
+    "call.queued",
+    "call.ringing",
+    "call.in_progress",
+    "call.completed",
+    "call.failed",
+];
+
+/// The request body. Unknown fields are ignored and `null` equals absent; the
+/// reference's aliases (`customer_name`, `first_message`) are separate fields so a
+/// client sending both spellings is not refused.
+#[derive(Deserialize, Default)]
+pub struct CreateCallBody {
+    pub agent_id: Option<String>,
+    pub to: Option<String>,
+    pub name: Option<String>,
+    pub customer_name: Option<String>,
+    pub context: Option<String>,
+    #[serde(rename = "firstMessage")]
+    pub first_message_camel: Option<String>,
+    pub first_message: Option<String>,
+    pub lead_id: Option<String>,
+    pub webhook_url: Option<String>,
+    pub max_duration: Option<i64>,
+    pub metadata: Option<Value>,
+    pub webhook_events: Option<Vec<String>>,
+}
+
+/// A validated request: what a call may be created from.
+pub struct NewCall {
+    pub agent_id: String,
+    pub to: E164,
+    pub name: Option<String>,
+    pub context: Option<String>,
+    pub first_message: Option<String>,
+    pub lead_id: Option<String>,
+    pub webhook_url: Option<String>,
+    pub max_duration: Option<i64>,
+    pub metadata: Option<Value>,
+    pub webhook_events: Vec<String>,
+}
+
+fn trimmed(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+impl CreateCallBody {
+    pub fn validate(self) -> Result<NewCall, ApiError> {
+        let agent_id = trimmed(self.agent_id)
+            .ok_or_else(|| ApiError::invalid("agent_id", "agent_id is required"))?;
+        let to = trimmed(self.to).ok_or_else(|| ApiError::invalid("to", "to is required"))?;
+        let to = E164::parse(&to).map_err(|m| ApiError::invalid("to", m))?;
+        let name = trimmed(self.name.or(self.customer_name));
+        if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
+            return Err(ApiError::invalid(
+                "name",
+                "name must be at most 200 characters",
+            ));
+        }
+        let context = trimmed(self.context);
+        if context
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > MAX_CONTEXT_CHARS)
+        {
+            return Err(ApiError::invalid(
+                "context",
+                format!("context must be at most {MAX_CONTEXT_CHARS} characters"),
+            ));
+        }
+        let first_message = trimmed(self.first_message_camel.or(self.first_message));
+        if first_message
+            .as_ref()
+            .is_some_and(|m| m.chars().count() > 1000)
+        {
+            return Err(ApiError::invalid(
+                "firstMessage",
+                "firstMessage must be at most 1000 characters",
+            ));
+        }
+        let max_duration = self.max_duration.map(validate_max_duration).transpose()?;
+        let webhook_url = trimmed(self.webhook_url)
+            .map(|u| validate_webhook_url(&u).map(|_| u))
+            .transpose()?;
+        let metadata = self.metadata.map(validate_metadata).transpose()?;
+        let webhook_events = match self.webhook_events {
+            None => vec!["call.completed".to_string(), "call.failed".to_string()],
+            Some(events) => {
+                if let Some(bad) = events
+                    .iter()
+                    .find(|e| !WEBHOOK_EVENT_TYPES.contains(&e.as_str()))
+                {
+                    return Err(ApiError::invalid(
+                        "webhook_events",
+                        format!("Unknown webhook event '{bad}'"),
+                    ));
+                }
+                events
+            }
+        };
+        Ok(NewCall {
+            agent_id,
+            to,
+            name,
+            context,
+            first_message,
+            lead_id: trimmed(self.lead_id),
+            webhook_url,
+            max_duration,
+            metadata,
+            webhook_events,
+        })
+    }
+}
+
+fn validate_webhook_url(url: &str) -> Result<(), ApiError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(h) if !h.is_empty() && url.len() <= 2048 && !url.contains(char::is_whitespace) => {
+            Ok(())
+        }
+        _ => Err(ApiError::invalid(
+            "webhook_url",
+            "webhook_url must be an absolute http(s) URL",
+        )),
+    }
+}
+
+/// A flat object of at most 20 keys whose values are strings, numbers or booleans.
+fn validate_metadata(value: Value) -> Result<Value, ApiError> {
+    let Value::Object(map) = &value else {
+        return Err(ApiError::invalid("metadata", "metadata must be an object"));
+    };
+    if map.len() > MAX_METADATA_KEYS {
+        return Err(ApiError::invalid(
+            "metadata",
+            format!("metadata may have at most {MAX_METADATA_KEYS} keys"),
+        ));
+    }
+    for (k, v) in map {
+        let flat = matches!(
+            v,
+            Value::String(_) | Value::Number(_) | Value::Bool(_) | Value::Null
+        );
+        if k.len() > 40 || !flat || v.as_str().is_some_and(|s| s.len() > 500) {
+            return Err(ApiError::invalid(
+                "metadata",
+                format!("metadata['{k}'] must be a string (≤ 500 chars), number or boolean under a key of ≤ 40 chars"),
+            ));
+        }
+    }
+    Ok(value)
+}
+
+/// A failed creation: the error to answer, and the call it recorded (if any) so the
+/// usage row can link to it.
+pub struct CreateFailure {
+    pub error: ApiError,
+    pub call_id: Option<String>,
+}
+
+impl From<ApiError> for CreateFailure {
+    fn from(error: ApiError) -> Self {
+        CreateFailure {
+            error,
+            call_id: None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for CreateFailure {
+    fn from(err: sqlx::Error) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+impl From<anyhow::Error> for CreateFailure {
+    fn from(err: anyhow::Error) -> Self {
+        ApiError::Internal(err).into()
+    }
+}
+
+/// Validates, enriches, records and dials a call; writes the usage row of the request
+/// in the transaction that makes the call visible as created.
+pub async fn create_call(
+    engine: Arc<Engine>,
+    key: Arc<KeyPrincipal>,
+    body: CreateCallBody,
+) -> Result<Call, CreateFailure> {
+    let input = body.validate()?;
+    let store = engine.store();
+    let tenant = &key.tenant;
+    let agent = agents::get(store, tenant, &input.agent_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Agent"))?;
+    let from = agent.phone_number.clone().ok_or_else(|| {
+        ApiError::invalid(
+            "agent_id",
+            "This agent has no phone number: assign one with POST /api/v1/phone-numbers",
+        )
+    })?;
+    let lead = match &input.lead_id {
+        Some(id) => Some(
+            leads::get(store, tenant, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Lead"))?,
+        ),
+        None => leads::find_by_phone(store, &agent.business_id, input.to.as_str()).await?,
+    };
+    let business = tenancy::business(store, &agent.business_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("agent {} has no business", agent.id))?;
+
+    let now = engine.clock().now();
+    let provider = engine.provider_for(tenant.mode);
+    let call = Call {
+        id: ids::new_id(),
+        business_id: agent.business_id.clone(),
+        agent_id: agent.id.clone(),
+        agent_name: Some(agent.name.clone()),
+        lead_id: lead.as_ref().map(|l| l.id.clone()),
+        key_id: Some(key.key_id.clone()),
+        mode: tenant.mode,
+        status: CallStatus::Queued,
+        direction: "outbound".into(),
+        to: input.to.to_string(),
+        from: Some(from),
+        name: input.name.clone(),
+        context: input.context.clone(),
+        first_message: input.first_message.or_else(|| agent.first_message.clone()),
+        max_duration: input
+            .max_duration
+            .or(agent.max_duration)
+            .unwrap_or(super::DEFAULT_MAX_DURATION),
+        webhook_url: input.webhook_url,
+        webhook_events: input.webhook_events,
+        metadata: input.metadata,
+        variables: enrichment::variables(input.name.as_deref(), lead.as_ref(), &business, now),
+        provider: provider.name().to_string(),
+        conversation_id: None,
+        ended_reason: None,
+        provider_ended_reason: None,
+        error: None,
+        duration: None,
+        summary: None,
+        transcript: None,
+        recording_token: ids::random_base62(32),
+        recording_url: None,
+        quality_dimensions: None,
+        cost_cents: None,
+        scheduled_at: None,
+        started_at: None,
+        ended_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+
+    // 1. Record the call, queued, with a guard that fails it should the dial below
+    //    never finish (the process dies mid-dial).
+    let mut tx = store.begin().await?;
+    repo::insert(&mut tx, &call).await?;
+    if let Some(lead) = &lead {
+        leads::increment_interactions(&mut tx, &lead.id, now).await?;
+    }
+    jobs::enqueue(
+        &mut tx,
+        Kind::DialGuard,
+        &call.id,
+        &json!({}),
+        now.plus_secs_f64(DIAL_GUARD_SECS),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+
+    // 2. Dial.
+    let mut request = super::engine::dial_request(&call);
+    request.system_prompt = agent.system_prompt.clone();
+    request.vapi_assistant_id = agent.vapi_assistant_id.clone();
+    let dialed = provider.dial(&request).await;
+
+    // 3. Record the outcome.
+    let now = engine.clock().now();
+    let mut tx = store.begin().await?;
+    match dialed {
+        Ok(dialed) => {
+            let mut placed = call.clone();
+            placed.conversation_id = Some(dialed.conversation_id);
+            if !repo::save_state(&mut tx, &placed, CallStatus::Queued).await? {
+                return Err(anyhow::anyhow!("call {} changed while dialing", call.id).into());
+            }
+            jobs::cancel_for_subject(&mut tx, &call.id, &[Kind::DialGuard]).await?;
+            engine
+                .schedule_script(&mut tx, &placed, &dialed.script, now)
+                .await?;
+            let entry = usage::Entry {
+                endpoint: "/v1/calls".into(),
+                method: "POST",
+                status_code: 201,
+                call_id: Some(&call.id),
+                cost_cents: 0,
+            };
+            usage::record_in(&mut tx, &key, &entry, now).await?;
+            tx.commit().await?;
+            Ok(placed)
+        }
+        Err(err) => {
+            let message = match &err {
+                ProviderError::Refused(m) => m.clone(),
+                ProviderError::Other(e) => {
+                    tracing::error!(call = %call.id, error = %format!("{e:#}"), "dial failed");
+                    "The voice provider failed to place the call".to_string()
+                }
+            };
+            let failed = engine.finish(
+                &call,
+                Ending {
+                    reason: EndedReason::ProviderError,
+                    raw_reason: "dial-refused".into(),
+                    duration_secs: None,
+                    report: None,
+                    error_message: Some(message.clone()),
+                },
+                now,
+            );
+            engine.save_transition(&mut tx, &call, &failed, now).await?;
+            tx.commit().await?;
+            Err(CreateFailure {
+                error: ApiError::CallFailed(format!(
+                    "{message} (call {} recorded as failed)",
+                    call.id
+                )),
+                call_id: Some(call.id),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> Result<NewCall, ApiError> {
+        serde_json::from_value::<CreateCallBody>(v)
+            .unwrap()
+            .validate()
+    }
+
+    fn param_of(r: Result<NewCall, ApiError>) -> String {
+        match r {
+            Err(ApiError::InvalidRequest { param, .. }) => param.unwrap_or_default(),
+            Err(other) => panic!("unexpected {other:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn aliases_and_nulls() {
+        let c = body(json!({
+            "agent_id": "a", "to": "+15125551234", "customer_name": "Ann",
+            "first_message": "Hello", "context": null, "unknown": 1
+        }))
+        .unwrap();
+        assert_eq!(c.name.as_deref(), Some("Ann"));
+        assert_eq!(c.first_message.as_deref(), Some("Hello"));
+        assert_eq!(c.context, None);
+        assert_eq!(c.webhook_events, vec!["call.completed", "call.failed"]);
+        let c = body(json!({"agent_id": "a", "to": "+15125551234", "firstMessage": "Hi", "first_message": "Other"})).unwrap();
+        assert_eq!(c.first_message.as_deref(), Some("Hi"));
+    }
+
+    #[test]
+    fn each_bad_parameter_is_named() {
+        assert_eq!(param_of(body(json!({"to": "+15125551234"}))), "agent_id");
+        assert_eq!(param_of(body(json!({"agent_id": "a"}))), "to");
+        assert_eq!(
+            param_of(body(json!({"agent_id": "a", "to": "5125551234"}))),
+            "to"
+        );
+        for d in [9, 3601, 0, -5] {
+            assert_eq!(
+                param_of(body(
+                    json!({"agent_id": "a", "to": "+15125551234", "max_duration": d})
+                )),
+                "max_duration"
+            );
+        }
+        assert_eq!(
+            param_of(body(
+                json!({"agent_id": "a", "to": "+15125551234", "context": "x".repeat(10_001)})
+            )),
+            "context"
+        );
+        assert_eq!(
+            param_of(body(
+                json!({"agent_id": "a", "to": "+15125551234", "webhook_url": "ftp://x"})
+            )),
+            "webhook_url"
+        );
+        let many: serde_json::Map<String, Value> =
+            (0..21).map(|i| (format!("k{i}"), json!(i))).collect();
+        assert_eq!(
+            param_of(body(
+                json!({"agent_id": "a", "to": "+15125551234", "metadata": many})
+            )),
+            "metadata"
+        );
+        assert_eq!(
+            param_of(body(
+                json!({"agent_id": "a", "to": "+15125551234", "metadata": {"nested": {"a": 1}}})
+            )),
+            "metadata"
+        );
+        assert_eq!(
+            param_of(body(
+                json!({"agent_id": "a", "to": "+15125551234", "webhook_events": ["call.exploded"]})
+            )),
+            "webhook_events"
+        );
+        assert!(body(json!({"agent_id": "a", "to": "+15125551234", "max_duration": 10})).is_ok());
+        assert!(body(json!({"agent_id": "a", "to": "+15125551234", "max_duration": 3600})).is_ok());
+    }
+}

@@ -1,0 +1,303 @@
+//! The call engine: the one place where a call changes state. Provider events (from
+//! the simulator's durable script, or a real provider), engine timers (max_duration)
+//! and dial failures all arrive here and go through the same forward-only state
+//! machine. Each change is written in one transaction with its timeline entry, the
+//! timers it starts or stops, and the call's cost on its usage row.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::{repo, Call, CallStatus, EndedReason};
+use crate::auth::api_key::Mode;
+use crate::clock::{SharedClock, Timestamp};
+use crate::jobs::{self, Job, Kind};
+use crate::store::{Store, Tx};
+use crate::usage;
+use crate::voice::analyzer::{self, Hints};
+use crate::voice::simulator::Simulator;
+use crate::voice::{DialRequest, EndReport, ProviderEvent, VoiceProvider};
+
+pub struct Engine {
+    store: Store,
+    clock: SharedClock,
+    simulator: Arc<Simulator>,
+}
+
+/// How a call ends: the reason and whatever the provider reported.
+pub struct Ending {
+    pub reason: EndedReason,
+    pub raw_reason: String,
+    pub duration_secs: Option<i64>,
+    pub report: Option<EndReport>,
+    pub error_message: Option<String>,
+}
+
+impl Engine {
+    pub fn new(store: Store, clock: SharedClock, simulator: Arc<Simulator>) -> Engine {
+        Engine {
+            store,
+            clock,
+            simulator,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The provider that places calls in `mode`. Test keys always use the simulator;
+    /// live calls do too until a real provider is configured.
+    pub fn provider_for(&self, _mode: Mode) -> &dyn VoiceProvider {
+        self.simulator.as_ref()
+    }
+
+    /// The provider that placed an existing call.
+    fn provider_of(&self, _call: &Call) -> &dyn VoiceProvider {
+        self.simulator.as_ref()
+    }
+
+    /// Runs one durable job; the job row is deleted in the same transaction as its
+    /// effect. An error leaves the job to be retried.
+    pub async fn run_job(&self, job: &Job) -> anyhow::Result<()> {
+        let mut conn = self.store.pool.acquire().await?;
+        let call = repo::get_by_id(&mut conn, &job.subject_id).await?;
+        drop(conn);
+        let Some(call) = call else {
+            return self.discard(job, "call no longer exists").await;
+        };
+        let now = self.clock.now();
+        let next = match job.kind {
+            Some(Kind::ProviderEvent) => {
+                let event: ProviderEvent = serde_json::from_value(job.payload["event"].clone())
+                    .context("malformed provider event payload")?;
+                self.apply_event(&call, event, now)
+            }
+            Some(Kind::MaxDuration) if call.status == CallStatus::InProgress => {
+                let duration = call.max_duration;
+                let report = self
+                    .provider_of(&call)
+                    .hang_up(
+                        &dial_request(&call),
+                        call.conversation_id.as_deref().unwrap_or(""),
+                        duration,
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("hang up failed: {e}"))?;
+                Some(self.finish(
+                    &call,
+                    Ending {
+                        reason: EndedReason::MaxDuration,
+                        raw_reason: "exceeded-max-duration".into(),
+                        duration_secs: Some(duration),
+                        report,
+                        error_message: None,
+                    },
+                    now,
+                ))
+            }
+            Some(Kind::DialGuard)
+                if call.status == CallStatus::Queued && call.conversation_id.is_none() =>
+            {
+                Some(self.finish(
+                    &call,
+                    Ending {
+                        reason: EndedReason::ProviderError,
+                        raw_reason: "dial-interrupted".into(),
+                        duration_secs: None,
+                        report: None,
+                        error_message: Some("The dial did not complete".into()),
+                    },
+                    now,
+                ))
+            }
+            Some(_) => None,
+            None => return self.discard(job, "unknown job kind").await,
+        };
+        let mut tx = self.store.begin().await?;
+        if let Some(next) = next {
+            if !self.save_transition(&mut tx, &call, &next, now).await? {
+                anyhow::bail!("call {} changed concurrently", call.id);
+            }
+        }
+        jobs::complete(&mut tx, &job.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn discard(&self, job: &Job, why: &str) -> anyhow::Result<()> {
+        tracing::warn!(job = %job.id, kind = %job.raw_kind, "discarding job: {why}");
+        let mut tx = self.store.begin().await?;
+        jobs::complete(&mut tx, &job.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The call after a provider event, or `None` when the event is late or a
+    /// duplicate (it would move the call backwards or out of a terminal status).
+    pub fn apply_event(&self, call: &Call, event: ProviderEvent, now: Timestamp) -> Option<Call> {
+        match event {
+            ProviderEvent::Ringing => transition(call, CallStatus::Ringing, now),
+            ProviderEvent::Answered => {
+                transition(call, CallStatus::InProgress, now).map(|mut c| {
+                    c.started_at = Some(now);
+                    c
+                })
+            }
+            ProviderEvent::Ended {
+                raw_reason,
+                duration_secs,
+                report,
+            } => {
+                let reason = EndedReason::from_provider_code(&raw_reason);
+                if !call.status.can_become(reason.final_status()) {
+                    return None;
+                }
+                Some(self.finish(
+                    call,
+                    Ending {
+                        reason,
+                        raw_reason,
+                        duration_secs,
+                        report,
+                        error_message: None,
+                    },
+                    now,
+                ))
+            }
+        }
+    }
+
+    /// The call in its final state: outcome, transcript, analysis and cost.
+    pub fn finish(&self, call: &Call, ending: Ending, now: Timestamp) -> Call {
+        let mut next = call.clone();
+        let status = ending.reason.final_status();
+        next.status = status;
+        next.ended_reason = Some(ending.reason);
+        next.provider_ended_reason = Some(ending.raw_reason);
+        next.ended_at = Some(now);
+        next.updated_at = now;
+        if status == CallStatus::Failed {
+            next.error = Some(
+                ending
+                    .error_message
+                    .unwrap_or_else(|| ending.reason.as_str().to_string()),
+            );
+            next.cost_cents = Some(0);
+            return next;
+        }
+        let scale = self.provider_of(call).time_scale();
+        let duration = ending.duration_secs.unwrap_or_else(|| {
+            let wall = call.started_at.map_or(0, |s| now.micros() - s.micros());
+            ((wall as f64 / 1_000_000.0) * scale).round() as i64
+        });
+        let duration = duration.clamp(0, call.max_duration);
+        let report = ending.report.unwrap_or(EndReport {
+            transcript: vec![],
+            recording_url: None,
+            summary: None,
+        });
+        let analysis = analyzer::analyze(
+            &report.transcript,
+            &Hints {
+                name: call.name.as_deref(),
+                context: call.context.as_deref(),
+                ended_reason: ending.reason.as_str(),
+                duration_secs: duration,
+            },
+        );
+        next.duration = Some(duration);
+        next.summary = Some(report.summary.unwrap_or(analysis.summary));
+        next.quality_dimensions = Some(analysis.quality);
+        next.transcript = Some(report.transcript);
+        next.recording_url = report.recording_url;
+        next.cost_cents = Some(match call.mode {
+            Mode::Live => usage::call_cost_cents(duration),
+            Mode::Test => 0,
+        });
+        next
+    }
+
+    /// Writes `next` over `current` (guarded on the status it was computed from) with
+    /// its side effects. False when another writer moved the call first.
+    pub async fn save_transition(
+        &self,
+        tx: &mut Tx,
+        current: &Call,
+        next: &Call,
+        now: Timestamp,
+    ) -> anyhow::Result<bool> {
+        if !repo::save_state(tx, next, current.status).await? {
+            return Ok(false);
+        }
+        if next.status != current.status {
+            repo::insert_event(tx, &next.id, next.status, now).await?;
+        }
+        if next.status == CallStatus::InProgress && current.status != CallStatus::InProgress {
+            // max_duration is the engine's to enforce, whatever the provider does.
+            let scale = self.provider_of(next).time_scale();
+            let due = now.plus_secs_f64(next.max_duration as f64 / scale);
+            jobs::enqueue(tx, Kind::MaxDuration, &next.id, &json!({}), due, now).await?;
+        }
+        if next.status.is_terminal() {
+            jobs::cancel_for_subject(
+                tx,
+                &next.id,
+                &[Kind::ProviderEvent, Kind::MaxDuration, Kind::DialGuard],
+            )
+            .await?;
+            usage::set_call_cost(tx, &next.id, next.cost_cents.unwrap_or(0)).await?;
+        }
+        Ok(true)
+    }
+
+    /// Stores a provider's script as durable jobs, due in wall-clock time.
+    pub async fn schedule_script(
+        &self,
+        tx: &mut Tx,
+        call: &Call,
+        script: &[crate::voice::Scripted],
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
+        let scale = self.provider_of(call).time_scale();
+        for step in script {
+            let due = now.plus_secs_f64(step.after_secs / scale);
+            let payload = json!({ "event": step.event });
+            jobs::enqueue(tx, Kind::ProviderEvent, &call.id, &payload, due, now).await?;
+        }
+        Ok(())
+    }
+}
+
+fn transition(call: &Call, status: CallStatus, now: Timestamp) -> Option<Call> {
+    if !call.status.can_become(status) {
+        return None;
+    }
+    let mut next = call.clone();
+    next.status = status;
+    next.updated_at = now;
+    Some(next)
+}
+
+/// What the provider needs to act on an existing call.
+pub fn dial_request(call: &Call) -> DialRequest {
+    DialRequest {
+        call_id: call.id.clone(),
+        to: call.to.clone(),
+        from: call.from.clone().unwrap_or_default(),
+        agent_name: call.agent_name.clone().unwrap_or_else(|| "Kai".into()),
+        vapi_assistant_id: None,
+        system_prompt: None,
+        first_message: call.first_message.clone(),
+        name: call.name.clone(),
+        context: call.context.clone(),
+        variables: call.variables.clone(),
+        max_duration: call.max_duration,
+        recording_token: call.recording_token.clone(),
+    }
+}

@@ -1,0 +1,278 @@
+//! The calls' SQL. Reads through the API are tenant-scoped (`Tenant`); the engine's
+//! reads are by id, inside the transaction that changes the call.
+
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Call, CallEvent, CallStatus, EndedReason};
+use crate::auth::api_key::Mode;
+use crate::auth::Tenant;
+use crate::clock::Timestamp;
+use crate::ids;
+use crate::store::{placeholders, Store, Tx};
+
+const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name, c.lead_id, c.key_id, c.mode, c.status, c.direction,
+    c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
+    c.metadata, c.variables, c.provider, c.conversation_id, c.ended_reason, c.provider_ended_reason, c.error,
+    c.duration, c.summary, c.transcript, c.recording_token, c.recording_url, c.quality_dimensions, c.cost_cents,
+    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at";
+
+const FROM: &str = "FROM calls c LEFT JOIN agents ag ON ag.id = c.agent_id";
+
+fn json_opt<T: serde::de::DeserializeOwned>(text: Option<String>) -> Option<T> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn from_row(r: &AnyRow) -> Call {
+    let ts = |i: usize| r.get::<Option<i64>, _>(i).map(Timestamp);
+    Call {
+        id: r.get(0),
+        business_id: r.get(1),
+        agent_id: r.get(2),
+        agent_name: r.get(3),
+        lead_id: r.get(4),
+        key_id: r.get(5),
+        mode: Mode::parse(&r.get::<String, _>(6)).unwrap_or(Mode::Test),
+        status: CallStatus::parse(&r.get::<String, _>(7)).unwrap_or(CallStatus::Failed),
+        direction: r.get(8),
+        to: r.get(9),
+        from: r.get(10),
+        name: r.get(11),
+        context: r.get(12),
+        first_message: r.get(13),
+        max_duration: r.get(14),
+        webhook_url: r.get(15),
+        webhook_events: json_opt(Some(r.get(16))).unwrap_or_default(),
+        metadata: json_opt(r.get(17)),
+        variables: json_opt(Some(r.get(18))).unwrap_or(Value::Null),
+        provider: r.get(19),
+        conversation_id: r.get(20),
+        ended_reason: r
+            .get::<Option<String>, _>(21)
+            .and_then(|s| EndedReason::parse(&s)),
+        provider_ended_reason: r.get(22),
+        error: r.get(23),
+        duration: r.get(24),
+        summary: r.get(25),
+        transcript: json_opt(r.get(26)),
+        recording_token: r.get(27),
+        recording_url: r.get(28),
+        quality_dimensions: json_opt(r.get(29)),
+        cost_cents: r.get(30),
+        scheduled_at: ts(31),
+        started_at: ts(32),
+        ended_at: ts(33),
+        created_at: Timestamp(r.get(34)),
+        updated_at: Timestamp(r.get(35)),
+    }
+}
+
+fn to_json_text<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
+    v.as_ref().and_then(|v| serde_json::to_string(v).ok())
+}
+
+pub async fn insert(tx: &mut Tx, call: &Call) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO calls (id, business_id, agent_id, lead_id, key_id, mode, status, direction, to_number, from_number,
+            name, context, first_message, max_duration, webhook_url, webhook_events, metadata, variables, provider,
+            conversation_id, recording_token, scheduled_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+    )
+    .bind(&call.id)
+    .bind(&call.business_id)
+    .bind(&call.agent_id)
+    .bind(&call.lead_id)
+    .bind(&call.key_id)
+    .bind(call.mode.as_str())
+    .bind(call.status.as_str())
+    .bind(&call.direction)
+    .bind(&call.to)
+    .bind(&call.from)
+    .bind(&call.name)
+    .bind(&call.context)
+    .bind(&call.first_message)
+    .bind(call.max_duration)
+    .bind(&call.webhook_url)
+    .bind(serde_json::to_string(&call.webhook_events).unwrap_or_else(|_| "[]".into()))
+    .bind(to_json_text(&call.metadata))
+    .bind(call.variables.to_string())
+    .bind(&call.provider)
+    .bind(&call.conversation_id)
+    .bind(&call.recording_token)
+    .bind(call.scheduled_at.map(Timestamp::micros))
+    .bind(call.created_at.micros())
+    .bind(call.updated_at.micros())
+    .execute(&mut **tx)
+    .await?;
+    insert_event(tx, &call.id, call.status, call.created_at).await
+}
+
+pub async fn insert_event(
+    tx: &mut Tx,
+    call_id: &str,
+    status: CallStatus,
+    at: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO call_events (id, call_id, status, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(ids::new_id())
+    .bind(call_id)
+    .bind(status.as_str())
+    .bind(at.micros())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Writes every mutable column of `call`, but only if the stored status is still
+/// `expected`: the optimistic guard that keeps concurrent workers from both moving
+/// one call. Returns false when another writer got there first.
+pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE calls SET status = $1, conversation_id = $2, ended_reason = $3, provider_ended_reason = $4,
+            error = $5, duration = $6, summary = $7, transcript = $8, recording_url = $9,
+            quality_dimensions = $10, cost_cents = $11, started_at = $12, ended_at = $13, updated_at = $14
+         WHERE id = $15 AND status = $16",
+    )
+    .bind(call.status.as_str())
+    .bind(&call.conversation_id)
+    .bind(call.ended_reason.map(|r| r.as_str().to_string()))
+    .bind(&call.provider_ended_reason)
+    .bind(&call.error)
+    .bind(call.duration)
+    .bind(&call.summary)
+    .bind(to_json_text(&call.transcript))
+    .bind(&call.recording_url)
+    .bind(to_json_text(&call.quality_dimensions))
+    .bind(call.cost_cents)
+    .bind(call.started_at.map(Timestamp::micros))
+    .bind(call.ended_at.map(Timestamp::micros))
+    .bind(call.updated_at.micros())
+    .bind(&call.id)
+    .bind(expected.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The call by id, unscoped: for the engine, which acts on behalf of no tenant.
+pub async fn get_by_id(conn: &mut AnyConnection, id: &str) -> sqlx::Result<Option<Call>> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} {FROM} WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.as_ref().map(from_row))
+}
+
+/// The call, if the tenant may see it (its business, its mode).
+pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Option<Call>> {
+    if tenant.business_ids.is_empty() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE c.id = $1 AND c.mode = $2 AND c.business_id IN ({})",
+        placeholders(3, tenant.business_ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(id).bind(tenant.mode.as_str());
+    for b in &tenant.business_ids {
+        query = query.bind(b);
+    }
+    Ok(query
+        .fetch_optional(&store.pool)
+        .await?
+        .as_ref()
+        .map(from_row))
+}
+
+pub async fn events(store: &Store, call_id: &str) -> sqlx::Result<Vec<CallEvent>> {
+    let rows = sqlx::query(
+        "SELECT status, created_at FROM call_events WHERE call_id = $1 ORDER BY created_at, id",
+    )
+    .bind(call_id)
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(CallEvent {
+                status: CallStatus::parse(&r.get::<String, _>(0))?,
+                created_at: Timestamp(r.get(1)),
+            })
+        })
+        .collect())
+}
+
+pub struct ListFilter {
+    pub agent_id: Option<String>,
+    pub status: Option<CallStatus>,
+    /// Only calls created strictly before this instant (the `after` cursor).
+    pub before: Option<Timestamp>,
+    /// Only calls created at or after this instant (transcripts' `days`).
+    pub since: Option<Timestamp>,
+    pub limit: i64,
+}
+
+/// Newest first, up to `limit + 1` rows (the extra one tells `has_more`). `created_at`
+/// is unique, so the cursor never skips or repeats a call.
+pub async fn list(store: &Store, tenant: &Tenant, filter: &ListFilter) -> sqlx::Result<Vec<Call>> {
+    if tenant.business_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let n = tenant.business_ids.len();
+    let mut sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE c.mode = $1 AND c.business_id IN ({})",
+        placeholders(2, n)
+    );
+    let mut next = n + 1;
+    let mut clause = |text: &str, sql: &mut String| {
+        next += 1;
+        sql.push_str(&text.replace('?', &format!("${next}")));
+    };
+    if filter.agent_id.is_some() {
+        clause(" AND c.agent_id = ?", &mut sql);
+    }
+    if filter.status.is_some() {
+        clause(" AND c.status = ?", &mut sql);
+    }
+    if filter.before.is_some() {
+        clause(" AND c.created_at < ?", &mut sql);
+    }
+    if filter.since.is_some() {
+        clause(" AND c.created_at >= ?", &mut sql);
+    }
+    clause(" ORDER BY c.created_at DESC, c.id DESC LIMIT ?", &mut sql);
+    let mut query = sqlx::query(&sql).bind(tenant.mode.as_str());
+    for b in &tenant.business_ids {
+        query = query.bind(b);
+    }
+    if let Some(a) = &filter.agent_id {
+        query = query.bind(a);
+    }
+    if let Some(s) = filter.status {
+        query = query.bind(s.as_str());
+    }
+    if let Some(t) = filter.before {
+        query = query.bind(t.micros());
+    }
+    if let Some(t) = filter.since {
+        query = query.bind(t.micros());
+    }
+    let rows = query.bind(filter.limit + 1).fetch_all(&store.pool).await?;
+    Ok(rows.iter().map(from_row).collect())
+}
+
+/// A call by id and recording token (recording downloads carry no API key).
+pub async fn get_by_recording_token(
+    store: &Store,
+    id: &str,
+    token: &str,
+) -> sqlx::Result<Option<Call>> {
+    let mut conn = store.pool.acquire().await?;
+    let call = get_by_id(&mut conn, id).await?;
+    Ok(call.filter(|c| {
+        use subtle::ConstantTimeEq;
+        bool::from(c.recording_token.as_bytes().ct_eq(token.as_bytes()))
+    }))
+}

@@ -1,0 +1,251 @@
+//! The calls API: create, list, get (with long-poll `wait`), recordings, transcripts.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::create::{create_call, CreateCallBody};
+use super::repo::{self, ListFilter};
+use super::{Call, CallStatus};
+use crate::app::AppState;
+use crate::auth::extract::{Auth, CallsRead, CallsWrite};
+use crate::auth::Tenant;
+use crate::clock::Timestamp;
+use crate::error::{ApiError, ApiResult};
+use crate::http::json::{parse_limit, require, Json, Query};
+use crate::usage::{UsageCallId, UsageRecorded};
+use crate::voice::recording;
+
+/// `POST /api/v1/calls`.
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth<CallsWrite>,
+    Json(body): Json<CreateCallBody>,
+) -> Response {
+    // Detached: if the client disconnects, the task still finishes the call it began.
+    let task = tokio::spawn(create_call(app.engine.clone(), auth.0.clone(), body));
+    match task.await {
+        Ok(Ok(call)) => {
+            let mut response = (StatusCode::CREATED, Json(call.summary_json())).into_response();
+            response.extensions_mut().insert(UsageRecorded);
+            response
+        }
+        Ok(Err(failure)) => {
+            let mut response = failure.error.into_response();
+            if let Some(id) = failure.call_id {
+                response.extensions_mut().insert(UsageCallId(id));
+            }
+            response
+        }
+        Err(join) => {
+            ApiError::Internal(anyhow::anyhow!("call creation task failed: {join}")).into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CallsQuery {
+    id: Option<String>,
+    wait: Option<String>,
+    limit: Option<String>,
+    agent_id: Option<String>,
+    status: Option<String>,
+    after: Option<String>,
+}
+
+const MAX_WAIT_SECS: u64 = 60;
+const WAIT_POLL: Duration = Duration::from_millis(200);
+
+/// `GET /api/v1/calls` (list) and `GET /api/v1/calls?id=` (detail, optionally waiting
+/// up to `wait` seconds for the call to finish).
+pub async fn list_or_get(
+    State(app): State<AppState>,
+    auth: Auth<CallsRead>,
+    Query(q): Query<CallsQuery>,
+) -> ApiResult<Response> {
+    if let Some(id) = q.id.as_deref() {
+        let wait = match q.wait.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+            None => 0,
+            Some(w) => w
+                .parse::<u64>()
+                .ok()
+                .filter(|w| *w <= MAX_WAIT_SECS)
+                .ok_or_else(|| {
+                    ApiError::invalid("wait", format!("wait must be 0 to {MAX_WAIT_SECS} seconds"))
+                })?,
+        };
+        let call = get_waiting(&app, &auth.tenant, id, Duration::from_secs(wait)).await?;
+        let events = repo::events(&app.store, &call.id).await?;
+        let mut response = Json(call.detail_json(&events)).into_response();
+        response.extensions_mut().insert(UsageCallId(call.id));
+        return Ok(response);
+    }
+    let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
+    let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(CallStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(
+                "status",
+                "status must be one of queued, ringing, in_progress, completed, failed, canceled",
+            )
+        })?),
+    };
+    let before = match q.after.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(a) => Some(Timestamp::parse(a).ok_or_else(|| {
+            ApiError::invalid("after", "after must be the created_at of a previous result")
+        })?),
+    };
+    let filter = ListFilter {
+        agent_id: q.agent_id.filter(|a| !a.is_empty()),
+        status,
+        before,
+        since: None,
+        limit,
+    };
+    let mut calls = repo::list(&app.store, &auth.tenant, &filter).await?;
+    let has_more = calls.len() as i64 > limit;
+    calls.truncate(limit as usize);
+    let calls: Vec<Value> = calls.iter().map(Call::summary_json).collect();
+    Ok(Json(json!({ "calls": calls, "has_more": has_more })).into_response())
+}
+
+async fn get_waiting(app: &AppState, tenant: &Tenant, id: &str, wait: Duration) -> ApiResult<Call> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let call = repo::get(&app.store, tenant, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Call"))?;
+        if call.status.is_terminal() || tokio::time::Instant::now() >= deadline {
+            return Ok(call);
+        }
+        tokio::time::sleep(WAIT_POLL.min(deadline - tokio::time::Instant::now())).await;
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RecordingQuery {
+    call_id: Option<String>,
+}
+
+/// `GET /api/v1/recordings?call_id=`: the recording's signed URL and state.
+pub async fn recording_info(
+    State(app): State<AppState>,
+    auth: Auth<CallsRead>,
+    Query(q): Query<RecordingQuery>,
+) -> ApiResult<Response> {
+    let id = require("call_id", q.call_id.as_deref())?;
+    let call = repo::get(&app.store, &auth.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Call"))?;
+    let status = match (&call.recording_url, call.status.is_terminal()) {
+        (Some(_), _) => "available",
+        (None, true) => "unavailable",
+        (None, false) => "processing",
+    };
+    let mut response = Json(json!({
+        "call_id": call.id,
+        "status": status,
+        "recording_url": call.recording_url,
+        "duration": call.duration,
+        "expires_at": Value::Null,
+    }))
+    .into_response();
+    response.extensions_mut().insert(UsageCallId(call.id));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+/// `GET /recordings/{call_id}.wav?token=`: a simulated call's audio. The token in the
+/// URL is the credential, so the URL can be handed to a player.
+pub async fn recording_audio(
+    State(app): State<AppState>,
+    Path(file): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> ApiResult<Response> {
+    let id = file
+        .strip_suffix(".wav")
+        .ok_or_else(|| ApiError::not_found("Recording"))?;
+    let token = q.token.unwrap_or_default();
+    let call = repo::get_by_recording_token(&app.store, id, &token)
+        .await?
+        .filter(|c| c.recording_url.is_some())
+        .ok_or_else(|| ApiError::not_found("Recording"))?;
+    let audio = recording::wav(
+        call.transcript.as_deref().unwrap_or(&[]),
+        call.duration.unwrap_or(1),
+    );
+    Ok(([(header::CONTENT_TYPE, "audio/wav")], audio).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct TranscriptsQuery {
+    limit: Option<String>,
+    agent_id: Option<String>,
+    after: Option<String>,
+    days: Option<String>,
+}
+
+/// `GET /api/v1/transcripts`: completed calls' transcripts, newest first.
+pub async fn transcripts(
+    State(app): State<AppState>,
+    auth: Auth<CallsRead>,
+    Query(q): Query<TranscriptsQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
+    let since = match q.days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => None,
+        Some(d) => {
+            let days: i64 = d
+                .parse()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .ok_or_else(|| ApiError::invalid("days", "days must be 1 to 3650"))?;
+            Some(Timestamp(app.clock.now().micros() - days * 86_400_000_000))
+        }
+    };
+    let before = match q.after.as_deref().filter(|a| !a.is_empty()) {
+        None => None,
+        Some(a) => Some(
+            Timestamp::parse(a)
+                .ok_or_else(|| ApiError::invalid("after", "after must be an ISO 8601 timestamp"))?,
+        ),
+    };
+    let filter = ListFilter {
+        agent_id: q.agent_id.filter(|a| !a.is_empty()),
+        status: Some(CallStatus::Completed),
+        before,
+        since,
+        limit,
+    };
+    let mut calls = repo::list(&app.store, &auth.tenant, &filter).await?;
+    let has_more = calls.len() as i64 > limit;
+    calls.truncate(limit as usize);
+    let transcripts: Vec<Value> = calls
+        .iter()
+        .map(|c| {
+            json!({
+                "call_id": c.id,
+                "conversation_id": c.conversation_id,
+                "agent_id": c.agent_id,
+                "agent_name": c.agent_name,
+                "status": c.status.as_str(),
+                "duration": c.duration,
+                "summary": c.summary,
+                "transcript": c.transcript.clone().unwrap_or_default(),
+                "created_at": c.created_at.to_rfc3339(),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "transcripts": transcripts, "has_more": has_more }),
+    ))
+}

@@ -1,0 +1,92 @@
+//! Configuration (SPEC §2): flags override environment variables, which override
+//! defaults. clap's `env` support gives exactly that order.
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL: sqlite://FILE (created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "KAICALLS_DATABASE_URL",
+        default_value = "sqlite://kaicalls.db"
+    )]
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "KAICALLS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Redis URL for shared rate-limit state across instances (not yet supported:
+    /// rate limits are per process).
+    #[arg(long, env = "KAICALLS_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Public base URL of this server, used in recording URLs. Default: http://{bind}.
+    #[arg(long, env = "KAICALLS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Simulated seconds per wall-clock second for the built-in call simulator.
+    #[arg(long, env = "KAICALLS_SIM_SPEED", default_value_t = 10.0)]
+    pub sim_speed: f64,
+
+    /// Webhook retry delays in seconds, comma separated.
+    #[arg(
+        long,
+        env = "KAICALLS_WEBHOOK_RETRY_SCHEDULE",
+        default_value = "5,300,1800,7200,18000,36000,36000",
+        hide = true
+    )]
+    pub webhook_retry_schedule: String,
+
+    /// Allow live-mode webhooks to private addresses (test-mode calls always may).
+    #[arg(
+        long,
+        env = "KAICALLS_ALLOW_PRIVATE_WEBHOOKS",
+        default_value_t = false,
+        hide = true
+    )]
+    pub allow_private_webhooks: bool,
+
+    /// POST /api/v1/calls requests per key per minute.
+    #[arg(
+        long,
+        env = "KAICALLS_RATE_LIMIT_CALLS_PER_MIN",
+        default_value_t = 60,
+        hide = true
+    )]
+    pub rate_limit_calls_per_min: u32,
+
+    /// Other requests per key per minute.
+    #[arg(
+        long,
+        env = "KAICALLS_RATE_LIMIT_READS_PER_MIN",
+        default_value_t = 300,
+        hide = true
+    )]
+    pub rate_limit_reads_per_min: u32,
+
+    /// Vapi API key; unset means live calls use the simulator.
+    #[arg(long, env = "KAICALLS_VAPI_API_KEY", hide = true)]
+    pub vapi_api_key: Option<String>,
+
+    /// On an empty database, create a demo owner, business, agent and keys, and print
+    /// them with a ready-to-paste curl.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+impl ServeArgs {
+    pub fn rate_limits(&self) -> crate::http::rate_limit::Limits {
+        crate::http::rate_limit::Limits {
+            calls_per_min: self.rate_limit_calls_per_min,
+            reads_per_min: self.rate_limit_reads_per_min,
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Request-body and query extractors whose failures use our error envelope.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+/// JSON body in, JSON body out. Rejections: 415 without a JSON content type, 413 over
+/// the body limit, 400 for malformed JSON or a wrongly typed field (naming it).
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = is_json_content_type(req.headers());
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(inner)
+                if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiError::PayloadTooLarge("Request body is larger than 1 MiB".into())
+            }
+            other => ApiError::bad_request(format!("Could not read request body: {other}")),
+        })?;
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "Request body must be JSON: send 'Content-Type: application/json'".into(),
+            ));
+        }
+        parse_body(&bytes).map(Json)
+    }
+}
+
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            ApiError::bad_request(format!("Invalid JSON body: {inner}"))
+        } else {
+            let param = path.split(['.', '[']).next().unwrap_or(&path).to_string();
+            ApiError::invalid(&param, format!("Invalid value for '{path}': {inner}"))
+        }
+    })
+}
+
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Query string in. Fields are best declared as `Option<String>` and parsed by the
+/// handler with the helpers below, so a bad value is reported with its parameter name.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(Query)
+            .map_err(|e| ApiError::bad_request(format!("Invalid query string: {e}")))
+    }
+}
+
+/// Parses an optional `limit` within `1..=max`, defaulting to `default`.
+pub fn parse_limit(value: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid(
+                "limit",
+                format!("limit must be an integer between 1 and {max}"),
+            )),
+        },
+    }
+}
+
+/// Parses an optional ISO 8601 timestamp parameter.
+pub fn parse_time(
+    param: &str,
+    value: Option<&str>,
+) -> Result<Option<crate::clock::Timestamp>, ApiError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => crate::clock::Timestamp::parse(v).map(Some).ok_or_else(|| {
+            ApiError::invalid(param, format!("{param} must be an ISO 8601 timestamp"))
+        }),
+    }
+}
+
+/// A required, non-empty `id`-like query parameter.
+pub fn require<'a>(param: &str, value: Option<&'a str>) -> Result<&'a str, ApiError> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::invalid(param, format!("{param} is required")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        max_duration: Option<i64>,
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let err = parse_body::<Body>(br#"{"max_duration": "long"}"#).unwrap_err();
+        match err {
+            ApiError::InvalidRequest { param, .. } => {
+                assert_eq!(param.as_deref(), Some("max_duration"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_body::<Body>(b"{not json"),
+            Err(ApiError::InvalidRequest { param: None, .. })
+        ));
+        assert!(parse_body::<Body>(b"").is_ok());
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(parse_limit(None, 50, 100).unwrap(), 50);
+        assert_eq!(parse_limit(Some("100"), 50, 100).unwrap(), 100);
+        assert!(parse_limit(Some("0"), 50, 100).is_err());
+        assert!(parse_limit(Some("101"), 50, 100).is_err());
+        assert!(parse_limit(Some("ten"), 50, 100).is_err());
+    }
+}

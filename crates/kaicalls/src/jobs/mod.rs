@@ -1,0 +1,163 @@
+//! Durable jobs: rows in the same database as the data they act on, due at a time,
+//! claimed with a lease so that several server processes never run one job at once,
+//! and picked up again after a crash (an expired lease is claimable).
+//!
+//! A job is written in the transaction of the change that needs it (the outbox), and
+//! deleted in the transaction of the work it does, so its effect happens once.
+
+pub mod worker;
+
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::clock::Timestamp;
+use crate::ids;
+use crate::store::{Dialect, Store, Tx};
+
+/// How long a claimed job is reserved for its worker before others may take it.
+pub const LEASE_SECS: i64 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Deliver a provider event (a simulator script step) to the call engine.
+    ProviderEvent,
+    /// End a call still live at its `max_duration`.
+    MaxDuration,
+    /// Fail a call whose dial never completed (the process died mid-dial).
+    DialGuard,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ProviderEvent => "provider_event",
+            Kind::MaxDuration => "max_duration",
+            Kind::DialGuard => "dial_guard",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        [Kind::ProviderEvent, Kind::MaxDuration, Kind::DialGuard]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    pub kind: Option<Kind>,
+    pub raw_kind: String,
+    pub subject_id: String,
+    pub payload: Value,
+    pub attempts: i64,
+}
+
+pub async fn enqueue(
+    tx: &mut Tx,
+    kind: Kind,
+    subject_id: &str,
+    payload: &Value,
+    due_at: Timestamp,
+    now: Timestamp,
+) -> sqlx::Result<String> {
+    let id = ids::new_id();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, subject_id, payload, due_at, locked_until, attempts, last_error, created_at)
+         VALUES ($1, $2, $3, $4, $5, NULL, 0, NULL, $6)",
+    )
+    .bind(&id)
+    .bind(kind.as_str())
+    .bind(subject_id)
+    .bind(payload.to_string())
+    .bind(due_at.micros())
+    .bind(now.micros())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Claims up to `limit` due jobs for `LEASE_SECS`. On PostgreSQL, `SKIP LOCKED` lets
+/// concurrent claimers pass each other; SQLite has a single writer, so the UPDATE is
+/// atomic as it is.
+pub async fn claim(store: &Store, now: Timestamp, limit: i64) -> sqlx::Result<Vec<Job>> {
+    let lock = match store.dialect {
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM jobs WHERE due_at <= $2 AND (locked_until IS NULL OR locked_until < $2)
+                      ORDER BY due_at LIMIT $3{lock})
+         RETURNING id, kind, subject_id, payload, attempts"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(now.micros() + LEASE_SECS * 1_000_000)
+        .bind(now.micros())
+        .bind(limit)
+        .fetch_all(&store.pool)
+        .await?;
+    let mut jobs: Vec<Job> = rows
+        .iter()
+        .map(|r| {
+            let raw_kind: String = r.get(1);
+            Job {
+                id: r.get(0),
+                kind: Kind::parse(&raw_kind),
+                raw_kind,
+                subject_id: r.get(2),
+                payload: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or(Value::Null),
+                attempts: r.get(4),
+            }
+        })
+        .collect();
+    jobs.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(jobs)
+}
+
+/// Removes a finished job, inside the transaction of the work it did.
+pub async fn complete(tx: &mut Tx, id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Removes a call's pending timers once it has ended.
+pub async fn cancel_for_subject(tx: &mut Tx, subject_id: &str, kinds: &[Kind]) -> sqlx::Result<()> {
+    for kind in kinds {
+        sqlx::query("DELETE FROM jobs WHERE subject_id = $1 AND kind = $2")
+            .bind(subject_id)
+            .bind(kind.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Releases a failed job to run again at `retry_at`.
+pub async fn retry_later(
+    store: &Store,
+    id: &str,
+    error: &str,
+    retry_at: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE jobs SET locked_until = NULL, due_at = $1, last_error = $2 WHERE id = $3")
+        .bind(retry_at.micros())
+        .bind(error)
+        .bind(id)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+/// When the next job can be claimed (its due time, or its lease's end), if any.
+pub async fn next_due(store: &Store) -> sqlx::Result<Option<Timestamp>> {
+    let due: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END) FROM jobs",
+    )
+        .fetch_one(&store.pool)
+        .await?;
+    Ok(due.map(Timestamp))
+}

@@ -1,0 +1,273 @@
+//! Leads: the CRM that call enrichment reads (score, status, source, history).
+
+pub mod routes;
+
+use serde_json::{json, Value};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::auth::Tenant;
+use crate::clock::Timestamp;
+use crate::store::{placeholders, Store, Tx};
+
+#[derive(Debug, Clone)]
+pub struct Lead {
+    pub id: String,
+    pub business_id: String,
+    pub agent_id: Option<String>,
+    pub name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub status: String,
+    pub source: Option<String>,
+    pub score: Option<i64>,
+    pub notes: Option<String>,
+    pub metadata: Value,
+    pub interaction_count: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Lead {
+    /// The name a call greets: the explicit first name, else the first word of `name`.
+    pub fn display_first_name(&self) -> Option<String> {
+        self.first_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| first_word(self.name.as_deref()))
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "business_id": self.business_id,
+            "agent_id": self.agent_id,
+            "name": self.name,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "phone": self.phone,
+            "email": self.email,
+            "status": self.status,
+            "source": self.source,
+            "score": self.score,
+            "notes": self.notes,
+            "metadata": self.metadata,
+            "interaction_count": self.interaction_count,
+            "created_at": self.created_at.to_rfc3339(),
+            "updated_at": self.updated_at.to_rfc3339(),
+        })
+    }
+}
+
+pub fn first_word(name: Option<&str>) -> Option<String> {
+    name.and_then(|n| n.split_whitespace().next())
+        .map(str::to_string)
+}
+
+const COLUMNS: &str = "id, business_id, agent_id, name, first_name, last_name, phone, email, status, source, score, notes, metadata, interaction_count, created_at, updated_at";
+
+fn from_row(r: &AnyRow) -> Lead {
+    Lead {
+        id: r.get(0),
+        business_id: r.get(1),
+        agent_id: r.get(2),
+        name: r.get(3),
+        first_name: r.get(4),
+        last_name: r.get(5),
+        phone: r.get(6),
+        email: r.get(7),
+        status: r.get(8),
+        source: r.get(9),
+        score: r.get(10),
+        notes: r.get(11),
+        metadata: serde_json::from_str(&r.get::<String, _>(12)).unwrap_or(Value::Null),
+        interaction_count: r.get(13),
+        created_at: Timestamp(r.get(14)),
+        updated_at: Timestamp(r.get(15)),
+    }
+}
+
+/// Filters of `GET /api/v1/leads`; every one optional, combined with AND.
+#[derive(Default)]
+pub struct Filter {
+    pub statuses: Vec<String>,
+    pub source: Option<String>,
+    pub agent_id: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub created_after: Option<Timestamp>,
+    pub created_before: Option<Timestamp>,
+    pub updated_after: Option<Timestamp>,
+    pub updated_before: Option<Timestamp>,
+    pub score_gte: Option<i64>,
+    pub score_lte: Option<i64>,
+    pub limit: i64,
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// Newest first; returns up to `limit + 1` rows so the caller can tell `has_more`.
+pub async fn list(store: &Store, tenant: &Tenant, filter: &Filter) -> sqlx::Result<Vec<Lead>> {
+    if tenant.business_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut args: Vec<Arg> = tenant
+        .business_ids
+        .iter()
+        .map(|b| Arg::Text(b.clone()))
+        .collect();
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM leads WHERE business_id IN ({})",
+        placeholders(1, args.len())
+    );
+    let mut push = |clause: &str, arg: Arg, sql: &mut String| {
+        args.push(arg);
+        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+    };
+    if !filter.statuses.is_empty() {
+        sql.push_str(" AND status IN (");
+        for (i, s) in filter.statuses.iter().enumerate() {
+            let sep = if i == 0 { "?" } else { ", ?" };
+            push(sep, Arg::Text(s.clone()), &mut sql);
+        }
+        sql.push(')');
+    }
+    let text_filters = [
+        (" AND source = ?", &filter.source),
+        (" AND agent_id = ?", &filter.agent_id),
+        (" AND phone = ?", &filter.phone),
+        (" AND email = ?", &filter.email),
+    ];
+    for (clause, value) in text_filters {
+        if let Some(v) = value {
+            push(clause, Arg::Text(v.clone()), &mut sql);
+        }
+    }
+    let int_filters = [
+        (
+            " AND created_at > ?",
+            filter.created_after.map(Timestamp::micros),
+        ),
+        (
+            " AND created_at < ?",
+            filter.created_before.map(Timestamp::micros),
+        ),
+        (
+            " AND updated_at > ?",
+            filter.updated_after.map(Timestamp::micros),
+        ),
+        (
+            " AND updated_at < ?",
+            filter.updated_before.map(Timestamp::micros),
+        ),
+        (" AND score >= ?", filter.score_gte),
+        (" AND score <= ?", filter.score_lte),
+    ];
+    for (clause, value) in int_filters {
+        if let Some(v) = value {
+            push(clause, Arg::Int(v), &mut sql);
+        }
+    }
+    push(
+        " ORDER BY created_at DESC, id DESC LIMIT ?",
+        Arg::Int(filter.limit + 1),
+        &mut sql,
+    );
+    let mut query = sqlx::query(&sql);
+    for arg in args {
+        query = match arg {
+            Arg::Text(s) => query.bind(s),
+            Arg::Int(i) => query.bind(i),
+        };
+    }
+    Ok(query
+        .fetch_all(&store.pool)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect())
+}
+
+pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Option<Lead>> {
+    if tenant.business_ids.is_empty() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM leads WHERE id = $1 AND business_id IN ({})",
+        placeholders(2, tenant.business_ids.len())
+    );
+    let mut query = sqlx::query(&sql).bind(id);
+    for b in &tenant.business_ids {
+        query = query.bind(b);
+    }
+    Ok(query
+        .fetch_optional(&store.pool)
+        .await?
+        .as_ref()
+        .map(from_row))
+}
+
+/// The business's most recently updated lead with this phone number.
+pub async fn find_by_phone(
+    store: &Store,
+    business_id: &str,
+    phone: &str,
+) -> sqlx::Result<Option<Lead>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM leads WHERE business_id = $1 AND phone = $2 ORDER BY updated_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(business_id)
+    .bind(phone)
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(row.as_ref().map(from_row))
+}
+
+pub async fn save(tx: &mut Tx, lead: &Lead, is_new: bool) -> sqlx::Result<()> {
+    let sql = if is_new {
+        format!("INSERT INTO leads ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
+    } else {
+        "UPDATE leads SET business_id = $2, agent_id = $3, name = $4, first_name = $5, last_name = $6, phone = $7,
+            email = $8, status = $9, source = $10, score = $11, notes = $12, metadata = $13,
+            interaction_count = $14, created_at = $15, updated_at = $16
+         WHERE id = $1"
+            .to_string()
+    };
+    sqlx::query(&sql)
+        .bind(&lead.id)
+        .bind(&lead.business_id)
+        .bind(&lead.agent_id)
+        .bind(&lead.name)
+        .bind(&lead.first_name)
+        .bind(&lead.last_name)
+        .bind(&lead.phone)
+        .bind(&lead.email)
+        .bind(&lead.status)
+        .bind(&lead.source)
+        .bind(lead.score)
+        .bind(&lead.notes)
+        .bind(lead.metadata.to_string())
+        .bind(lead.interaction_count)
+        .bind(lead.created_at.micros())
+        .bind(lead.updated_at.micros())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Counts one more call with the lead.
+pub async fn increment_interactions(tx: &mut Tx, id: &str, now: Timestamp) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE leads SET interaction_count = interaction_count + 1, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now.micros())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

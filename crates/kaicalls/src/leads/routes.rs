@@ -1,0 +1,224 @@
+//! `/api/v1/leads`: list (with filters) and get under leads:read; create and update
+//! under leads:write.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{Filter, Lead};
+use crate::app::AppState;
+use crate::auth::extract::{Auth, LeadsRead, LeadsWrite};
+use crate::error::{ApiError, ApiResult};
+use crate::http::json::{parse_limit, parse_time, Json, Query};
+use crate::ids;
+use crate::phone::E164;
+
+#[derive(Deserialize)]
+pub struct LeadQuery {
+    id: Option<String>,
+    status: Option<String>,
+    source: Option<String>,
+    agent_id: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+    updated_after: Option<String>,
+    updated_before: Option<String>,
+    score_gte: Option<String>,
+    score_lte: Option<String>,
+    limit: Option<String>,
+}
+
+fn parse_int(param: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::invalid(param, format!("{param} must be an integer"))),
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+pub async fn list_or_get(
+    State(app): State<AppState>,
+    auth: Auth<LeadsRead>,
+    Query(q): Query<LeadQuery>,
+) -> ApiResult<Json<Value>> {
+    if let Some(id) = q.id.as_deref() {
+        let lead = super::get(&app.store, &auth.tenant, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Lead"))?;
+        return Ok(Json(lead.to_json()));
+    }
+    let filter = Filter {
+        statuses: q
+            .status
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        limit: parse_limit(q.limit.as_deref(), 50, 100)?,
+        created_after: parse_time("created_after", q.created_after.as_deref())?,
+        created_before: parse_time("created_before", q.created_before.as_deref())?,
+        updated_after: parse_time("updated_after", q.updated_after.as_deref())?,
+        updated_before: parse_time("updated_before", q.updated_before.as_deref())?,
+        score_gte: parse_int("score_gte", q.score_gte.as_deref())?,
+        score_lte: parse_int("score_lte", q.score_lte.as_deref())?,
+        source: non_empty(q.source),
+        agent_id: non_empty(q.agent_id),
+        phone: non_empty(q.phone),
+        email: non_empty(q.email).map(|e| e.to_ascii_lowercase()),
+    };
+    let mut leads = super::list(&app.store, &auth.tenant, &filter).await?;
+    let has_more = leads.len() as i64 > filter.limit;
+    leads.truncate(filter.limit as usize);
+    let leads: Vec<Value> = leads.iter().map(Lead::to_json).collect();
+    Ok(Json(json!({ "leads": leads, "has_more": has_more })))
+}
+
+/// The writable fields; `null` means "leave as is". camelCase spellings are accepted
+/// because one published client sends update bodies without renaming keys.
+#[derive(Deserialize, Default)]
+pub struct LeadFields {
+    id: Option<String>,
+    #[serde(alias = "businessId")]
+    business_id: Option<String>,
+    #[serde(alias = "agentId")]
+    agent_id: Option<String>,
+    name: Option<String>,
+    #[serde(alias = "firstName")]
+    first_name: Option<String>,
+    #[serde(alias = "lastName")]
+    last_name: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    status: Option<String>,
+    source: Option<String>,
+    score: Option<i64>,
+    notes: Option<String>,
+    metadata: Option<Value>,
+}
+
+impl LeadFields {
+    fn apply(self, lead: &mut Lead) -> ApiResult<()> {
+        if let Some(phone) = self.phone {
+            let phone = E164::parse(&phone).map_err(|m| ApiError::invalid("phone", m))?;
+            lead.phone = Some(phone.to_string());
+        }
+        if let Some(email) = self.email {
+            let email = email.trim().to_ascii_lowercase();
+            if !email.is_empty() && !email.contains('@') {
+                return Err(ApiError::invalid("email", "email is not a valid address"));
+            }
+            lead.email = Some(email).filter(|e| !e.is_empty());
+        }
+        if let Some(status) = self.status {
+            let status = status.trim().to_ascii_lowercase();
+            if status.is_empty() || status.len() > 50 {
+                return Err(ApiError::invalid(
+                    "status",
+                    "status must be 1 to 50 characters",
+                ));
+            }
+            lead.status = status;
+        }
+        if let Some(score) = self.score {
+            if !(0..=100).contains(&score) {
+                return Err(ApiError::invalid(
+                    "score",
+                    "score must be between 0 and 100",
+                ));
+            }
+            lead.score = Some(score);
+        }
+        match self.metadata {
+            Some(v @ Value::Object(_)) => lead.metadata = v,
+            Some(_) => return Err(ApiError::invalid("metadata", "metadata must be an object")),
+            None => {}
+        }
+        let texts = [
+            (&mut lead.agent_id, self.agent_id),
+            (&mut lead.name, self.name),
+            (&mut lead.first_name, self.first_name),
+            (&mut lead.last_name, self.last_name),
+            (&mut lead.source, self.source),
+            (&mut lead.notes, self.notes),
+        ];
+        for (field, value) in texts {
+            if let Some(v) = value {
+                *field = Some(v).filter(|v| !v.is_empty());
+            }
+        }
+        Ok(())
+    }
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    auth: Auth<LeadsWrite>,
+    Json(mut body): Json<LeadFields>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let business_id = auth.tenant.resolve_business(body.business_id.as_deref())?;
+    body.id = None;
+    let now = app.clock.now();
+    let mut lead = Lead {
+        id: ids::new_id(),
+        business_id,
+        agent_id: None,
+        name: None,
+        first_name: None,
+        last_name: None,
+        phone: None,
+        email: None,
+        status: "new".into(),
+        source: None,
+        score: None,
+        notes: None,
+        metadata: json!({}),
+        interaction_count: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    body.apply(&mut lead)?;
+    let mut tx = app.store.begin().await?;
+    super::save(&mut tx, &lead, true).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(lead.to_json())))
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    auth: Auth<LeadsWrite>,
+    Json(body): Json<LeadFields>,
+) -> ApiResult<Json<Value>> {
+    let id = non_empty(body.id.clone()).ok_or_else(|| ApiError::invalid("id", "id is required"))?;
+    let mut lead = super::get(&app.store, &auth.tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Lead"))?;
+    if body
+        .business_id
+        .as_deref()
+        .is_some_and(|b| b != lead.business_id)
+    {
+        return Err(ApiError::invalid(
+            "business_id",
+            "a lead cannot move to another business",
+        ));
+    }
+    body.apply(&mut lead)?;
+    lead.updated_at = app.clock.now();
+    let mut tx = app.store.begin().await?;
+    super::save(&mut tx, &lead, false).await?;
+    tx.commit().await?;
+    Ok(Json(lead.to_json()))
+}

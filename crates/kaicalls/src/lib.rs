@@ -1,0 +1,22 @@
+//! KaiCalls: give your AI agent a phone. See ARCHITECTURE.md for the map.
+
+pub mod admin;
+pub mod agents;
+pub mod app;
+pub mod auth;
+pub mod calls;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod jobs;
+pub mod keys;
+pub mod leads;
+pub mod numbers;
+pub mod phone;
+pub mod server;
+pub mod store;
+pub mod tenancy;
+pub mod usage;
+pub mod voice;

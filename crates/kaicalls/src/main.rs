@@ -1,0 +1,144 @@
+//! The `kaicalls` command line: `serve`, `migrate`, `admin bootstrap`,
+//! `admin create-user`.
+
+use clap::{Parser, Subcommand};
+use kaicalls::admin::{self, BootstrapInput};
+use kaicalls::clock::{Clock, SystemClock};
+use kaicalls::config::{DbArgs, ServeArgs};
+use kaicalls::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "kaicalls",
+    version,
+    about = "KaiCalls: give your AI agent a phone.",
+    long_about = "KaiCalls: give your AI agent a phone.\n\nStart with `kaicalls serve --demo`: it creates a demo tenant on an empty database, prints its keys and a ready-to-paste curl, and serves the API on http://127.0.0.1:8080 (SQLite file kaicalls.db, built-in call simulator)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server and the call worker.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit (serve also applies them at start).
+    Migrate(DbArgs),
+    /// Administrative commands against the database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user (or reuse one by email), a business, an agent "Kai" with a phone
+    /// number, and a live and a test key with scope `*`.
+    Bootstrap {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The dashboard user's email (an existing user gets another business).
+        #[arg(long)]
+        email: String,
+        /// The dashboard user's password (at least 8 characters).
+        #[arg(long)]
+        password: String,
+        /// The business's name.
+        #[arg(long)]
+        business: String,
+        /// The business's office phone, E.164.
+        #[arg(long)]
+        business_phone: Option<String>,
+        /// The business's IANA time zone (used for `time_of_day`).
+        #[arg(long, default_value = "America/Chicago")]
+        timezone: String,
+        /// Print one JSON object: user_id, business_id, agent_id, phone_number_id,
+        /// phone_number, live_key, test_key, webhook_secret.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a dashboard user.
+    CreateUser {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        /// Print {"user_id": …}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(err) = run(cli).await {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let clock = SystemClock::default();
+    match cli.command {
+        Command::Serve(args) => kaicalls::server::serve(args).await,
+        Command::Migrate(db) => {
+            Store::connect(&db.database_url).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::Bootstrap {
+            db,
+            email,
+            password,
+            business,
+            business_phone,
+            timezone,
+            json,
+        }) => {
+            let store = Store::connect(&db.database_url).await?;
+            let out = admin::bootstrap(
+                &store,
+                clock.now(),
+                &BootstrapInput {
+                    email: &email,
+                    password: &password,
+                    business: &business,
+                    business_phone: business_phone.as_deref(),
+                    timezone: &timezone,
+                },
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string(&out)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateUser {
+            db,
+            email,
+            password,
+            json,
+        }) => {
+            let store = Store::connect(&db.database_url).await?;
+            let id = admin::create_user(&store, clock.now(), &email, &password).await?;
+            if json {
+                println!("{}", serde_json::json!({ "user_id": id }));
+            } else {
+                println!("created user {id}");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Phone numbers: registered to a business, optionally assigned to an agent (the caller
+//! id of its outbound calls). Served as `/api/v1/numbers` (the reference) and
+//! `/api/v1/phone-numbers` (the published clients, with assign and release).
+
+pub mod routes;
+
+use serde_json::{json, Value};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::auth::Tenant;
+use crate::clock::Timestamp;
+use crate::store::{placeholders, Store, Tx};
+
+#[derive(Debug, Clone)]
+pub struct PhoneNumber {
+    pub id: String,
+    pub business_id: String,
+    pub agent_id: Option<String>,
+    pub phone_number: String,
+    pub vapi_phone_number_id: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl PhoneNumber {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "phone_number": self.phone_number,
+            "agent_id": self.agent_id,
+            "business_id": self.business_id,
+            "vapi_phone_number_id": self.vapi_phone_number_id,
+            "created_at": self.created_at.to_rfc3339(),
+        })
+    }
+}
+
+const COLUMNS: &str = "id, business_id, agent_id, phone_number, vapi_phone_number_id, created_at";
+
+fn from_row(r: &AnyRow) -> PhoneNumber {
+    PhoneNumber {
+        id: r.get(0),
+        business_id: r.get(1),
+        agent_id: r.get(2),
+        phone_number: r.get(3),
+        vapi_phone_number_id: r.get(4),
+        created_at: Timestamp(r.get(5)),
+    }
+}
+
+/// The tenant's numbers, optionally narrowed to one business or one number.
+pub async fn list(
+    store: &Store,
+    tenant: &Tenant,
+    business_id: Option<&str>,
+    phone_number: Option<&str>,
+) -> sqlx::Result<Vec<PhoneNumber>> {
+    if tenant.business_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let n = tenant.business_ids.len();
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM phone_numbers WHERE business_id IN ({})",
+        placeholders(1, n)
+    );
+    let mut next = n;
+    if business_id.is_some() {
+        next += 1;
+        sql.push_str(&format!(" AND business_id = ${next}"));
+    }
+    if phone_number.is_some() {
+        next += 1;
+        sql.push_str(&format!(" AND phone_number = ${next}"));
+    }
+    sql.push_str(" ORDER BY created_at, id");
+    let mut query = sqlx::query(&sql);
+    for b in &tenant.business_ids {
+        query = query.bind(b);
+    }
+    if let Some(b) = business_id {
+        query = query.bind(b);
+    }
+    if let Some(p) = phone_number {
+        query = query.bind(p);
+    }
+    Ok(query
+        .fetch_all(&store.pool)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect())
+}
+
+/// The number wherever it is registered (numbers are unique across tenants).
+pub async fn find_any(store: &Store, phone_number: &str) -> sqlx::Result<Option<PhoneNumber>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM phone_numbers WHERE phone_number = $1"
+    ))
+    .bind(phone_number)
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(row.as_ref().map(from_row))
+}
+
+pub async fn insert(tx: &mut Tx, number: &PhoneNumber) -> sqlx::Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO phone_numbers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(&number.id)
+    .bind(&number.business_id)
+    .bind(&number.agent_id)
+    .bind(&number.phone_number)
+    .bind(&number.vapi_phone_number_id)
+    .bind(number.created_at.micros())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn update_assignment(tx: &mut Tx, number: &PhoneNumber) -> sqlx::Result<()> {
+    sqlx::query("UPDATE phone_numbers SET agent_id = $1, vapi_phone_number_id = $2 WHERE id = $3")
+        .bind(&number.agent_id)
+        .bind(&number.vapi_phone_number_id)
+        .bind(&number.id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(store: &Store, id: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM phone_numbers WHERE id = $1")
+        .bind(id)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! `kaicalls serve`: wires the store, the engine, the worker and the HTTP router, and
+//! runs them until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::admin::{self, BootstrapInput};
+use crate::app::AppState;
+use crate::auth::sessions::LoginThrottle;
+use crate::calls::engine::Engine;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::ServeArgs;
+use crate::http::rate_limit::RateLimiter;
+use crate::store::{redact_url, Store};
+use crate::voice::simulator::Simulator;
+use crate::{http, jobs, tenancy};
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = Store::connect(&args.db.database_url).await?;
+    let clock: SharedClock = Arc::new(SystemClock::default());
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_string();
+
+    if args.redis_url.is_some() {
+        tracing::warn!("KAICALLS_REDIS_URL is set but shared rate limits are not implemented yet: limits are per process");
+    }
+    if args.vapi_api_key.is_none() {
+        tracing::info!("KAICALLS_VAPI_API_KEY is not set: live calls use the built-in simulator");
+    } else {
+        tracing::warn!(
+            "the Vapi provider is not implemented yet: live calls use the built-in simulator"
+        );
+    }
+
+    let simulator = Arc::new(Simulator::new(args.sim_speed, &public_url));
+    let engine = Arc::new(Engine::new(store.clone(), clock.clone(), simulator));
+    let state = AppState {
+        store: store.clone(),
+        clock: clock.clone(),
+        engine: engine.clone(),
+        limiter: Arc::new(RateLimiter::new(args.rate_limits())),
+        login_throttle: Arc::new(LoginThrottle::default()),
+        public_url: public_url.clone().into(),
+    };
+
+    if args.demo && tenancy::count_users(&store).await? == 0 {
+        print_demo(&store, &state, &public_url).await?;
+    }
+
+    let worker = tokio::spawn(jobs::worker::run(engine));
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // The line scripts and tests wait for; it carries the real port when bind used 0.
+    println!("KaiCalls listening on http://{addr}");
+    tracing::info!(database = %redact_url(&args.db.database_url), %public_url, sim_speed = args.sim_speed, "serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    worker.abort();
+    Ok(())
+}
+
+async fn print_demo(store: &Store, state: &AppState, public_url: &str) -> anyhow::Result<()> {
+    let password = crate::ids::random_base62(16);
+    let out = admin::bootstrap(
+        store,
+        state.clock.now(),
+        &BootstrapInput {
+            email: "demo@kaicalls.local",
+            password: &password,
+            business: "Demo Business",
+            business_phone: Some("+15125550100"),
+            timezone: "America/Chicago",
+        },
+    )
+    .await?;
+    println!(
+        r#"
+KaiCalls demo tenant created.
+
+  Dashboard login   demo@kaicalls.local / {password}
+  Live key          {live}
+  Test key          {test}
+  Agent             {agent} (calls from {number})
+  Webhook secret    {secret}
+
+Place your first call (in another terminal):
+
+  curl -X POST {public_url}/api/v1/calls \
+    -H "Authorization: Bearer {live}" \
+    -H "Content-Type: application/json" \
+    -d '{{"agent_id": "{agent}", "to": "+15125551234", "name": "John Smith", "context": "Confirm appointment for tomorrow at 2pm"}}'
+
+Then check the result:
+
+  curl "{public_url}/api/v1/calls?id=CALL_ID" -H "Authorization: Bearer {live}"
+"#,
+        live = out.live_key,
+        test = out.test_key,
+        agent = out.agent_id,
+        number = out.phone_number,
+        secret = out.webhook_secret,
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

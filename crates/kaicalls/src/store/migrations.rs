@@ -1,0 +1,238 @@
+//! Schema migrations, applied in order at startup by every process that connects.
+//!
+//! The DDL is portable: ids are TEXT (UUIDs), times are BIGINT microseconds since the
+//! epoch, booleans are BIGINT 0/1, JSON documents are TEXT. All pending migrations run in
+//! one transaction with their version rows, so a crash leaves either all or none.
+
+use anyhow::Context;
+use sqlx::Executor;
+
+use super::{Dialect, Store};
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL)];
+
+const INITIAL: &str = r#"
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE businesses (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    phone TEXT,
+    timezone TEXT NOT NULL,
+    subscription_status TEXT NOT NULL,
+    included_minutes BIGINT NOT NULL,
+    webhook_secret TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE memberships (
+    user_id TEXT NOT NULL REFERENCES users(id),
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    role TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, business_id)
+);
+
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    business_id TEXT REFERENCES businesses(id),
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    expires_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE INDEX api_keys_user ON api_keys (user_id, created_at);
+
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+CREATE TABLE agents (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    name TEXT NOT NULL,
+    system_prompt TEXT,
+    first_message TEXT,
+    voice TEXT NOT NULL,
+    model TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    vapi_assistant_id TEXT,
+    max_duration BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX agents_business ON agents (business_id, created_at);
+
+CREATE TABLE phone_numbers (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    agent_id TEXT REFERENCES agents(id),
+    phone_number TEXT NOT NULL UNIQUE,
+    vapi_phone_number_id TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX phone_numbers_business ON phone_numbers (business_id, created_at);
+
+CREATE TABLE leads (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    agent_id TEXT,
+    name TEXT,
+    first_name TEXT,
+    last_name TEXT,
+    phone TEXT,
+    email TEXT,
+    status TEXT NOT NULL,
+    source TEXT,
+    score BIGINT,
+    notes TEXT,
+    metadata TEXT NOT NULL,
+    interaction_count BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX leads_business ON leads (business_id, created_at);
+CREATE INDEX leads_phone ON leads (business_id, phone);
+
+CREATE TABLE calls (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    agent_id TEXT NOT NULL REFERENCES agents(id),
+    lead_id TEXT,
+    key_id TEXT,
+    mode TEXT NOT NULL,
+    status TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    to_number TEXT NOT NULL,
+    from_number TEXT,
+    name TEXT,
+    context TEXT,
+    first_message TEXT,
+    max_duration BIGINT NOT NULL,
+    webhook_url TEXT,
+    webhook_events TEXT NOT NULL,
+    metadata TEXT,
+    variables TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    conversation_id TEXT,
+    ended_reason TEXT,
+    provider_ended_reason TEXT,
+    error TEXT,
+    duration BIGINT,
+    summary TEXT,
+    transcript TEXT,
+    recording_token TEXT,
+    recording_url TEXT,
+    quality_dimensions TEXT,
+    cost_cents BIGINT,
+    scheduled_at BIGINT,
+    started_at BIGINT,
+    ended_at BIGINT,
+    created_at BIGINT NOT NULL UNIQUE,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX calls_business_created ON calls (business_id, mode, created_at);
+CREATE INDEX calls_conversation ON calls (conversation_id);
+
+CREATE TABLE call_events (
+    id TEXT PRIMARY KEY,
+    call_id TEXT NOT NULL REFERENCES calls(id),
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX call_events_call ON call_events (call_id, created_at);
+
+CREATE TABLE usage_log (
+    id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    business_id TEXT,
+    mode TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    method TEXT NOT NULL,
+    status_code BIGINT NOT NULL,
+    call_id TEXT,
+    cost_cents BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX usage_log_user ON usage_log (user_id, mode, created_at);
+CREATE INDEX usage_log_call ON usage_log (call_id);
+
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    due_at BIGINT NOT NULL,
+    locked_until BIGINT,
+    attempts BIGINT NOT NULL,
+    last_error TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX jobs_due ON jobs (due_at);
+"#;
+
+pub async fn apply(store: &Store) -> anyhow::Result<()> {
+    let mut conn = store.pool.acquire().await?;
+    // Several processes may start at once against one database (two servers, or
+    // `admin bootstrap` beside `serve`): one migrates while the others wait, then they
+    // see its versions and skip them.
+    match store.dialect {
+        Dialect::Postgres => {
+            conn.execute("SELECT pg_advisory_lock(7403552901)").await?;
+            conn.execute("BEGIN").await?;
+        }
+        Dialect::Sqlite => {
+            conn.execute("BEGIN IMMEDIATE").await?;
+        }
+    }
+    let result = apply_locked(&mut conn).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.execute(end).await?;
+    if store.dialect == Dialect::Postgres {
+        conn.execute("SELECT pg_advisory_unlock(7403552901)")
+            .await?;
+    }
+    result
+}
+
+async fn apply_locked(conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+        .fetch_all(&mut *conn)
+        .await?;
+    for (version, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            conn.execute(statement)
+                .await
+                .with_context(|| format!("migration {version} failed at: {statement}"))?;
+        }
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(chrono::Utc::now().timestamp_micros())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

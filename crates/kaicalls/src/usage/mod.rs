@@ -1,0 +1,102 @@
+//! Metering: one usage row per key-authenticated request (written by the auth
+//! middleware, or by the handler itself when the row must commit with its work), the
+//! `/usage` log and the `/balance` summary.
+
+pub mod routes;
+
+use crate::auth::KeyPrincipal;
+use crate::clock::Timestamp;
+use crate::ids;
+use crate::store::{Store, Tx};
+
+/// Cents per started minute of a completed live call.
+pub const CENTS_PER_MINUTE: i64 = 5;
+
+/// Set on a response whose handler already wrote its usage row in its own transaction.
+#[derive(Clone, Copy)]
+pub struct UsageRecorded;
+
+/// Set on a response that concerns a call, so its usage row links to it.
+#[derive(Clone)]
+pub struct UsageCallId(pub String);
+
+pub struct Entry<'a> {
+    pub endpoint: String,
+    pub method: &'a str,
+    pub status_code: u16,
+    pub call_id: Option<&'a str>,
+    pub cost_cents: i64,
+}
+
+/// `/api/v1/calls` → `/v1/calls` (the reference's form).
+pub fn endpoint_of(path: &str) -> String {
+    path.strip_prefix("/api").unwrap_or(path).to_string()
+}
+
+/// The cost of a live call of `duration_secs`: every started minute is billed.
+pub fn call_cost_cents(duration_secs: i64) -> i64 {
+    (duration_secs.max(0) + 59) / 60 * CENTS_PER_MINUTE
+}
+
+const INSERT: &str = "INSERT INTO usage_log (id, key_id, user_id, business_id, mode, endpoint, method, status_code, call_id, cost_cents, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+fn insert_query<'q>(
+    key: &'q KeyPrincipal,
+    entry: &'q Entry<'q>,
+    now: Timestamp,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(INSERT)
+        .bind(ids::new_id())
+        .bind(&key.key_id)
+        .bind(&key.tenant.user_id)
+        .bind(&key.key_business_id)
+        .bind(key.tenant.mode.as_str())
+        .bind(&entry.endpoint)
+        .bind(entry.method)
+        .bind(entry.status_code as i64)
+        .bind(entry.call_id)
+        .bind(entry.cost_cents)
+        .bind(now.micros())
+}
+
+pub async fn record(
+    store: &Store,
+    key: &KeyPrincipal,
+    entry: &Entry<'_>,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    insert_query(key, entry, now).execute(&store.pool).await?;
+    Ok(())
+}
+
+pub async fn record_in(
+    tx: &mut Tx,
+    key: &KeyPrincipal,
+    entry: &Entry<'_>,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    insert_query(key, entry, now).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Sets the cost on the usage row of the request that created the call.
+pub async fn set_call_cost(tx: &mut Tx, call_id: &str, cost_cents: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE usage_log SET cost_cents = $1 WHERE call_id = $2 AND method = 'POST' AND endpoint = '/v1/calls'")
+        .bind(cost_cents)
+        .bind(call_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cost_bills_started_minutes() {
+        assert_eq!(super::call_cost_cents(0), 0);
+        assert_eq!(super::call_cost_cents(1), 5);
+        assert_eq!(super::call_cost_cents(60), 5);
+        assert_eq!(super::call_cost_cents(127), 15);
+    }
+}

@@ -1,0 +1,72 @@
+//! Playable recordings of simulated calls: a WAV (8 kHz, 8-bit mono) with a tone per
+//! transcript turn, agent and customer at different pitches, generated on request.
+
+use super::{Role, Turn};
+
+const RATE: u32 = 8000;
+/// Longest recording generated (a 10-minute cap keeps a response under 5 MB).
+const MAX_SECS: i64 = 600;
+
+pub fn wav(transcript: &[Turn], duration_secs: i64) -> Vec<u8> {
+    let secs = duration_secs.clamp(1, MAX_SECS) as usize;
+    let n = secs * RATE as usize;
+    let mut samples = vec![128u8; n];
+    for (i, turn) in transcript.iter().enumerate() {
+        let start = (turn.start_s.max(0.0) * RATE as f64) as usize;
+        let end = transcript
+            .get(i + 1)
+            .map(|t| (t.start_s * RATE as f64) as usize)
+            .unwrap_or(n)
+            .min(n);
+        let freq = match turn.role {
+            Role::Agent => 440.0,
+            Role::Customer => 330.0,
+        };
+        // Speak for 80% of the turn, then a pause.
+        let speak_end = start + (end.saturating_sub(start)) * 4 / 5;
+        for (k, sample) in samples
+            .iter_mut()
+            .enumerate()
+            .take(speak_end.min(n))
+            .skip(start)
+        {
+            let t = k as f64 / RATE as f64;
+            let v = (t * freq * std::f64::consts::TAU).sin() * 40.0;
+            *sample = (128.0 + v) as u8;
+        }
+    }
+    let mut out = Vec::with_capacity(44 + n);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + n as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&RATE.to_le_bytes());
+    out.extend_from_slice(&RATE.to_le_bytes()); // byte rate
+    out.extend_from_slice(&1u16.to_le_bytes()); // block align
+    out.extend_from_slice(&8u16.to_le_bytes()); // bits per sample
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+    out.extend_from_slice(&samples);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wav_header_and_length() {
+        let turns = vec![Turn {
+            role: Role::Agent,
+            text: "hi".into(),
+            start_s: 0.0,
+        }];
+        let bytes = wav(&turns, 3);
+        assert_eq!(&bytes[0..4], b"RIFF");
+        assert_eq!(&bytes[8..12], b"WAVE");
+        assert_eq!(bytes.len(), 44 + 3 * 8000);
+        assert!(bytes[44..].iter().any(|b| *b != 128));
+    }
+}
