@@ -1,0 +1,284 @@
+//! Test harness: the real `kaicalls` binary, started on port 0 against its own
+//! database, driven over real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_kaicalls");
+pub const PASSWORD: &str = "correct-horse-battery";
+
+#[derive(Debug, Clone, Deserialize)]
+#[allow(dead_code)]
+pub struct Boot {
+    pub user_id: String,
+    pub business_id: String,
+    pub agent_id: String,
+    pub phone_number_id: String,
+    pub phone_number: String,
+    pub live_key: String,
+    pub test_key: String,
+    pub webhook_secret: String,
+}
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub db_url: String,
+    env: Vec<(String, String)>,
+    pub http: reqwest::Client,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+pub struct Builder {
+    env: Vec<(String, String)>,
+    db_url: Option<String>,
+}
+
+impl Builder {
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn database(mut self, url: &str) -> Self {
+        self.db_url = Some(url.into());
+        self
+    }
+
+    pub async fn start(self) -> Server {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let db_url = self
+            .db_url
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("kaicalls.db").display()));
+        let child = spawn(&db_url, &self.env);
+        let (child, url) = wait_listening(child);
+        Server {
+            child,
+            url,
+            db_url,
+            env: self.env,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            _dir: dir,
+        }
+    }
+}
+
+fn spawn(db_url: &str, env: &[(String, String)]) -> Child {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .env("KAICALLS_DATABASE_URL", db_url)
+        .env("KAICALLS_SIM_SPEED", "1000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn kaicalls serve")
+}
+
+/// Reads the server's stdout until it prints its address.
+fn wait_listening(mut child: Child) -> (Child, String) {
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("KaiCalls listening on ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server did not print its address within 30 s");
+    (child, url)
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn bootstrap_db(db_url: &str, email: &str, business: &str) -> Boot {
+    let out = Command::new(BIN)
+        .args([
+            "admin",
+            "bootstrap",
+            "--email",
+            email,
+            "--password",
+            PASSWORD,
+            "--business",
+            business,
+            "--business-phone",
+            "+15125550100",
+            "--timezone",
+            "America/Chicago",
+            "--json",
+        ])
+        .env("KAICALLS_DATABASE_URL", db_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run admin bootstrap");
+    assert!(
+        out.status.success(),
+        "bootstrap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("bootstrap prints one JSON object")
+}
+
+impl Server {
+    pub fn builder() -> Builder {
+        Builder {
+            env: vec![],
+            db_url: None,
+        }
+    }
+
+    pub async fn start() -> Server {
+        Self::builder().start().await
+    }
+
+    /// Creates a tenant with `admin bootstrap` against this server's database.
+    pub fn bootstrap(&self, email: &str) -> Boot {
+        bootstrap_db(&self.db_url, email, "Smith Law")
+    }
+
+    /// SIGKILL, then start again on the same database.
+    pub async fn kill_and_restart(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+        let (child, url) = wait_listening(spawn(&self.db_url, &self.env));
+        self.child = child;
+        self.url = url;
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{}", self.url, path))
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.request(method, path);
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        assert!(
+            resp.headers().contains_key("request-id"),
+            "every response carries Request-Id"
+        );
+        let text = resp.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, json)
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    /// Polls a call until it is terminal (deadline 60 s).
+    pub async fn wait_terminal(&self, key: &str, id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, call) = self
+                .get(key, &format!("/api/v1/calls?id={id}&wait=5"))
+                .await;
+            assert_eq!(status, 200, "{call}");
+            if ["completed", "failed", "canceled"].contains(&call["status"].as_str().unwrap()) {
+                return call;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "call {id} never finished: {call}"
+            );
+        }
+    }
+
+    /// Logs in and returns a client holding the session cookie.
+    pub async fn login(&self, email: &str) -> Session {
+        let resp = self
+            .request(Method::POST, "/api/v1/auth/login")
+            .json(&serde_json::json!({ "email": email, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .expect("login sets a cookie")
+            .to_str()
+            .unwrap()
+            .to_string();
+        Session {
+            cookie: cookie.split(';').next().unwrap().to_string(),
+            set_cookie: cookie,
+        }
+    }
+
+    pub async fn with_session(
+        &self,
+        session: &Session,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .request(method, path)
+            .header("cookie", &session.cookie)
+            .header("origin", &self.url);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+pub struct Session {
+    pub cookie: String,
+    pub set_cookie: String,
+}
+
+/// The error envelope's code, asserting the envelope's shape.
+pub fn code(body: &Value) -> &str {
+    let err = &body["error"];
+    assert!(
+        err["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "envelope: {body}"
+    );
+    err["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+pub fn param(body: &Value) -> &str {
+    body["error"]["param"].as_str().unwrap_or("")
+}

@@ -1,0 +1,11 @@
+//! Integration tests: each starts the real `kaicalls` binary on port 0 with its own
+//! SQLite file (or PostgreSQL where noted) and drives it over HTTP.
+
+mod harness;
+
+mod account;
+mod auth;
+mod calls;
+mod crm;
+mod errors;
+mod reference;
