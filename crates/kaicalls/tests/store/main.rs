@@ -1,0 +1,477 @@
+//! The store suite: the same checks against SQLite (always) and PostgreSQL (when
+//! `KAICALLS_TEST_POSTGRES_URL` is set; CI sets it), each on a fresh database.
+
+use std::collections::HashSet;
+
+use kaicalls::agents::{self, Agent};
+use kaicalls::auth::api_key::{Mode, PresentedKey};
+use kaicalls::auth::scope::{Scope, Scopes};
+use kaicalls::auth::{KeyPrincipal, Tenant};
+use kaicalls::calls::repo::{self, ListFilter};
+use kaicalls::calls::{Call, CallStatus};
+use kaicalls::clock::{Clock, SystemClock, Timestamp};
+use kaicalls::jobs::{self, Kind};
+use kaicalls::keys::{self, NewKeySpec};
+use kaicalls::leads::{self, Filter, Lead};
+use kaicalls::store::Store;
+use kaicalls::{tenancy, usage};
+use serde_json::json;
+
+/// A fresh SQLite file, and a fresh PostgreSQL database when one is configured.
+async fn backends() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("store.db").display());
+    let mut out = vec![("sqlite", Store::connect(&sqlite).await.unwrap(), Some(dir))];
+    match std::env::var("KAICALLS_TEST_POSTGRES_URL") {
+        Ok(admin) => {
+            let url = fresh_postgres(&admin).await;
+            out.push(("postgres", Store::connect(&url).await.unwrap(), None));
+        }
+        Err(_) => eprintln!("KAICALLS_TEST_POSTGRES_URL unset: SQLite only"),
+    }
+    out
+}
+
+async fn fresh_postgres(admin_url: &str) -> String {
+    use sqlx::{Connection, Executor};
+    let name = format!("kc_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
+    format!("{base}/{name}")
+}
+
+struct Fixture {
+    tenant: Tenant,
+    agent: Agent,
+    key: KeyPrincipal,
+}
+
+/// A user with one business and one agent.
+async fn fixture(store: &Store, clock: &SystemClock, email: &str) -> Fixture {
+    let now = clock.now();
+    let mut tx = store.begin().await.unwrap();
+    let user = tenancy::insert_user(&mut tx, email, "hash", now)
+        .await
+        .unwrap();
+    let business = tenancy::insert_business(
+        &mut tx,
+        &user,
+        &tenancy::NewBusiness {
+            name: "Biz",
+            phone: None,
+            timezone: "UTC",
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let agent = Agent {
+        id: uuid::Uuid::new_v4().to_string(),
+        business_id: business.id.clone(),
+        name: "Kai".into(),
+        system_prompt: None,
+        first_message: None,
+        voice: json!({}),
+        model: json!({}),
+        metadata: json!({}),
+        vapi_assistant_id: None,
+        max_duration: None,
+        created_at: now,
+        updated_at: now,
+        phone_number: None,
+        phone_number_id: None,
+    };
+    agents::save(&mut tx, &agent, true).await.unwrap();
+    tx.commit().await.unwrap();
+    let tenant = Tenant {
+        user_id: user,
+        business_ids: vec![business.id],
+        mode: Mode::Live,
+    };
+    Fixture {
+        key: KeyPrincipal {
+            key_id: "key".into(),
+            key_business_id: None,
+            scopes: Scopes::new(vec![Scope::All]),
+            tenant: tenant.clone(),
+        },
+        tenant,
+        agent,
+    }
+}
+
+fn new_call(f: &Fixture, mode: Mode, created_at: Timestamp) -> Call {
+    Call {
+        id: uuid::Uuid::new_v4().to_string(),
+        business_id: f.agent.business_id.clone(),
+        agent_id: f.agent.id.clone(),
+        agent_name: None,
+        lead_id: None,
+        key_id: None,
+        mode,
+        status: CallStatus::Queued,
+        direction: "outbound".into(),
+        to: "+15125551234".into(),
+        from: None,
+        name: None,
+        context: None,
+        first_message: None,
+        max_duration: 600,
+        webhook_url: None,
+        webhook_events: vec![],
+        metadata: None,
+        variables: json!({}),
+        provider: "simulator".into(),
+        conversation_id: None,
+        ended_reason: None,
+        provider_ended_reason: None,
+        error: None,
+        duration: None,
+        summary: None,
+        transcript: None,
+        recording_token: "tok".into(),
+        recording_url: None,
+        quality_dimensions: None,
+        cost_cents: None,
+        scheduled_at: None,
+        started_at: None,
+        ended_at: None,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+async fn insert_call(store: &Store, call: &Call) {
+    let mut tx = store.begin().await.unwrap();
+    repo::insert(&mut tx, call).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_safe_to_race() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("race.db").display());
+    let mut urls = vec![url];
+    if let Ok(admin) = std::env::var("KAICALLS_TEST_POSTGRES_URL") {
+        urls.push(fresh_postgres(&admin).await);
+    }
+    for url in urls {
+        let racers: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { Store::connect(&url).await.map(|_| ()) })
+            })
+            .collect();
+        for r in racers {
+            r.await.unwrap().unwrap_or_else(|e| panic!("{url}: {e:#}"));
+        }
+        Store::connect(&url).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn keys_are_found_by_hash_revoked_and_touched() {
+    for (backend, store, _dir) in backends().await {
+        let clock = SystemClock::default();
+        let f = fixture(&store, &clock, "keys@x.test").await;
+        let mut tx = store.begin().await.unwrap();
+        let (record, secret) = keys::insert(
+            &mut tx,
+            NewKeySpec {
+                user_id: &f.tenant.user_id,
+                business_id: None,
+                name: "K",
+                scopes: Scopes::new(Scope::DEFAULTS.to_vec()),
+                mode: Mode::Test,
+                expires_at: None,
+            },
+            clock.now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let presented = PresentedKey::parse(&secret).unwrap();
+        let found = keys::find_by_hash(&store, &presented.hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.id, record.id, "{backend}");
+        assert_eq!(found.mode, Mode::Test);
+        assert_eq!(found.scopes, record.scopes);
+        assert!(!secret.contains(&found.key_hash), "only the hash is stored");
+
+        keys::touch_last_used(&store, &record.id, clock.now())
+            .await
+            .unwrap();
+        let listed = keys::list_for_user(&store, &f.tenant.user_id)
+            .await
+            .unwrap();
+        assert!(listed[0].last_used_at.is_some(), "{backend}");
+
+        assert!(
+            !keys::revoke(&store, "someone-else", &record.id, clock.now())
+                .await
+                .unwrap()
+        );
+        assert!(
+            keys::revoke(&store, &f.tenant.user_id, &record.id, clock.now())
+                .await
+                .unwrap()
+        );
+        let found = keys::find_by_hash(&store, &presented.hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!found.is_active(clock.now()), "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn queries_are_scoped_to_the_tenant_and_mode() {
+    for (backend, store, _dir) in backends().await {
+        let clock = SystemClock::default();
+        let a = fixture(&store, &clock, "a@x.test").await;
+        let b = fixture(&store, &clock, "b@x.test").await;
+        assert!(agents::get(&store, &a.tenant, &a.agent.id)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(
+            agents::get(&store, &b.tenant, &a.agent.id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{backend}"
+        );
+        assert_eq!(agents::list(&store, &b.tenant).await.unwrap().len(), 1);
+
+        let live = new_call(&a, Mode::Live, clock.now());
+        insert_call(&store, &live).await;
+        assert!(repo::get(&store, &a.tenant, &live.id)
+            .await
+            .unwrap()
+            .is_some());
+        assert!(
+            repo::get(&store, &b.tenant, &live.id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{backend}"
+        );
+        let test_tenant = Tenant {
+            mode: Mode::Test,
+            ..a.tenant.clone()
+        };
+        assert!(
+            repo::get(&store, &test_tenant, &live.id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn call_pages_return_every_call_once_and_state_saves_are_guarded() {
+    for (backend, store, _dir) in backends().await {
+        let clock = SystemClock::default();
+        let f = fixture(&store, &clock, "p@x.test").await;
+        let mut ids = HashSet::new();
+        for _ in 0..45 {
+            let call = new_call(&f, Mode::Live, clock.now());
+            ids.insert(call.id.clone());
+            insert_call(&store, &call).await;
+        }
+        let mut seen = vec![];
+        let mut before = None;
+        loop {
+            let filter = ListFilter {
+                agent_id: None,
+                status: None,
+                before,
+                since: None,
+                limit: 10,
+            };
+            let mut page = repo::list(&store, &f.tenant, &filter).await.unwrap();
+            let more = page.len() > 10;
+            page.truncate(10);
+            assert!(page.windows(2).all(|w| w[0].created_at > w[1].created_at));
+            seen.extend(page.iter().map(|c| c.id.clone()));
+            if !more {
+                break;
+            }
+            before = page.last().map(|c| c.created_at);
+        }
+        assert_eq!(seen.len(), 45, "{backend}");
+        assert_eq!(seen.into_iter().collect::<HashSet<_>>(), ids);
+
+        // Optimistic guard: a save computed from a stale status is refused.
+        let call = new_call(&f, Mode::Live, clock.now());
+        insert_call(&store, &call).await;
+        let mut ringing = call.clone();
+        ringing.status = CallStatus::Ringing;
+        let mut tx = store.begin().await.unwrap();
+        assert!(repo::save_state(&mut tx, &ringing, CallStatus::Queued)
+            .await
+            .unwrap());
+        assert!(
+            !repo::save_state(&mut tx, &ringing, CallStatus::Queued)
+                .await
+                .unwrap(),
+            "{backend}"
+        );
+        tx.commit().await.unwrap();
+        let stored = repo::get(&store, &f.tenant, &call.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, CallStatus::Ringing);
+    }
+}
+
+#[tokio::test]
+async fn jobs_are_claimed_once_per_lease_and_again_after_it_expires() {
+    for (backend, store, _dir) in backends().await {
+        let clock = SystemClock::default();
+        let now = clock.now();
+        let mut tx = store.begin().await.unwrap();
+        for i in 0..20 {
+            jobs::enqueue(
+                &mut tx,
+                Kind::ProviderEvent,
+                &format!("call-{i}"),
+                &json!({"i": i}),
+                now,
+                now,
+            )
+            .await
+            .unwrap();
+        }
+        let later = Timestamp(now.micros() + 3_600_000_000);
+        jobs::enqueue(&mut tx, Kind::MaxDuration, "future", &json!({}), later, now)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        // Concurrent claimers never get the same job.
+        let claimers: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { jobs::claim(&store, now, 8).await.unwrap() })
+            })
+            .collect();
+        let mut claimed = vec![];
+        for c in claimers {
+            claimed.extend(c.await.unwrap().into_iter().map(|j| j.id));
+        }
+        let unique: HashSet<_> = claimed.iter().cloned().collect();
+        assert_eq!(claimed.len(), 20, "{backend}: every due job claimed");
+        assert_eq!(unique.len(), 20, "{backend}: no job claimed twice");
+
+        // Leased jobs are not claimable; after the lease expires they are again.
+        assert!(jobs::claim(&store, now, 50).await.unwrap().is_empty());
+        let after_lease = Timestamp(now.micros() + (jobs::LEASE_SECS + 1) * 1_000_000);
+        let again = jobs::claim(&store, after_lease, 50).await.unwrap();
+        assert_eq!(again.len(), 20, "{backend}");
+        assert!(again.iter().all(|j| j.attempts == 2));
+
+        let mut tx = store.begin().await.unwrap();
+        for job in &again {
+            jobs::complete(&mut tx, &job.id).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let next = jobs::next_due(&store).await.unwrap();
+        assert_eq!(next, Some(later), "{backend}: only the future job is left");
+    }
+}
+
+#[tokio::test]
+async fn usage_rows_record_and_take_the_call_cost() {
+    for (backend, store, _dir) in backends().await {
+        let clock = SystemClock::default();
+        let f = fixture(&store, &clock, "u@x.test").await;
+        let entry = usage::Entry {
+            endpoint: "/v1/calls".into(),
+            method: "POST",
+            status_code: 201,
+            call_id: Some("call-1"),
+            cost_cents: 0,
+        };
+        let mut tx = store.begin().await.unwrap();
+        usage::record_in(&mut tx, &f.key, &entry, clock.now())
+            .await
+            .unwrap();
+        usage::set_call_cost(&mut tx, "call-1", 15).await.unwrap();
+        tx.commit().await.unwrap();
+        let cost: i64 =
+            sqlx::query_scalar("SELECT cost_cents FROM usage_log WHERE call_id = 'call-1'")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(cost, 15, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn lead_filters_match_on_both_backends() {
+    for (backend, store, _dir) in backends().await {
+        let clock = SystemClock::default();
+        let f = fixture(&store, &clock, "l@x.test").await;
+        for (name, status, score) in [("A", "new", 10), ("B", "contacted", 50), ("C", "new", 90)] {
+            let now = clock.now();
+            let lead = Lead {
+                id: uuid::Uuid::new_v4().to_string(),
+                business_id: f.agent.business_id.clone(),
+                agent_id: None,
+                name: Some(name.into()),
+                first_name: None,
+                last_name: None,
+                phone: Some(format!("+1512555010{}", score / 10)),
+                email: None,
+                status: status.into(),
+                source: Some("web".into()),
+                score: Some(score),
+                notes: None,
+                metadata: json!({}),
+                interaction_count: 0,
+                created_at: now,
+                updated_at: now,
+            };
+            let mut tx = store.begin().await.unwrap();
+            leads::save(&mut tx, &lead, true).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let names = |v: Vec<Lead>| v.into_iter().map(|l| l.name.unwrap()).collect::<Vec<_>>();
+        let filter = Filter {
+            statuses: vec!["new".into()],
+            score_gte: Some(50),
+            limit: 10,
+            ..Filter::default()
+        };
+        assert_eq!(
+            names(leads::list(&store, &f.tenant, &filter).await.unwrap()),
+            ["C"],
+            "{backend}"
+        );
+        let filter = Filter {
+            statuses: vec!["new".into(), "contacted".into()],
+            score_lte: Some(50),
+            limit: 10,
+            ..Filter::default()
+        };
+        assert_eq!(
+            names(leads::list(&store, &f.tenant, &filter).await.unwrap()),
+            ["B", "A"],
+            "{backend}"
+        );
+        let found = leads::find_by_phone(&store, &f.agent.business_id, "+15125550109")
+            .await
+            .unwrap();
+        assert_eq!(found.and_then(|l| l.name).as_deref(), Some("C"));
+    }
+}
