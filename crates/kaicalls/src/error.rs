@@ -119,16 +119,23 @@ impl From<sqlx::Error> for ApiError {
 #[derive(Clone)]
 pub struct InternalCause(pub std::sync::Arc<String>);
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The JSON body of this error: `{"error": {"code", "message", "param"?}}`.
+    pub fn envelope(&self) -> serde_json::Value {
         let mut error = json!({ "code": self.code(), "message": self.public_message() });
         if let ApiError::InvalidRequest {
             param: Some(param), ..
-        } = &self
+        } = self
         {
             error["param"] = json!(param);
         }
-        let mut response = (self.status(), axum::Json(json!({ "error": error }))).into_response();
+        json!({ "error": error })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), axum::Json(self.envelope())).into_response();
         match &self {
             ApiError::RateLimited {
                 retry_after_secs, ..

@@ -13,9 +13,11 @@ use crate::calls::engine::Engine;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::ServeArgs;
 use crate::http::rate_limit::RateLimiter;
+use crate::jobs::worker::Worker;
 use crate::store::{redact_url, Store};
 use crate::voice::simulator::Simulator;
-use crate::{http, jobs, tenancy};
+use crate::webhooks::delivery::{parse_schedule, Deliverer};
+use crate::{http, tenancy};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::connect(&args.db.database_url).await?;
@@ -57,7 +59,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_demo(&store, &state, &public_url).await?;
     }
 
-    let worker = tokio::spawn(jobs::worker::run(engine));
+    let deliverer = Deliverer::new(
+        store.clone(),
+        clock.clone(),
+        parse_schedule(&args.webhook_retry_schedule)?,
+        args.allow_private_webhooks,
+    )?;
+    let worker = Arc::new(Worker {
+        engine,
+        deliverer: Arc::new(deliverer),
+    });
+    let worker = tokio::spawn(worker.run());
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     // The line scripts and tests wait for; it carries the real port when bind used 0.
     println!("KaiCalls listening on http://{addr}");

@@ -36,6 +36,10 @@ scope_markers! {
     CallsWrite => CallsWrite,
     LeadsRead => LeadsRead,
     LeadsWrite => LeadsWrite,
+    WebhooksRead => WebhooksRead,
+    WebhooksWrite => WebhooksWrite,
+    EventsRead => EventsRead,
+    EventsReplay => EventsReplay,
 }
 
 fn outcome(parts: &Parts) -> AuthOutcome {

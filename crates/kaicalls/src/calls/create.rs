@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::engine::{Ending, Engine};
+use super::idempotency::{self, Saved};
 use super::{enrichment, repo, validate_max_duration, Call, CallStatus, EndedReason};
 use crate::auth::KeyPrincipal;
 use crate::error::ApiError;
@@ -139,7 +140,7 @@ impl CreateCallBody {
     }
 }
 
-fn validate_webhook_url(url: &str) -> Result<(), ApiError> {
+pub fn validate_webhook_url(url: &str) -> Result<(), ApiError> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
@@ -211,10 +212,14 @@ impl From<anyhow::Error> for CreateFailure {
 
 /// Validates, enriches, records and dials a call; writes the usage row of the request
 /// in the transaction that makes the call visible as created.
+///
+/// With an `Idempotency-Key` (already claimed by the caller), the response is saved
+/// in the same transaction as the outcome.
 pub async fn create_call(
     engine: Arc<Engine>,
     key: Arc<KeyPrincipal>,
     body: CreateCallBody,
+    idempotency_key: Option<String>,
 ) -> Result<Call, CreateFailure> {
     let input = body.validate()?;
     let store = engine.store();
@@ -288,6 +293,7 @@ pub async fn create_call(
     //    never finish (the process dies mid-dial).
     let mut tx = store.begin().await?;
     repo::insert(&mut tx, &call).await?;
+    super::engine::emit_status_event(&mut tx, &call, now).await?;
     if let Some(lead) = &lead {
         leads::increment_interactions(&mut tx, &lead.id, now).await?;
     }
@@ -330,6 +336,13 @@ pub async fn create_call(
                 cost_cents: 0,
             };
             usage::record_in(&mut tx, &key, &entry, now).await?;
+            if let Some(idem) = &idempotency_key {
+                let saved = Saved {
+                    status: 201,
+                    body: placed.summary_json().to_string(),
+                };
+                idempotency::save(&mut tx, &key.key_id, idem, &saved).await?;
+            }
             tx.commit().await?;
             Ok(placed)
         }

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::{repo, Call, CallStatus, EndedReason};
 use crate::auth::api_key::Mode;
 use crate::clock::{SharedClock, Timestamp};
+use crate::events::{self, CallTarget, NewEvent};
 use crate::jobs::{self, Job, Kind};
 use crate::store::{Store, Tx};
 use crate::usage;
@@ -237,6 +238,7 @@ impl Engine {
         }
         if next.status != current.status {
             repo::insert_event(tx, &next.id, next.status, now).await?;
+            emit_status_event(tx, next, now).await?;
         }
         if next.status == CallStatus::InProgress && current.status != CallStatus::InProgress {
             // max_duration is the engine's to enforce, whatever the provider does.
@@ -256,6 +258,64 @@ impl Engine {
         Ok(true)
     }
 
+    /// Ends a call on request (`POST /api/v1/calls/end`): a queued call is canceled,
+    /// a live one is hung up (`ended_by_api`), a finished one is returned unchanged.
+    pub async fn end_call(&self, mut call: Call) -> anyhow::Result<Call> {
+        for _ in 0..5 {
+            if call.status.is_terminal() {
+                return Ok(call);
+            }
+            let now = self.clock.now();
+            let next = match call.status {
+                CallStatus::Queued => {
+                    let mut next = call.clone();
+                    next.status = CallStatus::Canceled;
+                    next.ended_at = Some(now);
+                    next.updated_at = now;
+                    next.cost_cents = Some(0);
+                    next
+                }
+                _ => {
+                    let provider = self.provider_of(&call);
+                    let elapsed = call.started_at.map_or(0, |s| {
+                        ((now.micros() - s.micros()) as f64 / 1_000_000.0 * provider.time_scale())
+                            as i64
+                    });
+                    let report = match (&call.conversation_id, call.status) {
+                        (Some(conv), CallStatus::InProgress) => provider
+                            .hang_up(&dial_request(&call), conv, elapsed)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("hang up failed: {e}"))?,
+                        _ => None,
+                    };
+                    self.finish(
+                        &call,
+                        Ending {
+                            reason: EndedReason::EndedByApi,
+                            raw_reason: "ended-by-api".into(),
+                            duration_secs: Some(elapsed),
+                            report,
+                            error_message: None,
+                        },
+                        now,
+                    )
+                }
+            };
+            let mut tx = self.store.begin().await?;
+            if self.save_transition(&mut tx, &call, &next, now).await? {
+                tx.commit().await?;
+                return Ok(next);
+            }
+            drop(tx);
+            // Another writer moved the call first: look again.
+            let mut conn = self.store.pool.acquire().await?;
+            call = repo::get_by_id(&mut conn, &call.id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("call vanished"))?;
+        }
+        anyhow::bail!("call {} kept changing while being ended", call.id)
+    }
+
     /// Stores a provider's script as durable jobs, due in wall-clock time.
     pub async fn schedule_script(
         &self,
@@ -272,6 +332,30 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The durable `call.<status>` event of a call's current status, with its deliveries.
+pub async fn emit_status_event(tx: &mut Tx, call: &Call, now: Timestamp) -> anyhow::Result<()> {
+    let kind = format!("call.{}", call.status.as_str());
+    events::emit(
+        tx,
+        NewEvent {
+            kind: &kind,
+            object_type: "call",
+            object_id: &call.id,
+            business_id: &call.business_id,
+            mode: call.mode,
+            data: events::call_payload(call, now),
+        },
+        Some(CallTarget {
+            call_id: &call.id,
+            url: call.webhook_url.as_deref(),
+            events: &call.webhook_events,
+        }),
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 fn transition(call: &Call, status: CallStatus, now: Timestamp) -> Option<Call> {

@@ -4,6 +4,7 @@
 //! - `status.rs`: statuses, forward-only transitions and normalized ended reasons.
 //! - `create.rs`: `POST /api/v1/calls`, from request body to a dialed call.
 //! - `enrichment.rs`: the CRM variables a call carries to the provider.
+//! - `idempotency.rs`: saved responses for `Idempotency-Key`.
 //! - `engine.rs`: applies provider events and engine timers to calls.
 //! - `repo.rs`: the calls' SQL.
 //! - `routes.rs`: the HTTP handlers.
@@ -11,6 +12,7 @@
 pub mod create;
 pub mod engine;
 pub mod enrichment;
+pub mod idempotency;
 pub mod repo;
 pub mod routes;
 pub mod status;

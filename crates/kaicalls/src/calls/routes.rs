@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::create::{create_call, CreateCallBody};
+use super::idempotency::{self, Claim, Saved};
 use super::repo::{self, ListFilter};
 use super::{Call, CallStatus};
 use crate::app::AppState;
@@ -16,7 +17,7 @@ use crate::auth::extract::{Auth, CallsRead, CallsWrite};
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::{parse_limit, require, Json, Query};
+use crate::http::json::{parse_limit, require, Json, JsonWithBytes, Query};
 use crate::usage::{UsageCallId, UsageRecorded};
 use crate::voice::recording;
 
@@ -24,27 +25,94 @@ use crate::voice::recording;
 pub async fn create(
     State(app): State<AppState>,
     auth: Auth<CallsWrite>,
-    Json(body): Json<CreateCallBody>,
-) -> Response {
+    headers: HeaderMap,
+    JsonWithBytes(body, raw): JsonWithBytes<CreateCallBody>,
+) -> ApiResult<Response> {
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let key = v.to_str().unwrap_or("").trim().to_string();
+            idempotency::validate_key(&key)?;
+            let hash = crate::ids::sha256_hex(&String::from_utf8_lossy(&raw));
+            let now = app.clock.now();
+            match idempotency::claim(&app.store, &auth.key_id, &key, &hash, now).await? {
+                Claim::New => Some(key),
+                Claim::Replay(saved) => return Ok(replay(saved)),
+            }
+        }
+    };
     // Detached: if the client disconnects, the task still finishes the call it began.
-    let task = tokio::spawn(create_call(app.engine.clone(), auth.0.clone(), body));
-    match task.await {
-        Ok(Ok(call)) => {
+    let task = tokio::spawn(create_call(
+        app.engine.clone(),
+        auth.0.clone(),
+        body,
+        idempotency_key.clone(),
+    ));
+    let outcome = task
+        .await
+        .map_err(|join| anyhow::anyhow!("call creation task failed: {join}"))?;
+    match outcome {
+        Ok(call) => {
             let mut response = (StatusCode::CREATED, Json(call.summary_json())).into_response();
             response.extensions_mut().insert(UsageRecorded);
-            response
+            Ok(response)
         }
-        Ok(Err(failure)) => {
+        Err(failure) => {
+            if let Some(key) = &idempotency_key {
+                remember_failure(&app, &auth.key_id, key, &failure.error).await;
+            }
             let mut response = failure.error.into_response();
             if let Some(id) = failure.call_id {
                 response.extensions_mut().insert(UsageCallId(id));
             }
-            response
-        }
-        Err(join) => {
-            ApiError::Internal(anyhow::anyhow!("call creation task failed: {join}")).into_response()
+            Ok(response)
         }
     }
+}
+
+/// A failed request's outcome is saved like a success (a retry gets the same
+/// answer), except unexpected errors, which free the key for a retry. `call_failed`
+/// was already saved with the failed call.
+async fn remember_failure(app: &AppState, key_id: &str, key: &str, error: &ApiError) {
+    let result = match error {
+        ApiError::CallFailed(_) => Ok(()),
+        ApiError::Internal(_) => idempotency::release(&app.store, key_id, key).await,
+        other => {
+            async {
+                let mut tx = app.store.begin().await?;
+                let saved = Saved {
+                    status: other.status().as_u16(),
+                    body: other.envelope().to_string(),
+                };
+                idempotency::save(&mut tx, key_id, key, &saved).await?;
+                tx.commit().await
+            }
+            .await
+        }
+    };
+    if let Err(err) = result {
+        tracing::error!(error = %err, "saving an idempotent failure failed");
+    }
+}
+
+fn replay(saved: Saved) -> Response {
+    let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
+    let call_id = serde_json::from_str::<Value>(&saved.body)
+        .ok()
+        .and_then(|v| v["id"].as_str().map(str::to_string));
+    let mut response = (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (HeaderName::from_static("idempotent-replayed"), "true"),
+        ],
+        saved.body,
+    )
+        .into_response();
+    if let Some(id) = call_id {
+        response.extensions_mut().insert(UsageCallId(id));
+    }
+    response
 }
 
 #[derive(Deserialize)]
@@ -125,6 +193,32 @@ async fn get_waiting(app: &AppState, tenant: &Tenant, id: &str, wait: Duration) 
         }
         tokio::time::sleep(WAIT_POLL.min(deadline - tokio::time::Instant::now())).await;
     }
+}
+
+#[derive(Deserialize)]
+pub struct EndQuery {
+    id: Option<String>,
+}
+
+/// `POST /api/v1/calls/end?id=`: hang up or cancel; a finished call is unchanged.
+pub async fn end(
+    State(app): State<AppState>,
+    auth: Auth<CallsWrite>,
+    Query(q): Query<EndQuery>,
+) -> ApiResult<Response> {
+    let id = require("id", q.id.as_deref())?;
+    let call = repo::get(&app.store, &auth.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Call"))?;
+    let engine = app.engine.clone();
+    // Detached, like creation: a disconnecting client cannot cut the change in half.
+    let call = tokio::spawn(async move { engine.end_call(call).await })
+        .await
+        .map_err(anyhow::Error::from)??;
+    let events = repo::events(&app.store, &call.id).await?;
+    let mut response = Json(call.detail_json(&events)).into_response();
+    response.extensions_mut().insert(UsageCallId(call.id));
+    Ok(response)
 }
 
 #[derive(Deserialize)]

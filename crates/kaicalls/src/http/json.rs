@@ -19,22 +19,39 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = is_json_content_type(req.headers());
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(inner)
-                if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                ApiError::PayloadTooLarge("Request body is larger than 1 MiB".into())
-            }
-            other => ApiError::bad_request(format!("Could not read request body: {other}")),
-        })?;
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType(
-                "Request body must be JSON: send 'Content-Type: application/json'".into(),
-            ));
-        }
+        let bytes = json_bytes(req, state).await?;
         parse_body(&bytes).map(Json)
     }
+}
+
+/// A JSON body together with its exact bytes (for request fingerprints).
+pub struct JsonWithBytes<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonWithBytes<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = json_bytes(req, state).await?;
+        parse_body(&bytes).map(|v| JsonWithBytes(v, bytes))
+    }
+}
+
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    let is_json = is_json_content_type(req.headers());
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(inner)
+            if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            ApiError::PayloadTooLarge("Request body is larger than 1 MiB".into())
+        }
+        other => ApiError::bad_request(format!("Could not read request body: {other}")),
+    })?;
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType(
+            "Request body must be JSON: send 'Content-Type: application/json'".into(),
+        ));
+    }
+    Ok(bytes)
 }
 
 pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::auth::{middleware::authenticate, sessions};
 use crate::error::{ApiError, InternalCause};
-use crate::{agents, calls, keys, leads, numbers, usage};
+use crate::{agents, calls, events, keys, leads, numbers, usage, webhooks};
 
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
@@ -55,6 +55,26 @@ pub fn router(state: AppState) -> Router {
             "/calls",
             get(calls::routes::list_or_get).post(calls::routes::create),
         )
+        .route("/calls/end", post(calls::routes::end))
+        .route(
+            "/webhooks",
+            get(webhooks::routes::list)
+                .post(webhooks::routes::upsert)
+                .delete(webhooks::routes::delete),
+        )
+        .route("/webhooks/test", post(webhooks::routes::test))
+        .route(
+            "/webhooks/rotate-secret",
+            post(webhooks::routes::rotate_secret),
+        )
+        .route("/webhooks/secret", get(webhooks::routes::business_secret))
+        .route(
+            "/webhooks/secret/rotate",
+            post(webhooks::routes::rotate_business_secret),
+        )
+        .route("/events", get(events::routes::list))
+        .route("/events/replay", post(events::routes::replay))
+        .route("/event-deliveries", get(events::routes::deliveries))
         .route("/recordings", get(calls::routes::recording_info))
         .route("/transcripts", get(calls::routes::transcripts))
         .route("/balance", get(usage::routes::balance))

@@ -25,6 +25,8 @@ pub enum Kind {
     MaxDuration,
     /// Fail a call whose dial never completed (the process died mid-dial).
     DialGuard,
+    /// Attempt one webhook delivery (rescheduled on failure).
+    WebhookDelivery,
 }
 
 impl Kind {
@@ -33,13 +35,19 @@ impl Kind {
             Kind::ProviderEvent => "provider_event",
             Kind::MaxDuration => "max_duration",
             Kind::DialGuard => "dial_guard",
+            Kind::WebhookDelivery => "webhook_delivery",
         }
     }
 
     pub fn parse(s: &str) -> Option<Kind> {
-        [Kind::ProviderEvent, Kind::MaxDuration, Kind::DialGuard]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Kind::ProviderEvent,
+            Kind::MaxDuration,
+            Kind::DialGuard,
+            Kind::WebhookDelivery,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -77,19 +85,34 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// Claims up to `limit` due jobs for `LEASE_SECS`. On PostgreSQL, `SKIP LOCKED` lets
-/// concurrent claimers pass each other; SQLite has a single writer, so the UPDATE is
-/// atomic as it is.
-pub async fn claim(store: &Store, now: Timestamp, limit: i64) -> sqlx::Result<Vec<Job>> {
+/// `'a', 'b'`: kinds are our own constants, never user input.
+fn kind_list(kinds: &[Kind]) -> String {
+    kinds
+        .iter()
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Claims up to `limit` due jobs of the given kinds for `LEASE_SECS`, in due order.
+/// On PostgreSQL, `SKIP LOCKED` lets concurrent claimers pass each other; SQLite has a
+/// single writer, so the UPDATE is atomic as it is.
+pub async fn claim(
+    store: &Store,
+    now: Timestamp,
+    limit: i64,
+    kinds: &[Kind],
+) -> sqlx::Result<Vec<Job>> {
     let lock = match store.dialect {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     };
+    let kind_list = kind_list(kinds);
     let sql = format!(
         "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
          WHERE id IN (SELECT id FROM jobs WHERE due_at <= $2 AND (locked_until IS NULL OR locked_until < $2)
-                      ORDER BY due_at LIMIT $3{lock})
-         RETURNING id, kind, subject_id, payload, attempts"
+                      AND kind IN ({kind_list}) ORDER BY due_at LIMIT $3{lock})
+         RETURNING id, kind, subject_id, payload, attempts, due_at"
     );
     let rows = sqlx::query(&sql)
         .bind(now.micros() + LEASE_SECS * 1_000_000)
@@ -97,22 +120,23 @@ pub async fn claim(store: &Store, now: Timestamp, limit: i64) -> sqlx::Result<Ve
         .bind(limit)
         .fetch_all(&store.pool)
         .await?;
-    let mut jobs: Vec<Job> = rows
+    let mut jobs: Vec<(i64, Job)> = rows
         .iter()
         .map(|r| {
             let raw_kind: String = r.get(1);
-            Job {
+            let job = Job {
                 id: r.get(0),
                 kind: Kind::parse(&raw_kind),
                 raw_kind,
                 subject_id: r.get(2),
                 payload: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or(Value::Null),
                 attempts: r.get(4),
-            }
+            };
+            (r.get::<i64, _>(5), job)
         })
         .collect();
-    jobs.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(jobs)
+    jobs.sort_by_key(|(due, _)| *due);
+    Ok(jobs.into_iter().map(|(_, job)| job).collect())
 }
 
 /// Removes a finished job, inside the transaction of the work it did.
@@ -152,12 +176,24 @@ pub async fn retry_later(
     Ok(())
 }
 
-/// When the next job can be claimed (its due time, or its lease's end), if any.
-pub async fn next_due(store: &Store) -> sqlx::Result<Option<Timestamp>> {
-    let due: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END) FROM jobs",
-    )
-        .fetch_one(&store.pool)
+/// Moves a job to run again at `due_at`, inside the transaction of its attempt.
+pub async fn reschedule(tx: &mut Tx, id: &str, due_at: Timestamp) -> sqlx::Result<()> {
+    sqlx::query("UPDATE jobs SET due_at = $1, locked_until = NULL WHERE id = $2")
+        .bind(due_at.micros())
+        .bind(id)
+        .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// When the next job of these kinds can be claimed (its due time, or its lease's
+/// end), if any.
+pub async fn next_due(store: &Store, kinds: &[Kind]) -> sqlx::Result<Option<Timestamp>> {
+    let sql = format!(
+        "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END)
+         FROM jobs WHERE kind IN ({})",
+        kind_list(kinds)
+    );
+    let due: Option<i64> = sqlx::query_scalar(&sql).fetch_one(&store.pool).await?;
     Ok(due.map(Timestamp))
 }

@@ -1,53 +1,126 @@
-//! The worker loop: claims due jobs and hands them to the call engine. `run_once` is
-//! one step, public so tests can drive it.
+//! The worker: claims due jobs and runs them. Two lanes, so a slow webhook receiver
+//! never delays a call's progress: the call lane runs one subject's jobs in due order
+//! (different calls concurrently); the webhook lane runs a batch of deliveries
+//! concurrently. `Worker::run_once` is one step of both, public so tests can drive it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::JoinSet;
+
+use super::{claim, next_due, retry_later, Job, Kind};
 use crate::calls::engine::Engine;
 use crate::clock::Timestamp;
+use crate::webhooks::delivery::Deliverer;
 
-use super::{claim, next_due, retry_later};
-
-const BATCH: i64 = 32;
+const BATCH: i64 = 64;
 const IDLE_POLL: Duration = Duration::from_millis(200);
+const CALL_KINDS: [Kind; 3] = [Kind::ProviderEvent, Kind::MaxDuration, Kind::DialGuard];
+const WEBHOOK_KINDS: [Kind; 1] = [Kind::WebhookDelivery];
 
-/// Claims and runs every job due now; returns how many ran.
-pub async fn run_once(engine: &Engine) -> anyhow::Result<usize> {
-    let now = engine.clock().now();
-    let jobs = claim(engine.store(), now, BATCH).await?;
-    for job in &jobs {
-        if let Err(err) = engine.run_job(job).await {
-            // Back off exponentially (1 s, 2 s, 4 s … capped at 5 min).
-            let delay = 1i64 << job.attempts.clamp(0, 8);
-            let retry_at = Timestamp(engine.clock().now().micros() + delay.min(300) * 1_000_000);
-            tracing::warn!(job = %job.id, kind = %job.raw_kind, attempts = job.attempts, error = %format!("{err:#}"), "job failed; will retry");
-            retry_later(engine.store(), &job.id, &format!("{err:#}"), retry_at).await?;
-        }
-    }
-    Ok(jobs.len())
+pub struct Worker {
+    pub engine: Arc<Engine>,
+    pub deliverer: Arc<Deliverer>,
 }
 
-/// Runs jobs until the process ends, sleeping until the next is due.
-pub async fn run(engine: Arc<Engine>) {
-    loop {
-        let ran = match run_once(&engine).await {
-            Ok(n) => n,
-            Err(err) => {
+impl Worker {
+    /// Claims and runs what is due in both lanes; returns how many jobs ran.
+    pub async fn run_once(self: &Arc<Self>) -> anyhow::Result<usize> {
+        let (calls, hooks) = tokio::join!(self.call_lane(), self.webhook_lane());
+        Ok(calls? + hooks?)
+    }
+
+    async fn call_lane(self: &Arc<Self>) -> anyhow::Result<usize> {
+        let now = self.engine.clock().now();
+        let jobs = claim(self.engine.store(), now, BATCH, &CALL_KINDS).await?;
+        let count = jobs.len();
+        let mut by_subject: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+        for job in jobs {
+            by_subject
+                .entry(job.subject_id.clone())
+                .or_default()
+                .push(job);
+        }
+        let mut set = JoinSet::new();
+        for (_, jobs) in by_subject {
+            let worker = self.clone();
+            set.spawn(async move {
+                for job in jobs {
+                    worker.run_job(job).await;
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    async fn webhook_lane(self: &Arc<Self>) -> anyhow::Result<usize> {
+        let now = self.engine.clock().now();
+        let jobs = claim(self.engine.store(), now, BATCH, &WEBHOOK_KINDS).await?;
+        let count = jobs.len();
+        let mut set = JoinSet::new();
+        for job in jobs {
+            let worker = self.clone();
+            set.spawn(async move { worker.run_job(job).await });
+        }
+        while set.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    async fn run_job(&self, job: Job) {
+        let result = match job.kind {
+            Some(Kind::WebhookDelivery) => self.deliverer.run(&job).await,
+            _ => self.engine.run_job(&job).await,
+        };
+        if let Err(err) = result {
+            // Back off exponentially (1 s, 2 s, 4 s … capped at 5 min).
+            let delay = (1i64 << job.attempts.clamp(0, 9)).min(300);
+            let retry_at = Timestamp(self.engine.clock().now().micros() + delay * 1_000_000);
+            tracing::warn!(job = %job.id, kind = %job.raw_kind, attempts = job.attempts, error = %format!("{err:#}"), "job failed; will retry");
+            if let Err(e) =
+                retry_later(self.engine.store(), &job.id, &format!("{err:#}"), retry_at).await
+            {
+                tracing::error!(job = %job.id, error = %e, "could not reschedule job");
+            }
+        }
+    }
+
+    /// Runs both lanes until the process ends, each sleeping until its next job is
+    /// due.
+    pub async fn run(self: Arc<Self>) {
+        let calls = tokio::spawn(self.clone().lane_loop(false));
+        let hooks = tokio::spawn(self.lane_loop(true));
+        let _ = tokio::join!(calls, hooks);
+    }
+
+    async fn lane_loop(self: Arc<Self>, webhooks: bool) {
+        let kinds: &[Kind] = if webhooks {
+            &WEBHOOK_KINDS
+        } else {
+            &CALL_KINDS
+        };
+        loop {
+            let ran = if webhooks {
+                self.webhook_lane().await
+            } else {
+                self.call_lane().await
+            };
+            let ran = ran.unwrap_or_else(|err| {
                 tracing::error!(error = %format!("{err:#}"), "worker step failed");
                 0
+            });
+            if ran > 0 {
+                continue;
             }
-        };
-        if ran > 0 {
-            continue;
+            let wait = match next_due(self.engine.store(), kinds).await {
+                Ok(Some(due)) => {
+                    let micros = (due.micros() - self.engine.clock().now().micros()).max(2_000);
+                    Duration::from_micros(micros as u64).min(IDLE_POLL)
+                }
+                _ => IDLE_POLL,
+            };
+            tokio::time::sleep(wait).await;
         }
-        let wait = match next_due(engine.store()).await {
-            Ok(Some(due)) => {
-                let micros = (due.micros() - engine.clock().now().micros()).max(2_000);
-                Duration::from_micros(micros as u64).min(IDLE_POLL)
-            }
-            _ => IDLE_POLL,
-        };
-        tokio::time::sleep(wait).await;
     }
 }

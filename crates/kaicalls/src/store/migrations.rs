@@ -9,7 +9,7 @@ use sqlx::Executor;
 
 use super::{Dialect, Store};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, EVENTS_AND_WEBHOOKS)];
 
 const INITIAL: &str = r#"
 CREATE TABLE users (
@@ -185,6 +185,83 @@ CREATE TABLE jobs (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX jobs_due ON jobs (due_at);
+"#;
+
+/// Durable events, webhook subscriptions and deliveries (every attempt a row), the
+/// business secret's rotation overlap, and saved idempotent responses.
+const EVENTS_AND_WEBHOOKS: &str = r#"
+ALTER TABLE businesses ADD COLUMN previous_webhook_secret TEXT;
+ALTER TABLE businesses ADD COLUMN previous_secret_expires_at BIGINT;
+
+CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    business_id TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX events_business ON events (business_id, mode, created_at);
+CREATE INDEX events_object ON events (object_id, created_at);
+
+CREATE TABLE webhook_subscriptions (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    mode TEXT NOT NULL,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    description TEXT,
+    is_active BIGINT NOT NULL,
+    secret TEXT NOT NULL,
+    disabled_reason TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX webhook_subscriptions_business ON webhook_subscriptions (business_id, mode);
+
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL REFERENCES events(id),
+    business_id TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    call_id TEXT,
+    subscription_id TEXT,
+    url TEXT NOT NULL,
+    webhook_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    last_status_code BIGINT,
+    last_error TEXT,
+    next_attempt_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX deliveries_event ON deliveries (event_id);
+CREATE INDEX deliveries_call ON deliveries (call_id);
+CREATE INDEX deliveries_business ON deliveries (business_id, mode, created_at);
+
+CREATE TABLE delivery_attempts (
+    id TEXT PRIMARY KEY,
+    delivery_id TEXT NOT NULL REFERENCES deliveries(id),
+    attempt BIGINT NOT NULL,
+    status_code BIGINT,
+    error TEXT,
+    latency_ms BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, attempt);
+
+CREATE TABLE idempotency_keys (
+    key_id TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status_code BIGINT,
+    response TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (key_id, idempotency_key)
+);
 "#;
 
 pub async fn apply(store: &Store) -> anyhow::Result<()> {

@@ -362,7 +362,11 @@ async fn jobs_are_claimed_once_per_lease_and_again_after_it_expires() {
         let claimers: Vec<_> = (0..4)
             .map(|_| {
                 let store = store.clone();
-                tokio::spawn(async move { jobs::claim(&store, now, 8).await.unwrap() })
+                tokio::spawn(async move {
+                    jobs::claim(&store, now, 8, &[Kind::ProviderEvent])
+                        .await
+                        .unwrap()
+                })
             })
             .collect();
         let mut claimed = vec![];
@@ -374,9 +378,14 @@ async fn jobs_are_claimed_once_per_lease_and_again_after_it_expires() {
         assert_eq!(unique.len(), 20, "{backend}: no job claimed twice");
 
         // Leased jobs are not claimable; after the lease expires they are again.
-        assert!(jobs::claim(&store, now, 50).await.unwrap().is_empty());
+        assert!(jobs::claim(&store, now, 50, &[Kind::ProviderEvent])
+            .await
+            .unwrap()
+            .is_empty());
         let after_lease = Timestamp(now.micros() + (jobs::LEASE_SECS + 1) * 1_000_000);
-        let again = jobs::claim(&store, after_lease, 50).await.unwrap();
+        let again = jobs::claim(&store, after_lease, 50, &[Kind::ProviderEvent])
+            .await
+            .unwrap();
         assert_eq!(again.len(), 20, "{backend}");
         assert!(again.iter().all(|j| j.attempts == 2));
 
@@ -385,8 +394,21 @@ async fn jobs_are_claimed_once_per_lease_and_again_after_it_expires() {
             jobs::complete(&mut tx, &job.id).await.unwrap();
         }
         tx.commit().await.unwrap();
-        let next = jobs::next_due(&store).await.unwrap();
+        let next = jobs::next_due(&store, &[Kind::ProviderEvent, Kind::MaxDuration])
+            .await
+            .unwrap();
         assert_eq!(next, Some(later), "{backend}: only the future job is left");
+        assert!(jobs::claim(&store, later, 50, &[Kind::ProviderEvent])
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            jobs::claim(&store, later, 50, &[Kind::MaxDuration])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }
 

@@ -1,0 +1,241 @@
+//! Durable events. Every call state change (and lead created/updated) is an event row
+//! written in the same transaction as the change, together with one delivery (and
+//! its job) per webhook target that wants it: the outbox. Nothing is sent from a
+//! request handler; the worker delivers (`webhooks::delivery`).
+
+pub mod routes;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::auth::api_key::Mode;
+use crate::calls::{Call, CallStatus};
+use crate::clock::Timestamp;
+use crate::ids;
+use crate::jobs::{self, Kind};
+use crate::store::Tx;
+
+pub const EVENT_TYPES: [&str; 9] = [
+    "call.queued",
+    "call.ringing",
+    "call.in_progress",
+    "call.completed",
+    "call.failed",
+    "call.canceled",
+    "lead.created",
+    "lead.updated",
+    "webhook.test",
+];
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub business_id: String,
+    pub mode: Mode,
+    pub data: Value,
+    pub created_at: Timestamp,
+}
+
+impl Event {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "type": self.kind,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "business_id": self.business_id,
+            "mode": self.mode.as_str(),
+            "created_at": self.created_at.to_rfc3339(),
+            "data": self.data,
+        })
+    }
+}
+
+pub const COLUMNS: &str = "id, type, object_type, object_id, business_id, mode, data, created_at";
+
+pub fn from_row(r: &AnyRow) -> Event {
+    Event {
+        id: r.get(0),
+        kind: r.get(1),
+        object_type: r.get(2),
+        object_id: r.get(3),
+        business_id: r.get(4),
+        mode: Mode::parse(&r.get::<String, _>(5)).unwrap_or(Mode::Test),
+        data: serde_json::from_str(&r.get::<String, _>(6)).unwrap_or(Value::Null),
+        created_at: Timestamp(r.get(7)),
+    }
+}
+
+/// The webhook body of a call event: the reference's payloads for `call.completed`
+/// and `call.failed`, `{event, call_id, status, timestamp}` for the others; plus
+/// `metadata` when the call has it.
+pub fn call_payload(call: &Call, at: Timestamp) -> Value {
+    let event = format!("call.{}", call.status.as_str());
+    let mut body = match call.status {
+        CallStatus::Completed => json!({
+            "event": event,
+            "call_id": call.id,
+            "status": call.status.as_str(),
+            "duration": call.duration,
+            "recording_url": call.recording_url,
+            "summary": call.summary,
+            "timestamp": at.to_rfc3339(),
+        }),
+        CallStatus::Failed => json!({
+            "event": event,
+            "call_id": call.id,
+            "status": call.status.as_str(),
+            "error": call.ended_reason.map(|r| r.as_str()),
+            "timestamp": at.to_rfc3339(),
+        }),
+        _ => json!({
+            "event": event,
+            "call_id": call.id,
+            "status": call.status.as_str(),
+            "timestamp": at.to_rfc3339(),
+        }),
+    };
+    if let Some(metadata) = &call.metadata {
+        body["metadata"] = metadata.clone();
+    }
+    body
+}
+
+/// The per-call `webhook_url` target and the event types the call asked for.
+pub struct CallTarget<'a> {
+    pub call_id: &'a str,
+    pub url: Option<&'a str>,
+    pub events: &'a [String],
+}
+
+pub struct NewEvent<'a> {
+    pub kind: &'a str,
+    pub object_type: &'a str,
+    pub object_id: &'a str,
+    pub business_id: &'a str,
+    pub mode: Mode,
+    pub data: Value,
+}
+
+/// Writes the event and a delivery for each target that wants it, in `tx`.
+pub async fn emit(
+    tx: &mut Tx,
+    new: NewEvent<'_>,
+    call: Option<CallTarget<'_>>,
+    now: Timestamp,
+) -> anyhow::Result<Event> {
+    let event = Event {
+        id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
+        kind: new.kind.to_string(),
+        object_type: new.object_type.to_string(),
+        object_id: new.object_id.to_string(),
+        business_id: new.business_id.to_string(),
+        mode: new.mode,
+        data: new.data,
+        created_at: now,
+    };
+    sqlx::query(&format!(
+        "INSERT INTO events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(&event.id)
+    .bind(&event.kind)
+    .bind(&event.object_type)
+    .bind(&event.object_id)
+    .bind(&event.business_id)
+    .bind(event.mode.as_str())
+    .bind(event.data.to_string())
+    .bind(now.micros())
+    .execute(&mut **tx)
+    .await?;
+
+    let call_id = call.as_ref().map(|c| c.call_id);
+    if let Some(target) = &call {
+        if let Some(url) = target.url {
+            if target.events.iter().any(|e| e == &event.kind) {
+                enqueue_delivery(tx, &event, call_id, None, url, now).await?;
+            }
+        }
+    }
+    for (sub_id, url) in subscribers(tx, &event).await? {
+        enqueue_delivery(tx, &event, call_id, Some(&sub_id), &url, now).await?;
+    }
+    Ok(event)
+}
+
+/// Active subscriptions of the event's business and mode that want its type.
+/// (`webhook.test` goes only to the subscription being tested; its caller adds it.)
+async fn subscribers(tx: &mut Tx, event: &Event) -> sqlx::Result<Vec<(String, String)>> {
+    if event.kind == "webhook.test" {
+        return Ok(vec![]);
+    }
+    let rows = sqlx::query(
+        "SELECT id, url, events FROM webhook_subscriptions WHERE business_id = $1 AND mode = $2 AND is_active = 1",
+    )
+    .bind(&event.business_id)
+    .bind(event.mode.as_str())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter(|r| {
+            let types: Vec<String> =
+                serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default();
+            types.iter().any(|t| t == &event.kind || t == "*")
+        })
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// The `webhook-id` of an event for one target: stable across retries and replays.
+pub fn webhook_id(event_id: &str, subscription_id: Option<&str>) -> String {
+    let target = subscription_id.unwrap_or("call");
+    let digest = hex::encode(Sha256::digest(format!("{event_id}:{target}").as_bytes()));
+    format!("msg_{}", &digest[..32])
+}
+
+/// A new delivery of `event` to `url`, due now.
+pub async fn enqueue_delivery(
+    tx: &mut Tx,
+    event: &Event,
+    call_id: Option<&str>,
+    subscription_id: Option<&str>,
+    url: &str,
+    now: Timestamp,
+) -> anyhow::Result<String> {
+    let id = ids::new_id();
+    sqlx::query(
+        "INSERT INTO deliveries (id, event_id, business_id, mode, call_id, subscription_id, url, webhook_id, status,
+            attempts, last_status_code, last_error, next_attempt_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, NULL, NULL, $9, $9, $9)",
+    )
+    .bind(&id)
+    .bind(&event.id)
+    .bind(&event.business_id)
+    .bind(event.mode.as_str())
+    .bind(call_id)
+    .bind(subscription_id)
+    .bind(url)
+    .bind(webhook_id(&event.id, subscription_id))
+    .bind(now.micros())
+    .execute(&mut **tx)
+    .await?;
+    jobs::enqueue(tx, Kind::WebhookDelivery, &id, &json!({}), now, now).await?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn webhook_ids_are_stable_per_event_and_target() {
+        let a = super::webhook_id("evt_1", None);
+        assert_eq!(a, super::webhook_id("evt_1", None));
+        assert_ne!(a, super::webhook_id("evt_1", Some("sub")));
+        assert_ne!(a, super::webhook_id("evt_2", None));
+        assert!(a.starts_with("msg_"));
+    }
+}
