@@ -35,11 +35,11 @@ export KAICALLS_BUSINESS_ID=$(field business_id)
 export KAICALLS_REQUIRE_SERVER=1
 export KAICALLS_WAIT_INTERVAL=0.5
 
-# Webhook subscriptions, events and the OpenAPI document arrive with later issues
-# (#3 and after); their tests are deselected until then.
+# The OpenAPI document (/api/v1/openapi.json) is not served yet; its test is
+# deselected until it is.
 status=0
 "$venv/bin/pytest" -q -rs -p no:cacheprovider "$here" \
-  -k "not webhook_subscription and not events_for_call and not discovery_health_and_openapi" || status=$?
+  -k "not discovery_health_and_openapi" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "--- server log (last 50 lines)"
   tail -50 "$work/serve.err"

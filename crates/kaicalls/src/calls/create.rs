@@ -366,12 +366,18 @@ pub async fn create_call(
                 now,
             );
             engine.save_transition(&mut tx, &call, &failed, now).await?;
+            let error =
+                ApiError::CallFailed(format!("{message} (call {} recorded as failed)", call.id));
+            if let Some(idem) = &idempotency_key {
+                let saved = Saved {
+                    status: error.status().as_u16(),
+                    body: error.envelope().to_string(),
+                };
+                idempotency::save(&mut tx, &key.key_id, idem, &saved).await?;
+            }
             tx.commit().await?;
             Err(CreateFailure {
-                error: ApiError::CallFailed(format!(
-                    "{message} (call {} recorded as failed)",
-                    call.id
-                )),
+                error,
                 call_id: Some(call.id),
             })
         }

@@ -2,10 +2,13 @@
 //! SQLite file (or PostgreSQL where noted) and drives it over HTTP.
 
 mod harness;
+mod receiver;
 
 mod account;
 mod auth;
 mod calls;
 mod crm;
 mod errors;
+mod lifecycle;
 mod reference;
+mod webhooks;
