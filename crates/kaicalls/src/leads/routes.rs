@@ -8,11 +8,15 @@ use serde_json::{json, Value};
 
 use super::{Filter, Lead};
 use crate::app::AppState;
+use crate::auth::api_key::Mode;
 use crate::auth::extract::{Auth, LeadsRead, LeadsWrite};
+use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
+use crate::events::{self, NewEvent};
 use crate::http::json::{parse_limit, parse_time, Json, Query};
 use crate::ids;
 use crate::phone::E164;
+use crate::store::Tx;
 
 #[derive(Deserialize)]
 pub struct LeadQuery {
@@ -163,6 +167,32 @@ impl LeadFields {
     }
 }
 
+/// The durable `lead.*` event, written with the change. Leads are shared
+/// configuration, so the event goes out in the mode of the key that made the change.
+async fn emit(tx: &mut Tx, lead: &Lead, kind: &str, mode: Mode, now: Timestamp) -> ApiResult<()> {
+    events::emit(
+        tx,
+        NewEvent {
+            kind,
+            object_type: "lead",
+            object_id: &lead.id,
+            business_id: &lead.business_id,
+            mode,
+            data: json!({
+                "event": kind,
+                "lead_id": lead.id,
+                "status": lead.status,
+                "score": lead.score,
+                "timestamp": now.to_rfc3339(),
+            }),
+        },
+        None,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
 pub async fn create(
     State(app): State<AppState>,
     auth: Auth<LeadsWrite>,
@@ -192,6 +222,7 @@ pub async fn create(
     body.apply(&mut lead)?;
     let mut tx = app.store.begin().await?;
     super::save(&mut tx, &lead, true).await?;
+    emit(&mut tx, &lead, "lead.created", auth.tenant.mode, now).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(lead.to_json())))
 }
@@ -216,9 +247,11 @@ pub async fn update(
         ));
     }
     body.apply(&mut lead)?;
-    lead.updated_at = app.clock.now();
+    let now = app.clock.now();
+    lead.updated_at = now;
     let mut tx = app.store.begin().await?;
     super::save(&mut tx, &lead, false).await?;
+    emit(&mut tx, &lead, "lead.updated", auth.tenant.mode, now).await?;
     tx.commit().await?;
     Ok(Json(lead.to_json()))
 }

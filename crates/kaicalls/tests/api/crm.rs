@@ -242,6 +242,18 @@ async fn leads_are_filtered_and_enrich_calls_by_number() {
         .await;
     assert_eq!(lead["interaction_count"], 1);
 
+    // Lead changes are durable events.
+    let (_, events) = server
+        .get(key, &format!("/api/v1/events?object_id={}", ids[0]))
+        .await;
+    let types: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["lead.updated", "lead.created"]);
+
     // Scopes: leads need leads:read / leads:write.
     let session = server.login("owner@smithlaw.test").await;
     let (_, plain) = server

@@ -497,3 +497,161 @@ async fn lead_filters_match_on_both_backends() {
         assert_eq!(found.and_then(|l| l.name).as_deref(), Some("C"));
     }
 }
+
+#[tokio::test]
+async fn the_worker_step_drives_a_call_to_the_end_on_an_injected_clock() {
+    use kaicalls::calls::create::{create_call, CreateCallBody};
+    use kaicalls::calls::engine::Engine;
+    use kaicalls::clock::{ManualClock, SharedClock};
+    use kaicalls::jobs::worker::Worker;
+    use kaicalls::numbers::{self, PhoneNumber};
+    use kaicalls::voice::simulator::Simulator;
+    use kaicalls::webhooks::delivery::Deliverer;
+    use std::sync::Arc;
+
+    for (backend, store, _dir) in backends().await {
+        let system = SystemClock::default();
+        let f = fixture(&store, &system, "w@x.test").await;
+        let mut tx = store.begin().await.unwrap();
+        let number = PhoneNumber {
+            id: uuid::Uuid::new_v4().to_string(),
+            business_id: f.agent.business_id.clone(),
+            agent_id: Some(f.agent.id.clone()),
+            phone_number: format!("+1512555{:04}", rand_suffix()),
+            vapi_phone_number_id: None,
+            created_at: system.now(),
+        };
+        numbers::insert(&mut tx, &number).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let manual = Arc::new(ManualClock::new(system.now()));
+        let clock: SharedClock = manual.clone();
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(Simulator::new(10.0, "http://test")),
+        ));
+        let deliverer = Deliverer::new(store.clone(), clock.clone(), vec![1.0], true).unwrap();
+        let worker = Arc::new(Worker {
+            engine: engine.clone(),
+            deliverer: Arc::new(deliverer),
+        });
+        let body: CreateCallBody = serde_json::from_value(
+            json!({"agent_id": f.agent.id, "to": "+15125551234", "name": "Ann"}),
+        )
+        .unwrap();
+        let call = create_call(engine.clone(), Arc::new(f.key.clone()), body, None)
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {:?}", e.error));
+        assert_eq!(call.status, CallStatus::Queued);
+
+        // Nothing is due until simulated time passes.
+        assert_eq!(worker.run_once().await.unwrap(), 0, "{backend}");
+        let status = |id: String| {
+            let store = store.clone();
+            let tenant = f.tenant.clone();
+            async move { repo::get(&store, &tenant, &id).await.unwrap().unwrap() }
+        };
+        manual.advance_secs(1); // ringing at 0.1 s, answered at 0.6 s
+        assert_eq!(worker.run_once().await.unwrap(), 2, "{backend}");
+        assert_eq!(status(call.id.clone()).await.status, CallStatus::InProgress);
+        manual.advance_secs(30); // the longest conversation ends by 24.6 s
+        worker.run_once().await.unwrap();
+        let done = status(call.id.clone()).await;
+        assert_eq!(done.status, CallStatus::Completed, "{backend}");
+        assert_eq!(done.duration, Some(Simulator::talk_secs("+15125551234")));
+        assert!(done.summary.is_some() && done.quality_dimensions.is_some());
+        // Its max_duration timer went with it.
+        manual.advance_secs(3600);
+        assert_eq!(
+            worker.run_once().await.unwrap(),
+            0,
+            "{backend}: no timers left"
+        );
+
+        // Late and duplicate provider events change nothing.
+        use kaicalls::voice::ProviderEvent;
+        let now = clock.now();
+        assert!(engine
+            .apply_event(&done, ProviderEvent::Ringing, now)
+            .is_none());
+        assert!(engine
+            .apply_event(&done, ProviderEvent::Answered, now)
+            .is_none());
+        let ended = ProviderEvent::Ended {
+            raw_reason: "customer-busy".into(),
+            duration_secs: None,
+            report: None,
+        };
+        assert!(engine.apply_event(&done, ended, now).is_none());
+        let mut answered = done.clone();
+        answered.status = CallStatus::InProgress;
+        assert!(
+            engine
+                .apply_event(&answered, ProviderEvent::Ringing, now)
+                .is_none(),
+            "no going back"
+        );
+        assert!(
+            engine
+                .apply_event(&answered, ProviderEvent::Answered, now)
+                .is_none(),
+            "duplicate"
+        );
+    }
+}
+
+fn rand_suffix() -> u32 {
+    (uuid::Uuid::new_v4().as_u128() % 10_000) as u32
+}
+
+#[tokio::test]
+async fn an_idempotency_key_in_flight_is_a_conflict() {
+    use kaicalls::calls::idempotency::{self, Claim, Saved};
+    use kaicalls::error::ApiError;
+    for (backend, store, _dir) in backends().await {
+        let now = SystemClock::default().now();
+        assert!(matches!(
+            idempotency::claim(&store, "k", "key-1", "h1", now).await,
+            Ok(Claim::New)
+        ));
+        assert!(
+            matches!(
+                idempotency::claim(&store, "k", "key-1", "h1", now).await,
+                Err(ApiError::Conflict(_))
+            ),
+            "{backend}: in flight"
+        );
+        assert!(matches!(
+            idempotency::claim(&store, "k", "key-1", "h2", now).await,
+            Err(ApiError::Idempotency(_))
+        ));
+        let mut tx = store.begin().await.unwrap();
+        idempotency::save(
+            &mut tx,
+            "k",
+            "key-1",
+            &Saved {
+                status: 201,
+                body: "{}".into(),
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert!(matches!(
+            idempotency::claim(&store, "k", "key-1", "h1", now).await,
+            Ok(Claim::Replay(Saved { status: 201, .. }))
+        ));
+        // Keys are per API key, and expire after 24 hours.
+        assert!(matches!(
+            idempotency::claim(&store, "other", "key-1", "h9", now).await,
+            Ok(Claim::New)
+        ));
+        let tomorrow = Timestamp(now.micros() + 25 * 3600 * 1_000_000);
+        assert!(matches!(
+            idempotency::claim(&store, "k", "key-1", "h2", tomorrow).await,
+            Ok(Claim::New)
+        ));
+    }
+}
