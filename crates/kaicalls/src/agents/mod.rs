@@ -9,7 +9,8 @@ use sqlx::Row;
 
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
-use crate::store::{placeholders, Store, Tx};
+use crate::store::sql::Sql;
+use crate::store::{Store, Tx};
 
 #[derive(Debug, Clone)]
 pub struct Agent {
@@ -81,43 +82,20 @@ fn from_row(r: &AnyRow) -> Agent {
 }
 
 pub async fn list(store: &Store, tenant: &Tenant) -> sqlx::Result<Vec<Agent>> {
-    if tenant.business_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let sql = format!(
-        "{SELECT} WHERE a.business_id IN ({}) ORDER BY a.created_at, a.id",
-        placeholders(1, tenant.business_ids.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for b in &tenant.business_ids {
-        query = query.bind(b);
-    }
-    Ok(query
-        .fetch_all(&store.pool)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect())
+    let mut sql = Sql::new(SELECT);
+    sql.push_list(" WHERE a.business_id IN (?)", &tenant.business_ids)
+        .text(" ORDER BY a.created_at, a.id");
+    let rows = sql.query().fetch_all(&store.pool).await?;
+    Ok(rows.iter().map(from_row).collect())
 }
 
 /// The agent, if it belongs to one of the tenant's businesses.
 pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Option<Agent>> {
-    if tenant.business_ids.is_empty() {
-        return Ok(None);
-    }
-    let sql = format!(
-        "{SELECT} WHERE a.id = $1 AND a.business_id IN ({})",
-        placeholders(2, tenant.business_ids.len())
-    );
-    let mut query = sqlx::query(&sql).bind(id);
-    for b in &tenant.business_ids {
-        query = query.bind(b);
-    }
-    Ok(query
-        .fetch_optional(&store.pool)
-        .await?
-        .as_ref()
-        .map(from_row))
+    let mut sql = Sql::new(SELECT);
+    sql.push(" WHERE a.id = ?", id)
+        .push_list(" AND a.business_id IN (?)", &tenant.business_ids);
+    let row = sql.query().fetch_optional(&store.pool).await?;
+    Ok(row.as_ref().map(from_row))
 }
 
 /// Writes every column of `agent` (insert when new, else update).

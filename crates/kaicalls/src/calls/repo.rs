@@ -10,7 +10,8 @@ use crate::auth::api_key::Mode;
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::ids;
-use crate::store::{placeholders, Store, Tx};
+use crate::store::sql::Sql;
+use crate::store::{Store, Tx};
 
 const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name, c.lead_id, c.key_id, c.mode, c.status, c.direction,
     c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
@@ -168,22 +169,12 @@ pub async fn get_by_id(conn: &mut AnyConnection, id: &str) -> sqlx::Result<Optio
 
 /// The call, if the tenant may see it (its business, its mode).
 pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Option<Call>> {
-    if tenant.business_ids.is_empty() {
-        return Ok(None);
-    }
-    let sql = format!(
-        "SELECT {COLUMNS} {FROM} WHERE c.id = $1 AND c.mode = $2 AND c.business_id IN ({})",
-        placeholders(3, tenant.business_ids.len())
-    );
-    let mut query = sqlx::query(&sql).bind(id).bind(tenant.mode.as_str());
-    for b in &tenant.business_ids {
-        query = query.bind(b);
-    }
-    Ok(query
-        .fetch_optional(&store.pool)
-        .await?
-        .as_ref()
-        .map(from_row))
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} {FROM}"));
+    sql.push(" WHERE c.id = ?", id)
+        .push(" AND c.mode = ?", tenant.mode.as_str())
+        .push_list(" AND c.business_id IN (?)", &tenant.business_ids);
+    let row = sql.query().fetch_optional(&store.pool).await?;
+    Ok(row.as_ref().map(from_row))
 }
 
 pub async fn events(store: &Store, call_id: &str) -> sqlx::Result<Vec<CallEvent>> {
@@ -217,49 +208,24 @@ pub struct ListFilter {
 /// Newest first, up to `limit + 1` rows (the extra one tells `has_more`). `created_at`
 /// is unique, so the cursor never skips or repeats a call.
 pub async fn list(store: &Store, tenant: &Tenant, filter: &ListFilter) -> sqlx::Result<Vec<Call>> {
-    if tenant.business_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let n = tenant.business_ids.len();
-    let mut sql = format!(
-        "SELECT {COLUMNS} {FROM} WHERE c.mode = $1 AND c.business_id IN ({})",
-        placeholders(2, n)
-    );
-    let mut next = n + 1;
-    let mut clause = |text: &str, sql: &mut String| {
-        next += 1;
-        sql.push_str(&text.replace('?', &format!("${next}")));
-    };
-    if filter.agent_id.is_some() {
-        clause(" AND c.agent_id = ?", &mut sql);
-    }
-    if filter.status.is_some() {
-        clause(" AND c.status = ?", &mut sql);
-    }
-    if filter.before.is_some() {
-        clause(" AND c.created_at < ?", &mut sql);
-    }
-    if filter.since.is_some() {
-        clause(" AND c.created_at >= ?", &mut sql);
-    }
-    clause(" ORDER BY c.created_at DESC, c.id DESC LIMIT ?", &mut sql);
-    let mut query = sqlx::query(&sql).bind(tenant.mode.as_str());
-    for b in &tenant.business_ids {
-        query = query.bind(b);
-    }
-    if let Some(a) = &filter.agent_id {
-        query = query.bind(a);
-    }
-    if let Some(s) = filter.status {
-        query = query.bind(s.as_str());
-    }
-    if let Some(t) = filter.before {
-        query = query.bind(t.micros());
-    }
-    if let Some(t) = filter.since {
-        query = query.bind(t.micros());
-    }
-    let rows = query.bind(filter.limit + 1).fetch_all(&store.pool).await?;
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} {FROM}"));
+    sql.push(" WHERE c.mode = ?", tenant.mode.as_str())
+        .push_list(" AND c.business_id IN (?)", &tenant.business_ids)
+        .push_opt(" AND c.agent_id = ?", filter.agent_id.as_ref())
+        .push_opt(" AND c.status = ?", filter.status.map(CallStatus::as_str))
+        .push_opt(
+            " AND c.created_at < ?",
+            filter.before.map(Timestamp::micros),
+        )
+        .push_opt(
+            " AND c.created_at >= ?",
+            filter.since.map(Timestamp::micros),
+        )
+        .push(
+            " ORDER BY c.created_at DESC, c.id DESC LIMIT ?",
+            filter.limit + 1,
+        );
+    let rows = sql.query().fetch_all(&store.pool).await?;
     Ok(rows.iter().map(from_row).collect())
 }
 

@@ -13,55 +13,24 @@ use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::{parse_limit, parse_time, Json, Query};
-use crate::store::{placeholders, Store};
+use crate::store::sql::Sql;
+use crate::store::Store;
 
-/// SQL arguments, bound in order.
-enum Arg {
-    Text(String),
-    Int(i64),
-}
-
-/// `WHERE` for the tenant's businesses (optionally one) and mode, numbering from $1.
-fn tenant_clause(
-    tenant: &Tenant,
-    business: Option<&str>,
-    table: &str,
-    args: &mut Vec<Arg>,
-) -> ApiResult<String> {
-    if let Some(b) = business {
-        if !tenant.owns(b) {
-            return Err(ApiError::not_found("Business"));
-        }
-    }
-    let ids: Vec<String> = match business {
-        Some(b) => vec![b.to_string()],
+/// Scopes `sql` to the tenant's businesses (or the one asked for, if the tenant owns
+/// it) and mode.
+fn scope(sql: &mut Sql, tenant: &Tenant, business: Option<&str>, table: &str) -> ApiResult<()> {
+    let ids = match business.filter(|b| !b.is_empty()) {
+        Some(b) if tenant.owns(b) => vec![b.to_string()],
+        Some(_) => return Err(ApiError::not_found("Business")),
         None => tenant.business_ids.clone(),
     };
-    let start = args.len() + 1;
-    let clause = format!(
-        "{table}.business_id IN ({}) AND {table}.mode = ${}",
-        placeholders(start, ids.len()),
-        start + ids.len()
-    );
-    args.extend(ids.into_iter().map(Arg::Text));
-    args.push(Arg::Text(tenant.mode.as_str().to_string()));
-    Ok(clause)
+    sql.push_list(&format!(" WHERE {table}.business_id IN (?)"), &ids)
+        .push(&format!(" AND {table}.mode = ?"), tenant.mode.as_str());
+    Ok(())
 }
 
-fn push(sql: &mut String, args: &mut Vec<Arg>, clause: &str, arg: Arg) {
-    args.push(arg);
-    sql.push_str(&clause.replace('?', &format!("${}", args.len())));
-}
-
-async fn fetch(store: &Store, sql: &str, args: Vec<Arg>) -> sqlx::Result<Vec<sqlx::any::AnyRow>> {
-    let mut query = sqlx::query(sql);
-    for arg in args {
-        query = match arg {
-            Arg::Text(s) => query.bind(s),
-            Arg::Int(i) => query.bind(i),
-        };
-    }
-    query.fetch_all(&store.pool).await
+fn non_empty(v: &Option<String>) -> Option<&String> {
+    v.as_ref().filter(|v| !v.is_empty())
 }
 
 #[derive(Deserialize, Default)]
@@ -82,51 +51,27 @@ async fn find_events(
     q: &EventsQuery,
     limit: i64,
 ) -> ApiResult<Vec<Event>> {
-    if tenant.business_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut args = vec![];
-    let clause = tenant_clause(
-        tenant,
-        q.business_id.as_deref().filter(|b| !b.is_empty()),
-        "events",
-        &mut args,
-    )?;
-    let mut sql = format!("SELECT {COLUMNS} FROM events WHERE {clause}");
-    let texts = [
-        (" AND events.id = ?", &q.event_id),
-        (" AND events.type = ?", &q.event_type),
-        (" AND events.object_type = ?", &q.object_type),
-        (" AND events.object_id = ?", &q.object_id),
-    ];
-    for (c, v) in texts {
-        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-            push(&mut sql, &mut args, c, Arg::Text(v.to_string()));
-        }
-    }
-    if let Some(t) = parse_time("from", q.from.as_deref())? {
-        push(
-            &mut sql,
-            &mut args,
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM events"));
+    scope(&mut sql, tenant, q.business_id.as_deref(), "events")?;
+    sql.push_opt(" AND events.id = ?", non_empty(&q.event_id))
+        .push_opt(" AND events.type = ?", non_empty(&q.event_type))
+        .push_opt(" AND events.object_type = ?", non_empty(&q.object_type))
+        .push_opt(" AND events.object_id = ?", non_empty(&q.object_id))
+        .push_opt(
             " AND events.created_at >= ?",
-            Arg::Int(t.micros()),
-        );
-    }
-    if let Some(t) = parse_time("to", q.to.as_deref())? {
-        push(
-            &mut sql,
-            &mut args,
+            parse_time("from", q.from.as_deref())?.map(Timestamp::micros),
+        )
+        .push_opt(
             " AND events.created_at <= ?",
-            Arg::Int(t.micros()),
+            parse_time("to", q.to.as_deref())?.map(Timestamp::micros),
+        )
+        .push(
+            " ORDER BY events.created_at DESC, events.id DESC LIMIT ?",
+            limit,
         );
-    }
-    push(
-        &mut sql,
-        &mut args,
-        " ORDER BY events.created_at DESC, events.id DESC LIMIT ?",
-        Arg::Int(limit),
-    );
-    Ok(fetch(store, &sql, args)
+    Ok(sql
+        .query()
+        .fetch_all(&store.pool)
         .await?
         .iter()
         .map(from_row)
@@ -162,66 +107,30 @@ pub async fn deliveries(
     Query(q): Query<DeliveriesQuery>,
 ) -> ApiResult<Json<Value>> {
     let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
-    if auth.tenant.business_ids.is_empty() {
-        return Ok(Json(json!({ "deliveries": [], "has_more": false })));
-    }
-    let mut args = vec![];
-    let clause = tenant_clause(
-        &auth.tenant,
-        q.business_id.as_deref().filter(|b| !b.is_empty()),
-        "d",
-        &mut args,
-    )?;
-    let mut sql = format!(
+    let mut sql = Sql::new(
         "SELECT d.id, d.event_id, e.type, d.webhook_id, d.subscription_id, d.call_id, d.url, d.status, d.attempts,
                 d.last_status_code, d.last_error, d.next_attempt_at, d.created_at
-         FROM deliveries d JOIN events e ON e.id = d.event_id WHERE {clause}"
+         FROM deliveries d JOIN events e ON e.id = d.event_id",
     );
-    if let Some(v) = q.event_id.as_deref().filter(|v| !v.is_empty()) {
-        push(
-            &mut sql,
-            &mut args,
-            " AND d.event_id = ?",
-            Arg::Text(v.into()),
-        );
-    }
-    if let Some(v) = q.call_id.as_deref().filter(|v| !v.is_empty()) {
-        push(
-            &mut sql,
-            &mut args,
-            " AND d.call_id = ?",
-            Arg::Text(v.into()),
-        );
-    }
-    if let Some(v) = q.webhook_id.as_deref().filter(|v| !v.is_empty()) {
+    scope(&mut sql, &auth.tenant, q.business_id.as_deref(), "d")?;
+    sql.push_opt(" AND d.event_id = ?", non_empty(&q.event_id))
+        .push_opt(" AND d.call_id = ?", non_empty(&q.call_id));
+    if let Some(v) = non_empty(&q.webhook_id) {
         // A subscription's id, or a message's `webhook-id`.
-        args.push(Arg::Text(v.into()));
-        let n = args.len();
-        sql.push_str(&format!(
-            " AND (d.subscription_id = ${n} OR d.webhook_id = ${n})"
-        ));
+        sql.push(" AND (d.subscription_id = ?", v)
+            .push(" OR d.webhook_id = ?)", v);
     }
-    if let Some(v) = q.status.as_deref().filter(|v| !v.is_empty()) {
-        if !["succeeded", "failed", "pending"].contains(&v) {
+    if let Some(v) = non_empty(&q.status) {
+        if !["succeeded", "failed", "pending"].contains(&v.as_str()) {
             return Err(ApiError::invalid(
                 "status",
                 "status must be succeeded, failed or pending",
             ));
         }
-        push(
-            &mut sql,
-            &mut args,
-            " AND d.status = ?",
-            Arg::Text(v.into()),
-        );
+        sql.push(" AND d.status = ?", v);
     }
-    push(
-        &mut sql,
-        &mut args,
-        " ORDER BY d.created_at DESC, d.id DESC LIMIT ?",
-        Arg::Int(limit + 1),
-    );
-    let rows = fetch(&app.store, &sql, args).await?;
+    sql.push(" ORDER BY d.created_at DESC, d.id DESC LIMIT ?", limit + 1);
+    let rows = sql.query().fetch_all(&app.store.pool).await?;
     let has_more = rows.len() as i64 > limit;
     let mut out = Vec::new();
     for r in rows.iter().take(limit as usize) {

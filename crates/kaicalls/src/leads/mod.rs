@@ -8,7 +8,8 @@ use sqlx::Row;
 
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
-use crate::store::{placeholders, Store, Tx};
+use crate::store::sql::Sql;
+use crate::store::{Store, Tx};
 
 #[derive(Debug, Clone)]
 pub struct Lead {
@@ -106,110 +107,49 @@ pub struct Filter {
     pub limit: i64,
 }
 
-enum Arg {
-    Text(String),
-    Int(i64),
-}
-
 /// Newest first; returns up to `limit + 1` rows so the caller can tell `has_more`.
 pub async fn list(store: &Store, tenant: &Tenant, filter: &Filter) -> sqlx::Result<Vec<Lead>> {
-    if tenant.business_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut args: Vec<Arg> = tenant
-        .business_ids
-        .iter()
-        .map(|b| Arg::Text(b.clone()))
-        .collect();
-    let mut sql = format!(
-        "SELECT {COLUMNS} FROM leads WHERE business_id IN ({})",
-        placeholders(1, args.len())
-    );
-    let mut push = |clause: &str, arg: Arg, sql: &mut String| {
-        args.push(arg);
-        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
-    };
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM leads"));
+    sql.push_list(" WHERE business_id IN (?)", &tenant.business_ids);
     if !filter.statuses.is_empty() {
-        sql.push_str(" AND status IN (");
-        for (i, s) in filter.statuses.iter().enumerate() {
-            let sep = if i == 0 { "?" } else { ", ?" };
-            push(sep, Arg::Text(s.clone()), &mut sql);
-        }
-        sql.push(')');
+        sql.push_list(" AND status IN (?)", &filter.statuses);
     }
-    let text_filters = [
-        (" AND source = ?", &filter.source),
-        (" AND agent_id = ?", &filter.agent_id),
-        (" AND phone = ?", &filter.phone),
-        (" AND email = ?", &filter.email),
-    ];
-    for (clause, value) in text_filters {
-        if let Some(v) = value {
-            push(clause, Arg::Text(v.clone()), &mut sql);
-        }
-    }
-    let int_filters = [
-        (
+    sql.push_opt(" AND source = ?", filter.source.as_ref())
+        .push_opt(" AND agent_id = ?", filter.agent_id.as_ref())
+        .push_opt(" AND phone = ?", filter.phone.as_ref())
+        .push_opt(" AND email = ?", filter.email.as_ref())
+        .push_opt(
             " AND created_at > ?",
             filter.created_after.map(Timestamp::micros),
-        ),
-        (
+        )
+        .push_opt(
             " AND created_at < ?",
             filter.created_before.map(Timestamp::micros),
-        ),
-        (
+        )
+        .push_opt(
             " AND updated_at > ?",
             filter.updated_after.map(Timestamp::micros),
-        ),
-        (
+        )
+        .push_opt(
             " AND updated_at < ?",
             filter.updated_before.map(Timestamp::micros),
-        ),
-        (" AND score >= ?", filter.score_gte),
-        (" AND score <= ?", filter.score_lte),
-    ];
-    for (clause, value) in int_filters {
-        if let Some(v) = value {
-            push(clause, Arg::Int(v), &mut sql);
-        }
-    }
-    push(
-        " ORDER BY created_at DESC, id DESC LIMIT ?",
-        Arg::Int(filter.limit + 1),
-        &mut sql,
-    );
-    let mut query = sqlx::query(&sql);
-    for arg in args {
-        query = match arg {
-            Arg::Text(s) => query.bind(s),
-            Arg::Int(i) => query.bind(i),
-        };
-    }
-    Ok(query
-        .fetch_all(&store.pool)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect())
+        )
+        .push_opt(" AND score >= ?", filter.score_gte)
+        .push_opt(" AND score <= ?", filter.score_lte)
+        .push(
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            filter.limit + 1,
+        );
+    let rows = sql.query().fetch_all(&store.pool).await?;
+    Ok(rows.iter().map(from_row).collect())
 }
 
 pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Option<Lead>> {
-    if tenant.business_ids.is_empty() {
-        return Ok(None);
-    }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM leads WHERE id = $1 AND business_id IN ({})",
-        placeholders(2, tenant.business_ids.len())
-    );
-    let mut query = sqlx::query(&sql).bind(id);
-    for b in &tenant.business_ids {
-        query = query.bind(b);
-    }
-    Ok(query
-        .fetch_optional(&store.pool)
-        .await?
-        .as_ref()
-        .map(from_row))
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM leads"));
+    sql.push(" WHERE id = ?", id)
+        .push_list(" AND business_id IN (?)", &tenant.business_ids);
+    let row = sql.query().fetch_optional(&store.pool).await?;
+    Ok(row.as_ref().map(from_row))
 }
 
 /// The business's most recently updated lead with this phone number.

@@ -10,7 +10,8 @@ use sqlx::Row;
 
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
-use crate::store::{placeholders, Store, Tx};
+use crate::store::sql::Sql;
+use crate::store::{Store, Tx};
 
 #[derive(Debug, Clone)]
 pub struct PhoneNumber {
@@ -55,40 +56,13 @@ pub async fn list(
     business_id: Option<&str>,
     phone_number: Option<&str>,
 ) -> sqlx::Result<Vec<PhoneNumber>> {
-    if tenant.business_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let n = tenant.business_ids.len();
-    let mut sql = format!(
-        "SELECT {COLUMNS} FROM phone_numbers WHERE business_id IN ({})",
-        placeholders(1, n)
-    );
-    let mut next = n;
-    if business_id.is_some() {
-        next += 1;
-        sql.push_str(&format!(" AND business_id = ${next}"));
-    }
-    if phone_number.is_some() {
-        next += 1;
-        sql.push_str(&format!(" AND phone_number = ${next}"));
-    }
-    sql.push_str(" ORDER BY created_at, id");
-    let mut query = sqlx::query(&sql);
-    for b in &tenant.business_ids {
-        query = query.bind(b);
-    }
-    if let Some(b) = business_id {
-        query = query.bind(b);
-    }
-    if let Some(p) = phone_number {
-        query = query.bind(p);
-    }
-    Ok(query
-        .fetch_all(&store.pool)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect())
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM phone_numbers"));
+    sql.push_list(" WHERE business_id IN (?)", &tenant.business_ids)
+        .push_opt(" AND business_id = ?", business_id)
+        .push_opt(" AND phone_number = ?", phone_number)
+        .text(" ORDER BY created_at, id");
+    let rows = sql.query().fetch_all(&store.pool).await?;
+    Ok(rows.iter().map(from_row).collect())
 }
 
 /// The number wherever it is registered (numbers are unique across tenants).

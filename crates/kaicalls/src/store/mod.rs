@@ -7,6 +7,7 @@
 //! module owns connecting, migrating and the few helpers they share.
 
 mod migrations;
+pub mod sql;
 
 use std::str::FromStr;
 
@@ -89,14 +90,6 @@ impl Store {
     }
 }
 
-/// `$start, $start+1, …` for `n` values: the placeholders of an `IN (…)` list.
-pub fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// A database URL with any password replaced, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -139,10 +132,5 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://kaicalls.db"), "sqlite://kaicalls.db");
-    }
-
-    #[test]
-    fn placeholder_lists() {
-        assert_eq!(placeholders(2, 3), "$2, $3, $4");
     }
 }

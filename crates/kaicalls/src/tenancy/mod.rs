@@ -6,7 +6,8 @@ use sqlx::Row;
 
 use crate::clock::Timestamp;
 use crate::ids;
-use crate::store::{placeholders, Store, Tx};
+use crate::store::sql::Sql;
+use crate::store::{Store, Tx};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -144,23 +145,11 @@ fn business_from_row(r: &AnyRow) -> Business {
 }
 
 pub async fn businesses(store: &Store, ids: &[String]) -> sqlx::Result<Vec<Business>> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let sql = format!(
-        "SELECT {BUSINESS_COLUMNS} FROM businesses WHERE id IN ({}) ORDER BY created_at, id",
-        placeholders(1, ids.len())
-    );
-    let mut query = sqlx::query(&sql);
-    for id in ids {
-        query = query.bind(id);
-    }
-    Ok(query
-        .fetch_all(&store.pool)
-        .await?
-        .iter()
-        .map(business_from_row)
-        .collect())
+    let mut sql = Sql::new(format!("SELECT {BUSINESS_COLUMNS} FROM businesses"));
+    sql.push_list(" WHERE id IN (?)", ids)
+        .text(" ORDER BY created_at, id");
+    let rows = sql.query().fetch_all(&store.pool).await?;
+    Ok(rows.iter().map(business_from_row).collect())
 }
 
 pub async fn business(store: &Store, id: &str) -> sqlx::Result<Option<Business>> {

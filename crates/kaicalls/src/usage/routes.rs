@@ -10,6 +10,7 @@ use crate::auth::extract::AnyKey;
 use crate::clock::Timestamp;
 use crate::error::ApiResult;
 use crate::http::json::{parse_limit, parse_time, Json, Query};
+use crate::store::sql::Sql;
 use crate::tenancy;
 
 #[derive(Deserialize)]
@@ -28,38 +29,16 @@ pub async fn list_usage(
     let start = parse_time("start", q.start.as_deref())?;
     let end = parse_time("end", q.end.as_deref())?;
 
-    let mut sql = String::from(
-        "SELECT id, endpoint, method, status_code, call_id, cost_cents, created_at FROM usage_log WHERE user_id = $1 AND mode = $2",
+    let mut sql = Sql::new(
+        "SELECT id, endpoint, method, status_code, call_id, cost_cents, created_at FROM usage_log",
     );
-    let mut n = 2;
-    let mut next = |clause: &str, sql: &mut String| {
-        n += 1;
-        sql.push_str(&clause.replace('?', &format!("${n}")));
-    };
-    if key.key_business_id.is_some() {
-        next(" AND business_id = ?", &mut sql);
-    }
-    if start.is_some() {
-        next(" AND created_at >= ?", &mut sql);
-    }
-    if end.is_some() {
-        next(" AND created_at <= ?", &mut sql);
-    }
-    next(" ORDER BY created_at DESC, id DESC LIMIT ?", &mut sql);
-
-    let mut query = sqlx::query(&sql)
-        .bind(&key.tenant.user_id)
-        .bind(key.tenant.mode.as_str());
-    if let Some(b) = &key.key_business_id {
-        query = query.bind(b);
-    }
-    if let Some(t) = start {
-        query = query.bind(t.micros());
-    }
-    if let Some(t) = end {
-        query = query.bind(t.micros());
-    }
-    let rows = query.bind(limit + 1).fetch_all(&app.store.pool).await?;
+    sql.push(" WHERE user_id = ?", &key.tenant.user_id)
+        .push(" AND mode = ?", key.tenant.mode.as_str())
+        .push_opt(" AND business_id = ?", key.key_business_id.as_ref())
+        .push_opt(" AND created_at >= ?", start.map(Timestamp::micros))
+        .push_opt(" AND created_at <= ?", end.map(Timestamp::micros))
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ?", limit + 1);
+    let rows = sql.query().fetch_all(&app.store.pool).await?;
     let has_more = rows.len() as i64 > limit;
     let usage: Vec<Value> = rows
         .iter()

@@ -15,7 +15,8 @@ use crate::auth::api_key::Mode;
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::ids;
-use crate::store::{placeholders, Store, Tx};
+use crate::store::sql::Sql;
+use crate::store::{Store, Tx};
 
 /// How long a rotated-out business secret keeps signing.
 pub const SECRET_OVERLAP_MICROS: i64 = 24 * 3600 * 1_000_000;
@@ -89,31 +90,13 @@ pub async fn list(
     tenant: &Tenant,
     business_id: Option<&str>,
 ) -> sqlx::Result<Vec<Subscription>> {
-    if tenant.business_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let n = tenant.business_ids.len();
-    let mut sql = format!(
-        "SELECT {COLUMNS} FROM webhook_subscriptions WHERE mode = $1 AND business_id IN ({})",
-        placeholders(2, n)
-    );
-    if business_id.is_some() {
-        sql.push_str(&format!(" AND business_id = ${}", n + 2));
-    }
-    sql.push_str(" ORDER BY created_at, id");
-    let mut query = sqlx::query(&sql).bind(tenant.mode.as_str());
-    for b in &tenant.business_ids {
-        query = query.bind(b);
-    }
-    if let Some(b) = business_id {
-        query = query.bind(b);
-    }
-    Ok(query
-        .fetch_all(&store.pool)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect())
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM webhook_subscriptions"));
+    sql.push(" WHERE mode = ?", tenant.mode.as_str())
+        .push_list(" AND business_id IN (?)", &tenant.business_ids)
+        .push_opt(" AND business_id = ?", business_id)
+        .text(" ORDER BY created_at, id");
+    let rows = sql.query().fetch_all(&store.pool).await?;
+    Ok(rows.iter().map(from_row).collect())
 }
 
 pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Option<Subscription>> {
