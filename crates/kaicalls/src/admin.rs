@@ -4,7 +4,6 @@
 
 use anyhow::Context;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::agents::{self, Agent};
 use crate::auth::api_key::Mode;
@@ -119,9 +118,6 @@ async fn bootstrap_business(
     )
     .await?;
     let agent = Agent {
-        id: ids::new_id(),
-        business_id: business.id.clone(),
-        name: "Kai".into(),
         system_prompt: Some(format!(
             "You are Kai, a friendly and professional phone assistant for {}. Be concise, confirm details, and be kind.",
             business.name
@@ -130,15 +126,7 @@ async fn bootstrap_business(
             "Hi, this is Kai from {}. Do you have a minute?",
             business.name
         )),
-        voice: json!({}),
-        model: json!({}),
-        metadata: json!({}),
-        vapi_assistant_id: None,
-        max_duration: None,
-        created_at: now,
-        updated_at: now,
-        phone_number: None,
-        phone_number_id: None,
+        ..Agent::new(&business.id, "Kai", now)
     };
     agents::save(tx, &agent, true).await?;
     let number = PhoneNumber {

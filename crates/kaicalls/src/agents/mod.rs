@@ -32,6 +32,26 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// A new agent with nothing configured beyond its name.
+    pub fn new(business_id: &str, name: &str, now: Timestamp) -> Agent {
+        Agent {
+            id: crate::ids::new_id(),
+            business_id: business_id.to_string(),
+            name: name.to_string(),
+            system_prompt: None,
+            first_message: None,
+            voice: json!({}),
+            model: json!({}),
+            metadata: json!({}),
+            vapi_assistant_id: None,
+            max_duration: None,
+            created_at: now,
+            updated_at: now,
+            phone_number: None,
+            phone_number_id: None,
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.id,

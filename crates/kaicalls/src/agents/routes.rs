@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 use super::Agent;
 use crate::app::AppState;
 use crate::auth::extract::{AgentsRead, AgentsWrite, Auth};
+use crate::calls;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::{Json, Query};
-use crate::{calls, ids};
 
 #[derive(Deserialize)]
 pub struct AgentQuery {
@@ -109,22 +109,7 @@ pub async fn create(
     }
     body.id = None;
     let now = app.clock.now();
-    let mut agent = Agent {
-        id: ids::new_id(),
-        business_id,
-        name: String::new(),
-        system_prompt: None,
-        first_message: None,
-        voice: json!({}),
-        model: json!({}),
-        metadata: json!({}),
-        vapi_assistant_id: None,
-        max_duration: None,
-        created_at: now,
-        updated_at: now,
-        phone_number: None,
-        phone_number_id: None,
-    };
+    let mut agent = Agent::new(&business_id, "", now);
     body.apply(&mut agent)?;
     let mut tx = app.store.begin().await?;
     super::save(&mut tx, &agent, true).await?;

@@ -224,7 +224,18 @@ pub async fn enqueue_delivery(
     .bind(now.micros())
     .execute(&mut **tx)
     .await?;
-    jobs::enqueue(tx, Kind::WebhookDelivery, &id, &json!({}), now, now).await?;
+    // Deliveries of one object's events to one target go out in order (the worker
+    // runs jobs sharing an `order` key one after another).
+    let order = format!("{}:{}", event.object_id, subscription_id.unwrap_or(url));
+    jobs::enqueue(
+        tx,
+        Kind::WebhookDelivery,
+        &id,
+        &json!({ "order": order }),
+        now,
+        now,
+    )
+    .await?;
     Ok(id)
 }
 

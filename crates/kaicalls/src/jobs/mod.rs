@@ -14,8 +14,17 @@ use crate::clock::Timestamp;
 use crate::ids;
 use crate::store::{Dialect, Store, Tx};
 
-/// How long a claimed job is reserved for its worker before others may take it.
-pub const LEASE_SECS: i64 = 60;
+impl Kind {
+    /// How long a claimed job is reserved for its worker before others may take it:
+    /// the longest a job waits after its worker died. Call steps take milliseconds; a
+    /// webhook attempt up to its 15 s timeout.
+    pub fn lease_secs(self) -> i64 {
+        match self {
+            Kind::WebhookDelivery => 30,
+            Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard => 10,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -94,7 +103,8 @@ fn kind_list(kinds: &[Kind]) -> String {
         .join(", ")
 }
 
-/// Claims up to `limit` due jobs of the given kinds for `LEASE_SECS`, in due order.
+/// Claims up to `limit` due jobs of the given kinds for the longest of their leases,
+/// in due order.
 /// On PostgreSQL, `SKIP LOCKED` lets concurrent claimers pass each other; SQLite has a
 /// single writer, so the UPDATE is atomic as it is.
 pub async fn claim(
@@ -107,6 +117,7 @@ pub async fn claim(
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     };
+    let lease_secs = kinds.iter().map(|k| k.lease_secs()).max().unwrap_or(10);
     let kind_list = kind_list(kinds);
     let sql = format!(
         "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
@@ -115,7 +126,7 @@ pub async fn claim(
          RETURNING id, kind, subject_id, payload, attempts, due_at"
     );
     let rows = sqlx::query(&sql)
-        .bind(now.micros() + LEASE_SECS * 1_000_000)
+        .bind(now.micros() + lease_secs * 1_000_000)
         .bind(now.micros())
         .bind(limit)
         .fetch_all(&store.pool)

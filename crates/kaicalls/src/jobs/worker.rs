@@ -1,7 +1,7 @@
 //! The worker: claims due jobs and runs them. Two lanes, so a slow webhook receiver
-//! never delays a call's progress: the call lane runs one subject's jobs in due order
-//! (different calls concurrently); the webhook lane runs a batch of deliveries
-//! concurrently. `Worker::run_once` is one step of both, public so tests can drive it.
+//! never delays a call's progress: the call lane runs one call's jobs in due order
+//! (different calls concurrently); the webhook lane runs one object's deliveries to
+//! one target in order (others concurrently). `Worker::run_once` is one step of both, public so tests can drive it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,37 +32,40 @@ impl Worker {
     }
 
     async fn call_lane(self: &Arc<Self>) -> anyhow::Result<usize> {
+        self.lane(&CALL_KINDS, |job| job.subject_id.clone()).await
+    }
+
+    async fn webhook_lane(self: &Arc<Self>) -> anyhow::Result<usize> {
+        self.lane(&WEBHOOK_KINDS, |job| {
+            job.payload["order"]
+                .as_str()
+                .map_or_else(|| job.id.clone(), str::to_string)
+        })
+        .await
+    }
+
+    /// Claims a batch of due jobs of `kinds` and runs them: jobs sharing a key one
+    /// after another in due order, different keys concurrently.
+    async fn lane(
+        self: &Arc<Self>,
+        kinds: &[Kind],
+        key: impl Fn(&Job) -> String,
+    ) -> anyhow::Result<usize> {
         let now = self.engine.clock().now();
-        let jobs = claim(self.engine.store(), now, BATCH, &CALL_KINDS).await?;
+        let jobs = claim(self.engine.store(), now, BATCH, kinds).await?;
         let count = jobs.len();
-        let mut by_subject: BTreeMap<String, Vec<Job>> = BTreeMap::new();
+        let mut groups: BTreeMap<String, Vec<Job>> = BTreeMap::new();
         for job in jobs {
-            by_subject
-                .entry(job.subject_id.clone())
-                .or_default()
-                .push(job);
+            groups.entry(key(&job)).or_default().push(job);
         }
         let mut set = JoinSet::new();
-        for (_, jobs) in by_subject {
+        for (_, jobs) in groups {
             let worker = self.clone();
             set.spawn(async move {
                 for job in jobs {
                     worker.run_job(job).await;
                 }
             });
-        }
-        while set.join_next().await.is_some() {}
-        Ok(count)
-    }
-
-    async fn webhook_lane(self: &Arc<Self>) -> anyhow::Result<usize> {
-        let now = self.engine.clock().now();
-        let jobs = claim(self.engine.store(), now, BATCH, &WEBHOOK_KINDS).await?;
-        let count = jobs.len();
-        let mut set = JoinSet::new();
-        for job in jobs {
-            let worker = self.clone();
-            set.spawn(async move { worker.run_job(job).await });
         }
         while set.join_next().await.is_some() {}
         Ok(count)

@@ -68,22 +68,7 @@ async fn fixture(store: &Store, clock: &SystemClock, email: &str) -> Fixture {
     )
     .await
     .unwrap();
-    let agent = Agent {
-        id: uuid::Uuid::new_v4().to_string(),
-        business_id: business.id.clone(),
-        name: "Kai".into(),
-        system_prompt: None,
-        first_message: None,
-        voice: json!({}),
-        model: json!({}),
-        metadata: json!({}),
-        vapi_assistant_id: None,
-        max_duration: None,
-        created_at: now,
-        updated_at: now,
-        phone_number: None,
-        phone_number_id: None,
-    };
+    let agent = Agent::new(&business.id, "Kai", now);
     agents::save(&mut tx, &agent, true).await.unwrap();
     tx.commit().await.unwrap();
     let tenant = Tenant {
@@ -382,7 +367,8 @@ async fn jobs_are_claimed_once_per_lease_and_again_after_it_expires() {
             .await
             .unwrap()
             .is_empty());
-        let after_lease = Timestamp(now.micros() + (jobs::LEASE_SECS + 1) * 1_000_000);
+        let after_lease =
+            Timestamp(now.micros() + (Kind::ProviderEvent.lease_secs() + 1) * 1_000_000);
         let again = jobs::claim(&store, after_lease, 50, &[Kind::ProviderEvent])
             .await
             .unwrap();
