@@ -73,8 +73,27 @@ pub struct ServeArgs {
     pub rate_limit_reads_per_min: u32,
 
     /// Vapi API key; unset means live calls use the simulator.
-    #[arg(long, env = "KAICALLS_VAPI_API_KEY", hide = true)]
+    #[arg(long, env = "KAICALLS_VAPI_API_KEY", hide_env_values = true)]
     pub vapi_api_key: Option<String>,
+
+    /// Vapi's API base URL.
+    #[arg(long, env = "KAICALLS_VAPI_BASE_URL", default_value = crate::voice::vapi::DEFAULT_BASE_URL)]
+    pub vapi_base_url: String,
+
+    /// The shared secret Vapi sends back with its server messages (required with
+    /// KAICALLS_VAPI_API_KEY).
+    #[arg(long, env = "KAICALLS_VAPI_WEBHOOK_SECRET", hide_env_values = true)]
+    pub vapi_webhook_secret: Option<String>,
+
+    /// Seconds after a Vapi call should have ended (or Vapi said it ended) before
+    /// asking Vapi for it, in case its messages were lost.
+    #[arg(
+        long,
+        env = "KAICALLS_VAPI_RECONCILE_GRACE_SECS",
+        default_value_t = 60.0,
+        hide = true
+    )]
+    pub vapi_reconcile_grace_secs: f64,
 
     /// On an empty database, create a demo owner, business, agent and keys, and print
     /// them with a ready-to-paste curl.

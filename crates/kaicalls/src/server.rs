@@ -16,6 +16,7 @@ use crate::http::rate_limit::RateLimiter;
 use crate::jobs::worker::Worker;
 use crate::store::{redact_url, Store};
 use crate::voice::simulator::Simulator;
+use crate::voice::vapi::Vapi;
 use crate::webhooks::delivery::{parse_schedule, Deliverer};
 use crate::{http, tenancy};
 
@@ -36,16 +37,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.redis_url.is_some() {
         tracing::warn!("KAICALLS_REDIS_URL is set but shared rate limits are not implemented yet: limits are per process");
     }
-    if args.vapi_api_key.is_none() {
-        tracing::info!("KAICALLS_VAPI_API_KEY is not set: live calls use the built-in simulator");
-    } else {
-        tracing::warn!(
-            "the Vapi provider is not implemented yet: live calls use the built-in simulator"
-        );
-    }
-
     let simulator = Arc::new(Simulator::new(args.sim_speed, &public_url));
-    let engine = Arc::new(Engine::new(store.clone(), clock.clone(), simulator));
+    let mut engine = Engine::new(store.clone(), clock.clone(), simulator);
+    match (&args.vapi_api_key, &args.vapi_webhook_secret) {
+        (None, _) => {
+            tracing::info!("KAICALLS_VAPI_API_KEY is not set: live calls use the built-in simulator")
+        }
+        (Some(_), None) => anyhow::bail!(
+            "KAICALLS_VAPI_API_KEY is set but KAICALLS_VAPI_WEBHOOK_SECRET is not: Vapi's server messages could not be authenticated"
+        ),
+        (Some(key), Some(secret)) => {
+            let vapi = Vapi::new(&args.vapi_base_url, key, &public_url, secret)?;
+            let events_url = format!("{public_url}{}", crate::voice::vapi::EVENTS_PATH);
+            tracing::info!(base_url = %args.vapi_base_url, %events_url, "live calls go through Vapi");
+            engine = engine.with_vapi(Arc::new(vapi), args.vapi_reconcile_grace_secs);
+        }
+    }
+    let engine = Arc::new(engine);
     let state = AppState {
         store: store.clone(),
         clock: clock.clone(),

@@ -29,6 +29,8 @@ pub struct Agent {
     /// The number assigned to this agent (the caller id of its outbound calls).
     pub phone_number: Option<String>,
     pub phone_number_id: Option<String>,
+    /// The Vapi id of that number (`phoneNumberId` when dialing through Vapi).
+    pub vapi_phone_number_id: Option<String>,
 }
 
 impl Agent {
@@ -49,6 +51,7 @@ impl Agent {
             updated_at: now,
             phone_number: None,
             phone_number_id: None,
+            vapi_phone_number_id: None,
         }
     }
 
@@ -75,7 +78,8 @@ impl Agent {
 const SELECT: &str = "SELECT a.id, a.business_id, a.name, a.system_prompt, a.first_message, a.voice, a.model, a.metadata,
         a.vapi_assistant_id, a.max_duration, a.created_at, a.updated_at,
         (SELECT p.phone_number FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1),
-        (SELECT p.id FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1)
+        (SELECT p.id FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1),
+        (SELECT p.vapi_phone_number_id FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1)
      FROM agents a";
 
 fn json_col(r: &AnyRow, i: usize) -> Value {
@@ -98,6 +102,7 @@ fn from_row(r: &AnyRow) -> Agent {
         updated_at: Timestamp(r.get(11)),
         phone_number: r.get(12),
         phone_number_id: r.get(13),
+        vapi_phone_number_id: r.get(14),
     }
 }
 

@@ -272,6 +272,7 @@ pub async fn create_call(
         variables: enrichment::variables(input.name.as_deref(), lead.as_ref(), &business, now),
         provider: provider.name().to_string(),
         conversation_id: None,
+        control_url: None,
         ended_reason: None,
         provider_ended_reason: None,
         error: None,
@@ -280,6 +281,7 @@ pub async fn create_call(
         transcript: None,
         recording_token: ids::random_base62(32),
         recording_url: None,
+        recording_key: None,
         quality_dimensions: None,
         cost_cents: None,
         scheduled_at: None,
@@ -312,6 +314,7 @@ pub async fn create_call(
     let mut request = super::engine::dial_request(&call);
     request.system_prompt = agent.system_prompt.clone();
     request.vapi_assistant_id = agent.vapi_assistant_id.clone();
+    request.vapi_phone_number_id = agent.vapi_phone_number_id.clone();
     let dialed = provider.dial(&request).await;
 
     // 3. Record the outcome.
@@ -321,6 +324,7 @@ pub async fn create_call(
         Ok(dialed) => {
             let mut placed = call.clone();
             placed.conversation_id = Some(dialed.conversation_id);
+            placed.control_url = dialed.control_url;
             if !repo::save_state(&mut tx, &placed, CallStatus::Queued).await? {
                 return Err(anyhow::anyhow!("call {} changed while dialing", call.id).into());
             }

@@ -18,12 +18,18 @@ use crate::store::{Store, Tx};
 use crate::usage;
 use crate::voice::analyzer::{self, Hints};
 use crate::voice::simulator::Simulator;
+use crate::voice::vapi::Vapi;
 use crate::voice::{DialRequest, EndReport, ProviderEvent, VoiceProvider};
 
 pub struct Engine {
     store: Store,
     clock: SharedClock,
     simulator: Arc<Simulator>,
+    /// Live calls go through Vapi when it is configured.
+    vapi: Option<Arc<Vapi>>,
+    /// How long after a call should have ended (or after Vapi said it ended) the
+    /// engine asks Vapi, in case its messages were lost.
+    reconcile_grace_secs: f64,
 }
 
 /// How a call ends: the reason and whatever the provider reported.
@@ -41,7 +47,20 @@ impl Engine {
             store,
             clock,
             simulator,
+            vapi: None,
+            reconcile_grace_secs: 60.0,
         }
+    }
+
+    /// Places live calls through Vapi.
+    pub fn with_vapi(mut self, vapi: Arc<Vapi>, reconcile_grace_secs: f64) -> Engine {
+        self.vapi = Some(vapi);
+        self.reconcile_grace_secs = reconcile_grace_secs;
+        self
+    }
+
+    pub fn vapi(&self) -> Option<&Vapi> {
+        self.vapi.as_deref()
     }
 
     pub fn store(&self) -> &Store {
@@ -53,14 +72,20 @@ impl Engine {
     }
 
     /// The provider that places calls in `mode`. Test keys always use the simulator;
-    /// live calls do too until a real provider is configured.
-    pub fn provider_for(&self, _mode: Mode) -> &dyn VoiceProvider {
-        self.simulator.as_ref()
+    /// live calls use Vapi when it is configured.
+    pub fn provider_for(&self, mode: Mode) -> &dyn VoiceProvider {
+        match (mode, &self.vapi) {
+            (Mode::Live, Some(vapi)) => vapi.as_ref(),
+            _ => self.simulator.as_ref(),
+        }
     }
 
     /// The provider that placed an existing call.
-    fn provider_of(&self, _call: &Call) -> &dyn VoiceProvider {
-        self.simulator.as_ref()
+    fn provider_of(&self, call: &Call) -> &dyn VoiceProvider {
+        match (call.provider.as_str(), &self.vapi) {
+            ("vapi", Some(vapi)) => vapi.as_ref(),
+            _ => self.simulator.as_ref(),
+        }
     }
 
     /// Runs one durable job; the job row is deleted in the same transaction as its
@@ -116,6 +141,24 @@ impl Engine {
                     },
                     now,
                 ))
+            }
+            Some(Kind::Reconcile) if !call.status.is_terminal() => {
+                let conversation = call.conversation_id.clone().unwrap_or_default();
+                let polled = self
+                    .provider_of(&call)
+                    .poll(&conversation)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("reconciling with the provider failed: {e}"))?;
+                let next = polled.and_then(|event| self.apply_event(&call, event, now));
+                let still_live = next.as_ref().is_none_or(|n| !n.status.is_terminal());
+                if still_live {
+                    // Not over yet (or the provider does not know): ask again later.
+                    let mut tx = self.store.begin().await?;
+                    let due = now.plus_secs_f64(self.reconcile_grace_secs.max(1.0));
+                    jobs::enqueue(&mut tx, Kind::Reconcile, &call.id, &json!({}), due, now).await?;
+                    tx.commit().await?;
+                }
+                next
             }
             Some(_) => None,
             None => return self.discard(job, "unknown job kind").await,
@@ -190,6 +233,12 @@ impl Engine {
                     .unwrap_or_else(|| ending.reason.as_str().to_string()),
             );
             next.cost_cents = Some(0);
+            // Keep whatever the provider did report (a failure mid-call has a transcript).
+            if let Some(report) = ending.report.filter(|r| !r.transcript.is_empty()) {
+                next.duration = ending.duration_secs;
+                next.transcript = Some(report.transcript);
+                next.recording_url = report.recording_url;
+            }
             return next;
         }
         let scale = self.provider_of(call).time_scale();
@@ -242,15 +291,27 @@ impl Engine {
         }
         if next.status == CallStatus::InProgress && current.status != CallStatus::InProgress {
             // max_duration is the engine's to enforce, whatever the provider does.
-            let scale = self.provider_of(next).time_scale();
-            let due = now.plus_secs_f64(next.max_duration as f64 / scale);
+            let provider = self.provider_of(next);
+            // A real provider enforces the limit too and then reports the call; give
+            // it that chance before hanging up ourselves.
+            let grace = if provider.name() == "simulator" {
+                0.0
+            } else {
+                15.0
+            };
+            let due = now.plus_secs_f64(next.max_duration as f64 / provider.time_scale() + grace);
             jobs::enqueue(tx, Kind::MaxDuration, &next.id, &json!({}), due, now).await?;
         }
         if next.status.is_terminal() {
             jobs::cancel_for_subject(
                 tx,
                 &next.id,
-                &[Kind::ProviderEvent, Kind::MaxDuration, Kind::DialGuard],
+                &[
+                    Kind::ProviderEvent,
+                    Kind::MaxDuration,
+                    Kind::DialGuard,
+                    Kind::Reconcile,
+                ],
             )
             .await?;
             usage::set_call_cost(tx, &next.id, next.cost_cents.unwrap_or(0)).await?;
@@ -316,6 +377,56 @@ impl Engine {
         anyhow::bail!("call {} kept changing while being ended", call.id)
     }
 
+    /// For providers whose events can be lost, a check after the call should have
+    /// ended.
+    pub async fn schedule_reconcile(
+        &self,
+        tx: &mut Tx,
+        call: &Call,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
+        if self.provider_of(call).name() == "vapi" {
+            let due = now.plus_secs_f64(call.max_duration as f64 + self.reconcile_grace_secs);
+            jobs::enqueue(tx, Kind::Reconcile, &call.id, &json!({}), due, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies an event a provider sent (a Vapi server message), retrying when
+    /// another writer moves the call at the same moment. Late and duplicate events
+    /// change nothing.
+    pub async fn ingest(
+        &self,
+        call_id: &str,
+        event: Option<ProviderEvent>,
+        ended_hint: bool,
+    ) -> anyhow::Result<()> {
+        for _ in 0..5 {
+            let mut conn = self.store.pool.acquire().await?;
+            let Some(call) = repo::get_by_id(&mut conn, call_id).await? else {
+                return Ok(());
+            };
+            drop(conn);
+            let now = self.clock.now();
+            let next = event.clone().and_then(|e| self.apply_event(&call, e, now));
+            let mut tx = self.store.begin().await?;
+            if ended_hint && !call.status.is_terminal() {
+                // The provider says the call ended; its report should follow. If it
+                // does not, reconciliation asks for it.
+                let due = now.plus_secs_f64(self.reconcile_grace_secs);
+                jobs::enqueue(&mut tx, Kind::Reconcile, &call.id, &json!({}), due, now).await?;
+            }
+            if let Some(next) = &next {
+                if !self.save_transition(&mut tx, &call, next, now).await? {
+                    continue;
+                }
+            }
+            tx.commit().await?;
+            return Ok(());
+        }
+        anyhow::bail!("call {call_id} kept changing while applying a provider event")
+    }
+
     /// Stores a provider's script as durable jobs, due in wall-clock time.
     pub async fn schedule_script(
         &self,
@@ -376,6 +487,8 @@ pub fn dial_request(call: &Call) -> DialRequest {
         from: call.from.clone().unwrap_or_default(),
         agent_name: call.agent_name.clone().unwrap_or_else(|| "Kai".into()),
         vapi_assistant_id: None,
+        vapi_phone_number_id: None,
+        control_url: call.control_url.clone(),
         system_prompt: None,
         first_message: call.first_message.clone(),
         name: call.name.clone(),

@@ -5,6 +5,7 @@
 //! - `create.rs`: `POST /api/v1/calls`, from request body to a dialed call.
 //! - `enrichment.rs`: the CRM variables a call carries to the provider.
 //! - `idempotency.rs`: saved responses for `Idempotency-Key`.
+//! - `provider_events.rs`: Vapi's server messages, fed into the engine.
 //! - `engine.rs`: applies provider events and engine timers to calls.
 //! - `repo.rs`: the calls' SQL.
 //! - `routes.rs`: the HTTP handlers.
@@ -13,6 +14,7 @@ pub mod create;
 pub mod engine;
 pub mod enrichment;
 pub mod idempotency;
+pub mod provider_events;
 pub mod repo;
 pub mod routes;
 pub mod status;
@@ -63,6 +65,8 @@ pub struct Call {
     pub variables: Value,
     pub provider: String,
     pub conversation_id: Option<String>,
+    /// Where the provider takes live-call commands (Vapi's `monitor.controlUrl`).
+    pub control_url: Option<String>,
     pub ended_reason: Option<EndedReason>,
     pub provider_ended_reason: Option<String>,
     pub error: Option<String>,
@@ -70,7 +74,10 @@ pub struct Call {
     pub summary: Option<String>,
     pub transcript: Option<Vec<Turn>>,
     pub recording_token: String,
+    /// The provider's recording (copied into our storage when the call ends).
     pub recording_url: Option<String>,
+    /// Where our stored copy lives, once copied.
+    pub recording_key: Option<String>,
     pub quality_dimensions: Option<QualityDimensions>,
     pub cost_cents: Option<i64>,
     pub scheduled_at: Option<Timestamp>,

@@ -17,7 +17,7 @@ const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name, c.lead_id, c.ke
     c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
     c.metadata, c.variables, c.provider, c.conversation_id, c.ended_reason, c.provider_ended_reason, c.error,
     c.duration, c.summary, c.transcript, c.recording_token, c.recording_url, c.quality_dimensions, c.cost_cents,
-    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at";
+    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key";
 
 const FROM: &str = "FROM calls c LEFT JOIN agents ag ON ag.id = c.agent_id";
 
@@ -66,6 +66,8 @@ fn from_row(r: &AnyRow) -> Call {
         ended_at: ts(33),
         created_at: Timestamp(r.get(34)),
         updated_at: Timestamp(r.get(35)),
+        control_url: r.get(36),
+        recording_key: r.get(37),
     }
 }
 
@@ -134,7 +136,8 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
     let done = sqlx::query(
         "UPDATE calls SET status = $1, conversation_id = $2, ended_reason = $3, provider_ended_reason = $4,
             error = $5, duration = $6, summary = $7, transcript = $8, recording_url = $9,
-            quality_dimensions = $10, cost_cents = $11, started_at = $12, ended_at = $13, updated_at = $14
+            quality_dimensions = $10, cost_cents = $11, started_at = $12, ended_at = $13, updated_at = $14,
+            provider_control_url = $17, recording_key = $18
          WHERE id = $15 AND status = $16",
     )
     .bind(call.status.as_str())
@@ -153,6 +156,8 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
     .bind(call.updated_at.micros())
     .bind(&call.id)
     .bind(expected.as_str())
+    .bind(&call.control_url)
+    .bind(&call.recording_key)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -227,6 +232,30 @@ pub async fn list(store: &Store, tenant: &Tenant, filter: &ListFilter) -> sqlx::
         );
     let rows = sql.query().fetch_all(&store.pool).await?;
     Ok(rows.iter().map(from_row).collect())
+}
+
+/// The call a provider knows by its conversation id.
+pub async fn get_by_conversation(
+    store: &Store,
+    conversation_id: &str,
+) -> sqlx::Result<Option<Call>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} {FROM} WHERE c.conversation_id = $1"
+    ))
+    .bind(conversation_id)
+    .fetch_optional(&store.pool)
+    .await?;
+    Ok(row.as_ref().map(from_row))
+}
+
+/// Records where the stored copy of a call's recording lives.
+pub async fn set_recording_key(store: &Store, call_id: &str, key: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE calls SET recording_key = $1 WHERE id = $2")
+        .bind(key)
+        .bind(call_id)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
 }
 
 /// A call by id and recording token (recording downloads carry no API key).

@@ -130,6 +130,8 @@ impl EndedReason {
             "customer-did-not-answer" | "no-answer" => EndedReason::NoAnswer,
             "customer-busy" | "busy" => EndedReason::Busy,
             "invalid-number" | "twilio-failed-to-connect-call" => EndedReason::InvalidNumber,
+            // call.start.error-*, *-fault-*, pipeline-error-* and any code we do not
+            // know: the call ends, as a provider error, with the raw code kept.
             _ => EndedReason::ProviderError,
         }
     }

@@ -75,6 +75,10 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(events::routes::list))
         .route("/events/replay", post(events::routes::replay))
         .route("/event-deliveries", get(events::routes::deliveries))
+        .route(
+            "/providers/vapi/events",
+            post(calls::provider_events::vapi_events),
+        )
         .route("/recordings", get(calls::routes::recording_info))
         .route("/transcripts", get(calls::routes::transcripts))
         .route("/balance", get(usage::routes::balance))

@@ -20,7 +20,7 @@ impl Kind {
     /// webhook attempt up to its 15 s timeout.
     pub fn lease_secs(self) -> i64 {
         match self {
-            Kind::WebhookDelivery => 30,
+            Kind::WebhookDelivery | Kind::Reconcile => 30,
             Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard => 10,
         }
     }
@@ -36,6 +36,8 @@ pub enum Kind {
     DialGuard,
     /// Attempt one webhook delivery (rescheduled on failure).
     WebhookDelivery,
+    /// Ask the provider where a call stands (its events may have been lost).
+    Reconcile,
 }
 
 impl Kind {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::MaxDuration => "max_duration",
             Kind::DialGuard => "dial_guard",
             Kind::WebhookDelivery => "webhook_delivery",
+            Kind::Reconcile => "reconcile",
         }
     }
 
@@ -54,6 +57,7 @@ impl Kind {
             Kind::MaxDuration,
             Kind::DialGuard,
             Kind::WebhookDelivery,
+            Kind::Reconcile,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

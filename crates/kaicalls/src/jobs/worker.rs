@@ -16,7 +16,12 @@ use crate::webhooks::delivery::Deliverer;
 
 const BATCH: i64 = 64;
 const IDLE_POLL: Duration = Duration::from_millis(200);
-const CALL_KINDS: [Kind; 3] = [Kind::ProviderEvent, Kind::MaxDuration, Kind::DialGuard];
+const CALL_KINDS: [Kind; 4] = [
+    Kind::ProviderEvent,
+    Kind::MaxDuration,
+    Kind::DialGuard,
+    Kind::Reconcile,
+];
 const WEBHOOK_KINDS: [Kind; 1] = [Kind::WebhookDelivery];
 
 pub struct Worker {

@@ -9,7 +9,11 @@ use sqlx::Executor;
 
 use super::{Dialect, Store};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, EVENTS_AND_WEBHOOKS)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, INITIAL),
+    (2, EVENTS_AND_WEBHOOKS),
+    (3, PROVIDERS_AND_RECORDINGS),
+];
 
 const INITIAL: &str = r#"
 CREATE TABLE users (
@@ -261,6 +265,18 @@ CREATE TABLE idempotency_keys (
     response TEXT,
     created_at BIGINT NOT NULL,
     PRIMARY KEY (key_id, idempotency_key)
+);
+"#;
+
+/// The provider's live-call control URL; stored recordings; server-wide settings
+/// (the recording-link signing key).
+const PROVIDERS_AND_RECORDINGS: &str = r#"
+ALTER TABLE calls ADD COLUMN provider_control_url TEXT;
+ALTER TABLE calls ADD COLUMN recording_key TEXT;
+
+CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
 );
 "#;
 

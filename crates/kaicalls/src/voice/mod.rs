@@ -9,6 +9,7 @@
 pub mod analyzer;
 pub mod recording;
 pub mod simulator;
+pub mod vapi;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -26,6 +27,10 @@ pub struct DialRequest {
     pub from: String,
     pub agent_name: String,
     pub vapi_assistant_id: Option<String>,
+    /// The provider's id of the number dialed from (Vapi's `phoneNumberId`).
+    pub vapi_phone_number_id: Option<String>,
+    /// Where live-call commands go (from `Dialed::control_url`).
+    pub control_url: Option<String>,
     pub system_prompt: Option<String>,
     /// The opening line: the call's `firstMessage`, else the agent's greeting.
     pub first_message: Option<String>,
@@ -40,6 +45,8 @@ pub struct DialRequest {
 #[derive(Debug)]
 pub struct Dialed {
     pub conversation_id: String,
+    /// Where the provider takes commands for this call (hang up), if it has one.
+    pub control_url: Option<String>,
     /// Events the provider will deliver, at offsets in the provider's seconds. Real
     /// providers return none (their events arrive by webhook); the simulator returns
     /// its whole script.
@@ -115,4 +122,13 @@ pub trait VoiceProvider: Send + Sync {
         conversation_id: &'a str,
         duration_secs: i64,
     ) -> BoxFuture<'a, Result<Option<EndReport>, ProviderError>>;
+
+    /// Asks the provider where a call stands, for calls whose events may have been
+    /// lost. `None`: nothing to report (or the provider keeps no state to ask).
+    fn poll<'a>(
+        &'a self,
+        _conversation_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ProviderEvent>, ProviderError>> {
+        Box::pin(async { Ok(None) })
+    }
 }

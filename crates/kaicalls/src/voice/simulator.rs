@@ -130,6 +130,7 @@ impl VoiceProvider for Simulator {
             let script = self.script(req)?;
             Ok(Dialed {
                 conversation_id: format!("sim-conv-{}", uuid::Uuid::new_v4().simple()),
+                control_url: None,
                 script,
             })
         })
@@ -305,6 +306,8 @@ mod tests {
             from: "+15125550000".into(),
             agent_name: "Kai".into(),
             vapi_assistant_id: None,
+            vapi_phone_number_id: None,
+            control_url: None,
             system_prompt: None,
             first_message: Some("Hey John, this is Kai from Smith Law".into()),
             name: Some("John Smith".into()),

@@ -1,6 +1,7 @@
 //! Integration tests: each starts the real `kaicalls` binary on port 0 with its own
 //! SQLite file (or PostgreSQL where noted) and drives it over HTTP.
 
+mod fake_vapi;
 mod harness;
 mod receiver;
 
@@ -11,4 +12,5 @@ mod crm;
 mod errors;
 mod lifecycle;
 mod reference;
+mod vapi;
 mod webhooks;
