@@ -15,6 +15,7 @@ cleanup() {
 trap cleanup EXIT
 
 export KAICALLS_DATABASE_URL="sqlite://$work/kaicalls.db"
+export KAICALLS_RECORDINGS_DIR="$work/recordings"
 "$bin" admin bootstrap --email py@kaicalls.test --password 'py-client-pass' \
   --business "Python Client Co" --business-phone +15125550100 --json >"$work/boot.json"
 

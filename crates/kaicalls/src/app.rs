@@ -6,6 +6,8 @@ use crate::auth::sessions::LoginThrottle;
 use crate::calls::engine::Engine;
 use crate::clock::SharedClock;
 use crate::http::rate_limit::RateLimiter;
+use crate::recordings::links::RecordingLinks;
+use crate::recordings::RecordingStore;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -15,6 +17,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub limiter: Arc<RateLimiter>,
     pub login_throttle: Arc<LoginThrottle>,
+    pub links: RecordingLinks,
+    pub recordings: RecordingStore,
     /// The server's own origin, e.g. `http://127.0.0.1:8080` (recording URLs, CSRF).
     pub public_url: Arc<str>,
 }

@@ -95,6 +95,18 @@ pub struct ServeArgs {
     )]
     pub vapi_reconcile_grace_secs: f64,
 
+    /// Directory where call recordings are stored.
+    #[arg(
+        long,
+        env = "KAICALLS_RECORDINGS_DIR",
+        default_value = "kaicalls-recordings"
+    )]
+    pub recordings_dir: String,
+
+    /// How long a recording link stays valid, in seconds.
+    #[arg(long, env = "KAICALLS_RECORDING_LINK_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub recording_link_ttl_secs: i64,
+
     /// On an empty database, create a demo owner, business, agent and keys, and print
     /// them with a ready-to-paste curl.
     #[arg(long)]

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod leads;
 pub mod numbers;
 pub mod phone;
+pub mod recordings;
 pub mod server;
 pub mod store;
 pub mod tenancy;

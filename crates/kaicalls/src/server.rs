@@ -14,11 +14,14 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::ServeArgs;
 use crate::http::rate_limit::RateLimiter;
 use crate::jobs::worker::Worker;
+use crate::recordings::links::RecordingLinks;
+use crate::recordings::{Copier, RecordingStore};
+use crate::store::settings;
 use crate::store::{redact_url, Store};
 use crate::voice::simulator::Simulator;
 use crate::voice::vapi::Vapi;
 use crate::webhooks::delivery::{parse_schedule, Deliverer};
-use crate::{http, tenancy};
+use crate::{http, ids, tenancy};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::connect(&args.db.database_url).await?;
@@ -37,8 +40,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.redis_url.is_some() {
         tracing::warn!("KAICALLS_REDIS_URL is set but shared rate limits are not implemented yet: limits are per process");
     }
-    let simulator = Arc::new(Simulator::new(args.sim_speed, &public_url));
-    let mut engine = Engine::new(store.clone(), clock.clone(), simulator);
+    let signing_key =
+        settings::get_or_create(&store, "recording_link_key", || ids::random_base62(48)).await?;
+    let links = RecordingLinks::new(&signing_key, &public_url, args.recording_link_ttl_secs);
+    let recordings = RecordingStore::new(&args.recordings_dir);
+    let simulator = Arc::new(Simulator::new(args.sim_speed));
+    let mut engine = Engine::new(store.clone(), clock.clone(), simulator, links.clone());
     match (&args.vapi_api_key, &args.vapi_webhook_secret) {
         (None, _) => {
             tracing::info!("KAICALLS_VAPI_API_KEY is not set: live calls use the built-in simulator")
@@ -60,6 +67,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         engine: engine.clone(),
         limiter: Arc::new(RateLimiter::new(args.rate_limits())),
         login_throttle: Arc::new(LoginThrottle::default()),
+        links,
+        recordings: recordings.clone(),
         public_url: public_url.clone().into(),
     };
 
@@ -76,6 +85,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let worker = Arc::new(Worker {
         engine,
         deliverer: Arc::new(deliverer),
+        copier: Arc::new(Copier::new(store.clone(), recordings)?),
     });
     let worker = tokio::spawn(worker.run());
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();

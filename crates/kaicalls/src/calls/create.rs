@@ -279,7 +279,7 @@ pub async fn create_call(
         duration: None,
         summary: None,
         transcript: None,
-        recording_token: ids::random_base62(32),
+        recording_source: None,
         recording_url: None,
         recording_key: None,
         quality_dimensions: None,

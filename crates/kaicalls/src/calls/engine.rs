@@ -14,6 +14,7 @@ use crate::auth::api_key::Mode;
 use crate::clock::{SharedClock, Timestamp};
 use crate::events::{self, CallTarget, NewEvent};
 use crate::jobs::{self, Job, Kind};
+use crate::recordings::links::RecordingLinks;
 use crate::store::{Store, Tx};
 use crate::usage;
 use crate::voice::analyzer::{self, Hints};
@@ -25,6 +26,7 @@ pub struct Engine {
     store: Store,
     clock: SharedClock,
     simulator: Arc<Simulator>,
+    links: RecordingLinks,
     /// Live calls go through Vapi when it is configured.
     vapi: Option<Arc<Vapi>>,
     /// How long after a call should have ended (or after Vapi said it ended) the
@@ -42,11 +44,17 @@ pub struct Ending {
 }
 
 impl Engine {
-    pub fn new(store: Store, clock: SharedClock, simulator: Arc<Simulator>) -> Engine {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        simulator: Arc<Simulator>,
+        links: RecordingLinks,
+    ) -> Engine {
         Engine {
             store,
             clock,
             simulator,
+            links,
             vapi: None,
             reconcile_grace_secs: 60.0,
         }
@@ -237,7 +245,11 @@ impl Engine {
             if let Some(report) = ending.report.filter(|r| !r.transcript.is_empty()) {
                 next.duration = ending.duration_secs;
                 next.transcript = Some(report.transcript);
-                next.recording_url = report.recording_url;
+                next.recording_source = report.recording_url;
+                next.recording_url = next
+                    .recording_source
+                    .as_ref()
+                    .map(|_| self.links.sign(&call.id, now).0);
             }
             return next;
         }
@@ -265,7 +277,12 @@ impl Engine {
         next.summary = Some(report.summary.unwrap_or(analysis.summary));
         next.quality_dimensions = Some(analysis.quality);
         next.transcript = Some(report.transcript);
-        next.recording_url = report.recording_url;
+        // Our signed link; the copy job brings the audio into our storage.
+        next.recording_source = report.recording_url;
+        next.recording_url = next
+            .recording_source
+            .as_ref()
+            .map(|_| self.links.sign(&call.id, now).0);
         next.cost_cents = Some(match call.mode {
             Mode::Live => usage::call_cost_cents(duration),
             Mode::Test => 0,
@@ -315,6 +332,9 @@ impl Engine {
             )
             .await?;
             usage::set_call_cost(tx, &next.id, next.cost_cents.unwrap_or(0)).await?;
+            if next.recording_source.is_some() {
+                jobs::enqueue(tx, Kind::CopyRecording, &next.id, &json!({}), now, now).await?;
+            }
         }
         Ok(true)
     }
@@ -495,6 +515,5 @@ pub fn dial_request(call: &Call) -> DialRequest {
         context: call.context.clone(),
         variables: call.variables.clone(),
         max_duration: call.max_duration,
-        recording_token: call.recording_token.clone(),
     }
 }

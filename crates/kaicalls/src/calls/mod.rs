@@ -73,7 +73,8 @@ pub struct Call {
     pub duration: Option<i64>,
     pub summary: Option<String>,
     pub transcript: Option<Vec<Turn>>,
-    pub recording_token: String,
+    /// Where the recording comes from: the provider's URL, or the simulator.
+    pub recording_source: Option<String>,
     /// The provider's recording (copied into our storage when the call ends).
     pub recording_url: Option<String>,
     /// Where our stored copy lives, once copied.

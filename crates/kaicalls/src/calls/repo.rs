@@ -16,7 +16,7 @@ use crate::store::{Store, Tx};
 const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name, c.lead_id, c.key_id, c.mode, c.status, c.direction,
     c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
     c.metadata, c.variables, c.provider, c.conversation_id, c.ended_reason, c.provider_ended_reason, c.error,
-    c.duration, c.summary, c.transcript, c.recording_token, c.recording_url, c.quality_dimensions, c.cost_cents,
+    c.duration, c.summary, c.transcript, c.recording_source, c.recording_url, c.quality_dimensions, c.cost_cents,
     c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key";
 
 const FROM: &str = "FROM calls c LEFT JOIN agents ag ON ag.id = c.agent_id";
@@ -57,7 +57,7 @@ fn from_row(r: &AnyRow) -> Call {
         duration: r.get(24),
         summary: r.get(25),
         transcript: json_opt(r.get(26)),
-        recording_token: r.get(27),
+        recording_source: r.get(27),
         recording_url: r.get(28),
         quality_dimensions: json_opt(r.get(29)),
         cost_cents: r.get(30),
@@ -79,7 +79,7 @@ pub async fn insert(tx: &mut Tx, call: &Call) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO calls (id, business_id, agent_id, lead_id, key_id, mode, status, direction, to_number, from_number,
             name, context, first_message, max_duration, webhook_url, webhook_events, metadata, variables, provider,
-            conversation_id, recording_token, scheduled_at, created_at, updated_at)
+            conversation_id, recording_source, scheduled_at, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
     )
     .bind(&call.id)
@@ -102,7 +102,7 @@ pub async fn insert(tx: &mut Tx, call: &Call) -> sqlx::Result<()> {
     .bind(call.variables.to_string())
     .bind(&call.provider)
     .bind(&call.conversation_id)
-    .bind(&call.recording_token)
+    .bind(&call.recording_source)
     .bind(call.scheduled_at.map(Timestamp::micros))
     .bind(call.created_at.micros())
     .bind(call.updated_at.micros())
@@ -137,7 +137,7 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
         "UPDATE calls SET status = $1, conversation_id = $2, ended_reason = $3, provider_ended_reason = $4,
             error = $5, duration = $6, summary = $7, transcript = $8, recording_url = $9,
             quality_dimensions = $10, cost_cents = $11, started_at = $12, ended_at = $13, updated_at = $14,
-            provider_control_url = $17, recording_key = $18
+            provider_control_url = $17, recording_key = $18, recording_source = $19
          WHERE id = $15 AND status = $16",
     )
     .bind(call.status.as_str())
@@ -158,6 +158,7 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
     .bind(expected.as_str())
     .bind(&call.control_url)
     .bind(&call.recording_key)
+    .bind(&call.recording_source)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -256,18 +257,4 @@ pub async fn set_recording_key(store: &Store, call_id: &str, key: &str) -> sqlx:
         .execute(&store.pool)
         .await?;
     Ok(())
-}
-
-/// A call by id and recording token (recording downloads carry no API key).
-pub async fn get_by_recording_token(
-    store: &Store,
-    id: &str,
-    token: &str,
-) -> sqlx::Result<Option<Call>> {
-    let mut conn = store.pool.acquire().await?;
-    let call = get_by_id(&mut conn, id).await?;
-    Ok(call.filter(|c| {
-        use subtle::ConstantTimeEq;
-        bool::from(c.recording_token.as_bytes().ct_eq(token.as_bytes()))
-    }))
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -19,7 +19,6 @@ use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::{parse_limit, require, Json, JsonWithBytes, Query};
 use crate::usage::{UsageCallId, UsageRecorded};
-use crate::voice::recording;
 
 /// `POST /api/v1/calls`.
 pub async fn create(
@@ -219,65 +218,6 @@ pub async fn end(
     let mut response = Json(call.detail_json(&events)).into_response();
     response.extensions_mut().insert(UsageCallId(call.id));
     Ok(response)
-}
-
-#[derive(Deserialize)]
-pub struct RecordingQuery {
-    call_id: Option<String>,
-}
-
-/// `GET /api/v1/recordings?call_id=`: the recording's signed URL and state.
-pub async fn recording_info(
-    State(app): State<AppState>,
-    auth: Auth<CallsRead>,
-    Query(q): Query<RecordingQuery>,
-) -> ApiResult<Response> {
-    let id = require("call_id", q.call_id.as_deref())?;
-    let call = repo::get(&app.store, &auth.tenant, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Call"))?;
-    let status = match (&call.recording_url, call.status.is_terminal()) {
-        (Some(_), _) => "available",
-        (None, true) => "unavailable",
-        (None, false) => "processing",
-    };
-    let mut response = Json(json!({
-        "call_id": call.id,
-        "status": status,
-        "recording_url": call.recording_url,
-        "duration": call.duration,
-        "expires_at": Value::Null,
-    }))
-    .into_response();
-    response.extensions_mut().insert(UsageCallId(call.id));
-    Ok(response)
-}
-
-#[derive(Deserialize)]
-pub struct TokenQuery {
-    token: Option<String>,
-}
-
-/// `GET /recordings/{call_id}.wav?token=`: a simulated call's audio. The token in the
-/// URL is the credential, so the URL can be handed to a player.
-pub async fn recording_audio(
-    State(app): State<AppState>,
-    Path(file): Path<String>,
-    Query(q): Query<TokenQuery>,
-) -> ApiResult<Response> {
-    let id = file
-        .strip_suffix(".wav")
-        .ok_or_else(|| ApiError::not_found("Recording"))?;
-    let token = q.token.unwrap_or_default();
-    let call = repo::get_by_recording_token(&app.store, id, &token)
-        .await?
-        .filter(|c| c.recording_url.is_some())
-        .ok_or_else(|| ApiError::not_found("Recording"))?;
-    let audio = recording::wav(
-        call.transcript.as_deref().unwrap_or(&[]),
-        call.duration.unwrap_or(1),
-    );
-    Ok(([(header::CONTENT_TYPE, "audio/wav")], audio).into_response())
 }
 
 #[derive(Deserialize)]

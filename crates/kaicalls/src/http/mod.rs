@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::auth::{middleware::authenticate, sessions};
 use crate::error::{ApiError, InternalCause};
-use crate::{agents, calls, events, keys, leads, numbers, usage, webhooks};
+use crate::{agents, calls, events, keys, leads, numbers, recordings, usage, webhooks};
 
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
@@ -79,14 +79,14 @@ pub fn router(state: AppState) -> Router {
             "/providers/vapi/events",
             post(calls::provider_events::vapi_events),
         )
-        .route("/recordings", get(calls::routes::recording_info))
+        .route("/recordings", get(recordings::routes::info))
         .route("/transcripts", get(calls::routes::transcripts))
         .route("/balance", get(usage::routes::balance))
         .route("/usage", get(usage::routes::list_usage));
 
     Router::new()
         .nest("/api/v1", api)
-        .route("/recordings/{file}", get(calls::routes::recording_audio))
+        .route("/recordings/{file}", get(recordings::routes::audio))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))

@@ -21,6 +21,7 @@ impl Kind {
     pub fn lease_secs(self) -> i64 {
         match self {
             Kind::WebhookDelivery | Kind::Reconcile => 30,
+            Kind::CopyRecording => 180,
             Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard => 10,
         }
     }
@@ -38,6 +39,8 @@ pub enum Kind {
     WebhookDelivery,
     /// Ask the provider where a call stands (its events may have been lost).
     Reconcile,
+    /// Copy a finished call's recording into our storage.
+    CopyRecording,
 }
 
 impl Kind {
@@ -48,6 +51,7 @@ impl Kind {
             Kind::DialGuard => "dial_guard",
             Kind::WebhookDelivery => "webhook_delivery",
             Kind::Reconcile => "reconcile",
+            Kind::CopyRecording => "copy_recording",
         }
     }
 
@@ -58,6 +62,7 @@ impl Kind {
             Kind::DialGuard,
             Kind::WebhookDelivery,
             Kind::Reconcile,
+            Kind::CopyRecording,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -159,6 +164,15 @@ pub async fn complete(tx: &mut Tx, id: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM jobs WHERE id = $1")
         .bind(id)
         .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Removes a finished job on its own (work whose effects are idempotent).
+pub async fn finish(store: &Store, id: &str) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM jobs WHERE id = $1")
+        .bind(id)
+        .execute(&store.pool)
         .await?;
     Ok(())
 }

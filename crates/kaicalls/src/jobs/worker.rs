@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use super::{claim, next_due, retry_later, Job, Kind};
 use crate::calls::engine::Engine;
 use crate::clock::Timestamp;
+use crate::recordings::Copier;
 use crate::webhooks::delivery::Deliverer;
 
 const BATCH: i64 = 64;
@@ -22,11 +23,13 @@ const CALL_KINDS: [Kind; 4] = [
     Kind::DialGuard,
     Kind::Reconcile,
 ];
-const WEBHOOK_KINDS: [Kind; 1] = [Kind::WebhookDelivery];
+/// The I/O lane: webhook deliveries and recording copies, which wait on the network.
+const WEBHOOK_KINDS: [Kind; 2] = [Kind::WebhookDelivery, Kind::CopyRecording];
 
 pub struct Worker {
     pub engine: Arc<Engine>,
     pub deliverer: Arc<Deliverer>,
+    pub copier: Arc<Copier>,
 }
 
 impl Worker {
@@ -79,6 +82,7 @@ impl Worker {
     async fn run_job(&self, job: Job) {
         let result = match job.kind {
             Some(Kind::WebhookDelivery) => self.deliverer.run(&job).await,
+            Some(Kind::CopyRecording) => self.copier.run(&job).await,
             _ => self.engine.run_job(&job).await,
         };
         if let Err(err) = result {

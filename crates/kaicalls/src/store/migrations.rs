@@ -273,6 +273,7 @@ CREATE TABLE idempotency_keys (
 const PROVIDERS_AND_RECORDINGS: &str = r#"
 ALTER TABLE calls ADD COLUMN provider_control_url TEXT;
 ALTER TABLE calls ADD COLUMN recording_key TEXT;
+ALTER TABLE calls ADD COLUMN recording_source TEXT;
 
 CREATE TABLE settings (
     name TEXT PRIMARY KEY,

@@ -7,6 +7,7 @@
 //! module owns connecting, migrating and the few helpers they share.
 
 mod migrations;
+pub mod settings;
 pub mod sql;
 
 use std::str::FromStr;

@@ -38,7 +38,6 @@ pub struct DialRequest {
     pub context: Option<String>,
     pub variables: Value,
     pub max_duration: i64,
-    pub recording_token: String,
 }
 
 /// A provider's answer to `dial`.

@@ -1,14 +1,12 @@
-//! Playable recordings of simulated calls: a WAV (8 kHz, 8-bit mono) with a tone per
-//! transcript turn, agent and customer at different pitches, generated on request.
+//! Playable recordings of simulated calls: a WAV (8 kHz, 8-bit mono) as long as the
+//! call, with a tone per transcript turn, agent and customer at different pitches.
 
 use super::{Role, Turn};
 
-const RATE: u32 = 8000;
-/// Longest recording generated (a 10-minute cap keeps a response under 5 MB).
-const MAX_SECS: i64 = 600;
+pub const RATE: u32 = 8000;
 
 pub fn wav(transcript: &[Turn], duration_secs: i64) -> Vec<u8> {
-    let secs = duration_secs.clamp(1, MAX_SECS) as usize;
+    let secs = duration_secs.max(1) as usize;
     let n = secs * RATE as usize;
     let mut samples = vec![128u8; n];
     for (i, turn) in transcript.iter().enumerate() {

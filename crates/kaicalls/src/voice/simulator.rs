@@ -22,14 +22,12 @@ const ANSWER_AFTER: f64 = 6.0;
 
 pub struct Simulator {
     speed: f64,
-    public_url: String,
 }
 
 impl Simulator {
-    pub fn new(speed: f64, public_url: &str) -> Simulator {
+    pub fn new(speed: f64) -> Simulator {
         Simulator {
             speed: if speed > 0.0 { speed } else { 10.0 },
-            public_url: public_url.trim_end_matches('/').to_string(),
         }
     }
 
@@ -38,17 +36,11 @@ impl Simulator {
         20 + (fnv1a(to) % 221) as i64
     }
 
-    fn recording_url(&self, req: &DialRequest) -> String {
-        format!(
-            "{}/recordings/{}.wav?token={}",
-            self.public_url, req.call_id, req.recording_token
-        )
-    }
-
-    fn report(&self, req: &DialRequest, transcript: Vec<Turn>) -> Option<EndReport> {
+    fn report(&self, transcript: Vec<Turn>) -> Option<EndReport> {
         Some(EndReport {
             transcript,
-            recording_url: Some(self.recording_url(req)),
+            // Rendered by us from the transcript when the call is stored.
+            recording_url: Some(crate::recordings::SIMULATED.to_string()),
             summary: None,
         })
     }
@@ -82,7 +74,7 @@ impl Simulator {
                     at(RING_AFTER + 15.0, ProviderEvent::Answered),
                     at(
                         RING_AFTER + 15.0 + talk as f64,
-                        ended("voicemail", Some(talk), self.report(req, voicemail(req))),
+                        ended("voicemail", Some(talk), self.report(voicemail(req))),
                     ),
                 ]
             }
@@ -106,7 +98,7 @@ impl Simulator {
                         ended(
                             "customer-ended-call",
                             Some(talk),
-                            self.report(req, conversation(req, talk, false)),
+                            self.report(conversation(req, talk, false)),
                         ),
                     ),
                 ]
@@ -142,7 +134,7 @@ impl VoiceProvider for Simulator {
         _conversation_id: &'a str,
         duration_secs: i64,
     ) -> BoxFuture<'a, Result<Option<EndReport>, ProviderError>> {
-        Box::pin(async move { Ok(self.report(req, conversation(req, duration_secs, true))) })
+        Box::pin(async move { Ok(self.report(conversation(req, duration_secs, true))) })
     }
 }
 
@@ -314,7 +306,6 @@ mod tests {
             context: Some("Confirm appointment for tomorrow at 2pm".into()),
             variables: json!({}),
             max_duration: 600,
-            recording_token: "tok".into(),
         }
     }
 
@@ -331,7 +322,7 @@ mod tests {
 
     #[test]
     fn magic_numbers() {
-        let sim = Simulator::new(10.0, "http://x");
+        let sim = Simulator::new(10.0);
         let cases = [
             ("+15005550001", "customer-did-not-answer"),
             ("+15005550002", "customer-busy"),

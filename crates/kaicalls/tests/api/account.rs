@@ -109,6 +109,7 @@ async fn serve_demo_prints_a_working_quick_start() {
     let mut child = Command::new(BIN)
         .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
         .env("KAICALLS_DATABASE_URL", &url)
+        .env("KAICALLS_RECORDINGS_DIR", dir.path().join("recordings"))
         .env("KAICALLS_SIM_SPEED", "1000")
         .stdout(std::process::Stdio::piped())
         .spawn()

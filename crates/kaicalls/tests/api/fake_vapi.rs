@@ -20,6 +20,8 @@ pub struct Inner {
     /// Bodies posted to control URLs, by call id.
     pub controls: Vec<(String, Value)>,
     pub refuse_next: bool,
+    /// Audio served at `/recordings/{name}`.
+    pub recordings: HashMap<String, Vec<u8>>,
 }
 
 #[derive(Clone)]
@@ -63,6 +65,16 @@ async fn get_call(
     }
 }
 
+async fn recording(
+    State(state): State<(Arc<Mutex<Inner>>, String)>,
+    Path(name): Path<String>,
+) -> axum::response::Response {
+    match state.0.lock().unwrap().recordings.get(&name) {
+        Some(bytes) => ([("content-type", "audio/wav")], bytes.clone()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn control(
     State(state): State<(Arc<Mutex<Inner>>, String)>,
     Path(id): Path<String>,
@@ -81,6 +93,7 @@ impl FakeVapi {
             .route("/call", post(create_call))
             .route("/call/{id}", get(get_call))
             .route("/control/{id}", post(control))
+            .route("/recordings/{name}", get(recording))
             .with_state((inner.clone(), url.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeVapi { url, inner }
@@ -103,6 +116,20 @@ impl FakeVapi {
             .unwrap()
             .calls
             .insert(id.to_string(), call);
+    }
+
+    /// Serves `bytes` as a recording; returns its URL.
+    pub fn host_recording(&self, name: &str, bytes: Vec<u8>) -> String {
+        self.inner
+            .lock()
+            .unwrap()
+            .recordings
+            .insert(name.to_string(), bytes);
+        format!("{}/recordings/{name}", self.url)
+    }
+
+    pub fn drop_recording(&self, name: &str) {
+        self.inner.lock().unwrap().recordings.remove(name);
     }
 
     pub fn controls(&self) -> Vec<(String, Value)> {

@@ -56,7 +56,7 @@ impl Builder {
         let db_url = self
             .db_url
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("kaicalls.db").display()));
-        let child = spawn(&db_url, &self.env);
+        let child = spawn(&db_url, &dir.path().join("recordings"), &self.env);
         let (child, url) = wait_listening(child);
         Server {
             child,
@@ -72,10 +72,11 @@ impl Builder {
     }
 }
 
-fn spawn(db_url: &str, env: &[(String, String)]) -> Child {
+fn spawn(db_url: &str, recordings: &std::path::Path, env: &[(String, String)]) -> Child {
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--bind", "127.0.0.1:0"])
         .env("KAICALLS_DATABASE_URL", db_url)
+        .env("KAICALLS_RECORDINGS_DIR", recordings)
         .env("KAICALLS_SIM_SPEED", "1000")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -160,7 +161,8 @@ impl Server {
     pub async fn kill_and_restart(&mut self) {
         self.child.kill().expect("kill");
         self.child.wait().expect("wait");
-        let (child, url) = wait_listening(spawn(&self.db_url, &self.env));
+        let recordings = self._dir.path().join("recordings");
+        let (child, url) = wait_listening(spawn(&self.db_url, &recordings, &self.env));
         self.child = child;
         self.url = url;
     }

@@ -11,6 +11,7 @@ mod calls;
 mod crm;
 mod errors;
 mod lifecycle;
+mod recordings;
 mod reference;
 mod vapi;
 mod webhooks;

@@ -118,7 +118,7 @@ fn new_call(f: &Fixture, mode: Mode, created_at: Timestamp) -> Call {
         duration: None,
         summary: None,
         transcript: None,
-        recording_token: "tok".into(),
+        recording_source: None,
         recording_url: None,
         recording_key: None,
         quality_dimensions: None,
@@ -514,15 +514,22 @@ async fn the_worker_step_drives_a_call_to_the_end_on_an_injected_clock() {
 
         let manual = Arc::new(ManualClock::new(system.now()));
         let clock: SharedClock = manual.clone();
+        let links = kaicalls::recordings::links::RecordingLinks::new("key", "http://test", 60);
         let engine = Arc::new(Engine::new(
             store.clone(),
             clock.clone(),
-            Arc::new(Simulator::new(10.0, "http://test")),
+            Arc::new(Simulator::new(10.0)),
+            links,
         ));
         let deliverer = Deliverer::new(store.clone(), clock.clone(), vec![1.0], true).unwrap();
+        let storage = kaicalls::recordings::RecordingStore::new(_dir.as_ref().map_or_else(
+            || std::env::temp_dir().join(format!("kc-rec-{}", uuid::Uuid::new_v4())),
+            |d| d.path().join("recordings"),
+        ));
         let worker = Arc::new(Worker {
             engine: engine.clone(),
             deliverer: Arc::new(deliverer),
+            copier: Arc::new(kaicalls::recordings::Copier::new(store.clone(), storage).unwrap()),
         });
         let body: CreateCallBody = serde_json::from_value(
             json!({"agent_id": f.agent.id, "to": "+15125551234", "name": "Ann"}),
@@ -549,6 +556,15 @@ async fn the_worker_step_drives_a_call_to_the_end_on_an_injected_clock() {
         assert_eq!(done.status, CallStatus::Completed, "{backend}");
         assert_eq!(done.duration, Some(Simulator::talk_secs("+15125551234")));
         assert!(done.summary.is_some() && done.quality_dimensions.is_some());
+        // The recording is copied into storage by the next step (the I/O lane).
+        assert_eq!(done.recording_key, None);
+        assert_eq!(
+            worker.run_once().await.unwrap(),
+            1,
+            "{backend}: the copy job"
+        );
+        let stored = status(call.id.clone()).await;
+        assert_eq!(stored.recording_key, Some(format!("{}.wav", call.id)));
         // Its max_duration timer went with it.
         manual.advance_secs(3600);
         assert_eq!(

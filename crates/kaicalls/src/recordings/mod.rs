@@ -1,0 +1,131 @@
+//! Recordings: stored by the server (a local directory), served through signed,
+//! expiring links. When a call ends with a recording, the engine gives the call a
+//! signed link and queues a copy job: a provider's recording is downloaded into our
+//! storage (so our URL keeps working when theirs expires), a simulated call's WAV is
+//! rendered from its transcript.
+
+pub mod links;
+pub mod routes;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::calls::repo;
+use crate::jobs::Job;
+use crate::store::Store;
+use crate::voice::recording;
+
+/// The source a simulated call reports: rendered by us, not downloaded.
+pub const SIMULATED: &str = "simulator:recording";
+/// Largest provider recording copied (an hour of stereo WAV is ~600 MB; MP3 far less).
+const MAX_BYTES: usize = 256 * 1024 * 1024;
+
+/// Where recordings live: one file per call in a local directory.
+#[derive(Clone)]
+pub struct RecordingStore {
+    dir: PathBuf,
+}
+
+impl RecordingStore {
+    pub fn new(dir: impl Into<PathBuf>) -> RecordingStore {
+        RecordingStore { dir: dir.into() }
+    }
+
+    fn path(&self, key: &str) -> anyhow::Result<PathBuf> {
+        anyhow::ensure!(
+            !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
+            "invalid recording key"
+        );
+        Ok(self.dir.join(key))
+    }
+
+    pub async fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        let path = self.path(key)?;
+        // Write then rename, so a reader never sees half a file.
+        let tmp = path.with_extension("partial");
+        tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::rename(&tmp, &path).await?;
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match tokio::fs::read(self.path(key)?).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Copies a finished call's recording into storage (a job of the I/O lane).
+pub struct Copier {
+    store: Store,
+    storage: RecordingStore,
+    http: reqwest::Client,
+}
+
+impl Copier {
+    pub fn new(store: Store, storage: RecordingStore) -> anyhow::Result<Copier> {
+        Ok(Copier {
+            store,
+            storage,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()?,
+        })
+    }
+
+    pub async fn run(&self, job: &Job) -> anyhow::Result<()> {
+        let mut conn = self.store.pool.acquire().await?;
+        let call = repo::get_by_id(&mut conn, &job.subject_id).await?;
+        drop(conn);
+        let Some(call) = call else {
+            return crate::jobs::finish(&self.store, &job.id).await;
+        };
+        if call.recording_key.is_none() {
+            if let Some(source) = &call.recording_source {
+                let bytes = if source == SIMULATED {
+                    render_simulated(&call)
+                } else {
+                    self.download(source).await?
+                };
+                let key = format!("{}.wav", call.id);
+                self.storage.put(&key, &bytes).await?;
+                repo::set_recording_key(&self.store, &call.id, &key).await?;
+            }
+        }
+        crate::jobs::finish(&self.store, &job.id).await
+    }
+
+    async fn download(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+        let resp = self.http.get(url).send().await?.error_for_status()?;
+        if resp
+            .content_length()
+            .is_some_and(|n| n as usize > MAX_BYTES)
+        {
+            anyhow::bail!("recording larger than {MAX_BYTES} bytes");
+        }
+        let bytes = resp.bytes().await?;
+        anyhow::ensure!(
+            bytes.len() <= MAX_BYTES,
+            "recording larger than {MAX_BYTES} bytes"
+        );
+        Ok(bytes.to_vec())
+    }
+}
+
+/// A simulated call's audio: as long as the call, a tone per transcript turn.
+pub fn render_simulated(call: &crate::calls::Call) -> Vec<u8> {
+    recording::wav(
+        call.transcript.as_deref().unwrap_or(&[]),
+        call.duration.unwrap_or(1),
+    )
+}

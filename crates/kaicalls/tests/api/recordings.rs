@@ -1,0 +1,170 @@
+//! Recordings: stored by the server, served through signed, expiring links.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::fake_vapi::{end_of_call_report, send, FakeVapi};
+use crate::harness::Server;
+
+/// Seconds of audio in an 8 kHz, 8-bit mono WAV, checking its header.
+fn wav_seconds(bytes: &[u8]) -> f64 {
+    assert_eq!(&bytes[0..4], b"RIFF");
+    assert_eq!(&bytes[8..16], b"WAVEfmt ");
+    let rate = u32::from_le_bytes(bytes[24..28].try_into().unwrap());
+    let byte_rate = u32::from_le_bytes(bytes[28..32].try_into().unwrap());
+    assert_eq!(&bytes[36..40], b"data");
+    let data = u32::from_le_bytes(bytes[40..44].try_into().unwrap());
+    assert_eq!(bytes.len(), 44 + data as usize);
+    assert_eq!(rate, 8000);
+    data as f64 / byte_rate as f64
+}
+
+async fn fetch(server: &Server, url: &str) -> (u16, Vec<u8>) {
+    let resp = server.http.get(url).send().await.unwrap();
+    (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
+}
+
+async fn wait_stored(server: &Server, key: &str, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, info) = server
+            .get(key, &format!("/api/v1/recordings?call_id={id}"))
+            .await;
+        assert_eq!(status, 200);
+        if info["status"] == "available" {
+            return info;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{info}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_simulated_recording_is_a_wav_as_long_as_the_call_behind_a_tamper_proof_link() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("owner@smithlaw.test");
+    let key = &boot.live_key;
+    let (_, created) = server
+        .post(
+            key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": "+15125551234"}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let call = server.wait_terminal(key, id).await;
+    let url = call["recording_url"].as_str().unwrap().to_string();
+    let (status, audio) = fetch(&server, &url).await;
+    assert_eq!(status, 200);
+    assert_eq!(wav_seconds(&audio), call["duration"].as_f64().unwrap());
+
+    let info = wait_stored(&server, key, id).await;
+    assert_eq!(info["duration"], call["duration"]);
+    let (status, stored) = fetch(&server, info["recording_url"].as_str().unwrap()).await;
+    assert_eq!(
+        (status, stored == audio),
+        (200, true),
+        "the stored copy is the same audio"
+    );
+
+    // Changing any character of the link's path or query breaks it.
+    let start = url.find("/recordings/").unwrap() + "/recordings/".len();
+    for i in start..url.len() {
+        let original = url.as_bytes()[i];
+        if !original.is_ascii_alphanumeric() {
+            continue;
+        }
+        let replacement = if original == b'0' { '1' } else { '0' };
+        let mut tampered = url.clone();
+        tampered.replace_range(i..i + 1, &replacement.to_string());
+        let (status, _) = fetch(&server, &tampered).await;
+        assert_ne!(
+            status, 200,
+            "a link changed at {i} still worked: {tampered}"
+        );
+    }
+    let (status, _) = fetch(&server, url.split('?').next().unwrap()).await;
+    assert_eq!(status, 403, "no signature, no audio");
+}
+
+#[tokio::test]
+async fn recording_links_expire_and_the_api_hands_out_fresh_ones() {
+    let server = Server::builder()
+        .env("KAICALLS_RECORDING_LINK_TTL_SECS", "2")
+        .start()
+        .await;
+    let boot = server.bootstrap("owner@smithlaw.test");
+    let key = &boot.live_key;
+    let (_, created) = server
+        .post(
+            key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": "+15005550004"}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let call = server.wait_terminal(key, id).await;
+    let url = call["recording_url"].as_str().unwrap();
+    assert_eq!(fetch(&server, url).await.0, 200, "works before expiry");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body) = fetch(&server, url).await;
+    assert_eq!(status, 403, "not after");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "forbidden");
+    let info = wait_stored(&server, key, id).await;
+    let fresh = info["recording_url"].as_str().unwrap();
+    assert_ne!(fresh, url);
+    assert!(info["expires_at"].is_string());
+    let (status, audio) = fetch(&server, fresh).await;
+    assert_eq!(status, 200);
+    assert_eq!(wav_seconds(&audio), 35.0, "voicemail lasts 35 s");
+}
+
+#[tokio::test]
+async fn a_vapi_recording_is_copied_so_our_link_outlives_theirs() {
+    let vapi = FakeVapi::start().await;
+    let server = Server::builder()
+        .env("KAICALLS_VAPI_API_KEY", "k")
+        .env("KAICALLS_VAPI_BASE_URL", &vapi.url)
+        .env("KAICALLS_VAPI_WEBHOOK_SECRET", "s3cret-value")
+        .start()
+        .await;
+    let boot = server.bootstrap("owner@smithlaw.test");
+    let key = &boot.live_key;
+    server
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/agents",
+            Some(key),
+            Some(json!({"id": boot.agent_id, "vapi_assistant_id": "a"})),
+        )
+        .await;
+    server
+        .post(key, "/api/v1/phone-numbers", json!({"phone_number": boot.phone_number, "agent_id": boot.agent_id, "vapi_phone_number_id": "p"}))
+        .await;
+    let (_, created) = server
+        .post(
+            key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": "+15125559876"}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let conversation = created["conversation_id"].as_str().unwrap();
+
+    let original = kaicalls::voice::recording::wav(&[], 127);
+    let theirs = vapi.host_recording("call.wav", original.clone());
+    let mut report = end_of_call_report(conversation, "customer-ended-call");
+    report["artifact"]["recordingUrl"] = json!(theirs);
+    assert_eq!(send(&server.url, Some("s3cret-value"), report).await, 200);
+    let call = server.wait_terminal(key, id).await;
+    let ours = call["recording_url"].as_str().unwrap().to_string();
+    assert!(ours.starts_with(&server.url), "our URL, not Vapi's: {ours}");
+    wait_stored(&server, key, id).await;
+    vapi.drop_recording("call.wav");
+    let (status, audio) = fetch(&server, &ours).await;
+    assert_eq!(status, 200);
+    assert_eq!(audio, original);
+    assert_eq!(wav_seconds(&audio), 127.0);
+}
