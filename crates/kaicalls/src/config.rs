@@ -95,6 +95,19 @@ pub struct ServeArgs {
     )]
     pub vapi_reconcile_grace_secs: f64,
 
+    /// Base URL of an OpenAI-compatible API (…/v1) to analyze calls with; unset means
+    /// the built-in analyzer.
+    #[arg(long, env = "KAICALLS_ANALYZER_URL")]
+    pub analyzer_url: Option<String>,
+
+    /// API key for KAICALLS_ANALYZER_URL.
+    #[arg(long, env = "KAICALLS_ANALYZER_API_KEY", hide_env_values = true)]
+    pub analyzer_api_key: Option<String>,
+
+    /// The model KAICALLS_ANALYZER_URL is asked to use.
+    #[arg(long, env = "KAICALLS_ANALYZER_MODEL", default_value = "gpt-4o-mini")]
+    pub analyzer_model: String,
+
     /// Directory where call recordings are stored.
     #[arg(
         long,

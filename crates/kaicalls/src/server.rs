@@ -18,6 +18,7 @@ use crate::recordings::links::RecordingLinks;
 use crate::recordings::{Copier, RecordingStore};
 use crate::store::settings;
 use crate::store::{redact_url, Store};
+use crate::voice::chat_analyzer::ChatAnalyzer;
 use crate::voice::simulator::Simulator;
 use crate::voice::vapi::Vapi;
 use crate::webhooks::delivery::{parse_schedule, Deliverer};
@@ -59,6 +60,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(base_url = %args.vapi_base_url, %events_url, "live calls go through Vapi");
             engine = engine.with_vapi(Arc::new(vapi), args.vapi_reconcile_grace_secs);
         }
+    }
+    if let Some(url) = &args.analyzer_url {
+        let chat = ChatAnalyzer::new(url, args.analyzer_api_key.as_deref(), &args.analyzer_model)?;
+        tracing::info!(analyzer_url = %url, model = %args.analyzer_model, "calls are analyzed by a chat-completions model");
+        engine = engine.with_chat_analyzer(Arc::new(chat));
     }
     let engine = Arc::new(engine);
     let state = AppState {

@@ -283,6 +283,7 @@ pub async fn create_call(
         recording_url: None,
         recording_key: None,
         quality_dimensions: None,
+        outcome: None,
         cost_cents: None,
         scheduled_at: None,
         started_at: None,
@@ -358,17 +359,19 @@ pub async fn create_call(
                     "The voice provider failed to place the call".to_string()
                 }
             };
-            let failed = engine.finish(
-                &call,
-                Ending {
-                    reason: EndedReason::ProviderError,
-                    raw_reason: "dial-refused".into(),
-                    duration_secs: None,
-                    report: None,
-                    error_message: Some(message.clone()),
-                },
-                now,
-            );
+            let failed = engine
+                .finish(
+                    &call,
+                    Ending {
+                        reason: EndedReason::ProviderError,
+                        raw_reason: "dial-refused".into(),
+                        duration_secs: None,
+                        report: None,
+                        error_message: Some(message.clone()),
+                    },
+                    now,
+                )
+                .await;
             engine.save_transition(&mut tx, &call, &failed, now).await?;
             let error =
                 ApiError::CallFailed(format!("{message} (call {} recorded as failed)", call.id));

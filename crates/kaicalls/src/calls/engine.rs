@@ -18,6 +18,7 @@ use crate::recordings::links::RecordingLinks;
 use crate::store::{Store, Tx};
 use crate::usage;
 use crate::voice::analyzer::{self, Hints};
+use crate::voice::chat_analyzer::ChatAnalyzer;
 use crate::voice::simulator::Simulator;
 use crate::voice::vapi::Vapi;
 use crate::voice::{DialRequest, EndReport, ProviderEvent, VoiceProvider};
@@ -29,6 +30,8 @@ pub struct Engine {
     links: RecordingLinks,
     /// Live calls go through Vapi when it is configured.
     vapi: Option<Arc<Vapi>>,
+    /// A language-model analyzer, when configured; the built-in one otherwise.
+    chat: Option<Arc<ChatAnalyzer>>,
     /// How long after a call should have ended (or after Vapi said it ended) the
     /// engine asks Vapi, in case its messages were lost.
     reconcile_grace_secs: f64,
@@ -56,8 +59,15 @@ impl Engine {
             simulator,
             links,
             vapi: None,
+            chat: None,
             reconcile_grace_secs: 60.0,
         }
+    }
+
+    /// Analyzes finished calls with a chat-completions model.
+    pub fn with_chat_analyzer(mut self, chat: Arc<ChatAnalyzer>) -> Engine {
+        self.chat = Some(chat);
+        self
     }
 
     /// Places live calls through Vapi.
@@ -110,7 +120,7 @@ impl Engine {
             Some(Kind::ProviderEvent) => {
                 let event: ProviderEvent = serde_json::from_value(job.payload["event"].clone())
                     .context("malformed provider event payload")?;
-                self.apply_event(&call, event, now)
+                self.apply_event(&call, event, now).await
             }
             Some(Kind::MaxDuration) if call.status == CallStatus::InProgress => {
                 let duration = call.max_duration;
@@ -123,32 +133,38 @@ impl Engine {
                     )
                     .await
                     .map_err(|e| anyhow::anyhow!("hang up failed: {e}"))?;
-                Some(self.finish(
-                    &call,
-                    Ending {
-                        reason: EndedReason::MaxDuration,
-                        raw_reason: "exceeded-max-duration".into(),
-                        duration_secs: Some(duration),
-                        report,
-                        error_message: None,
-                    },
-                    now,
-                ))
+                Some(
+                    self.finish(
+                        &call,
+                        Ending {
+                            reason: EndedReason::MaxDuration,
+                            raw_reason: "exceeded-max-duration".into(),
+                            duration_secs: Some(duration),
+                            report,
+                            error_message: None,
+                        },
+                        now,
+                    )
+                    .await,
+                )
             }
             Some(Kind::DialGuard)
                 if call.status == CallStatus::Queued && call.conversation_id.is_none() =>
             {
-                Some(self.finish(
-                    &call,
-                    Ending {
-                        reason: EndedReason::ProviderError,
-                        raw_reason: "dial-interrupted".into(),
-                        duration_secs: None,
-                        report: None,
-                        error_message: Some("The dial did not complete".into()),
-                    },
-                    now,
-                ))
+                Some(
+                    self.finish(
+                        &call,
+                        Ending {
+                            reason: EndedReason::ProviderError,
+                            raw_reason: "dial-interrupted".into(),
+                            duration_secs: None,
+                            report: None,
+                            error_message: Some("The dial did not complete".into()),
+                        },
+                        now,
+                    )
+                    .await,
+                )
             }
             Some(Kind::Reconcile) if !call.status.is_terminal() => {
                 let conversation = call.conversation_id.clone().unwrap_or_default();
@@ -157,7 +173,10 @@ impl Engine {
                     .poll(&conversation)
                     .await
                     .map_err(|e| anyhow::anyhow!("reconciling with the provider failed: {e}"))?;
-                let next = polled.and_then(|event| self.apply_event(&call, event, now));
+                let next = match polled {
+                    Some(event) => self.apply_event(&call, event, now).await,
+                    None => None,
+                };
                 let still_live = next.as_ref().is_none_or(|n| !n.status.is_terminal());
                 if still_live {
                     // Not over yet (or the provider does not know): ask again later.
@@ -192,7 +211,12 @@ impl Engine {
 
     /// The call after a provider event, or `None` when the event is late or a
     /// duplicate (it would move the call backwards or out of a terminal status).
-    pub fn apply_event(&self, call: &Call, event: ProviderEvent, now: Timestamp) -> Option<Call> {
+    pub async fn apply_event(
+        &self,
+        call: &Call,
+        event: ProviderEvent,
+        now: Timestamp,
+    ) -> Option<Call> {
         match event {
             ProviderEvent::Ringing => transition(call, CallStatus::Ringing, now),
             ProviderEvent::Answered => {
@@ -210,23 +234,26 @@ impl Engine {
                 if !call.status.can_become(reason.final_status()) {
                     return None;
                 }
-                Some(self.finish(
-                    call,
-                    Ending {
-                        reason,
-                        raw_reason,
-                        duration_secs,
-                        report,
-                        error_message: None,
-                    },
-                    now,
-                ))
+                Some(
+                    self.finish(
+                        call,
+                        Ending {
+                            reason,
+                            raw_reason,
+                            duration_secs,
+                            report,
+                            error_message: None,
+                        },
+                        now,
+                    )
+                    .await,
+                )
             }
         }
     }
 
     /// The call in its final state: outcome, transcript, analysis and cost.
-    pub fn finish(&self, call: &Call, ending: Ending, now: Timestamp) -> Call {
+    pub async fn finish(&self, call: &Call, ending: Ending, now: Timestamp) -> Call {
         let mut next = call.clone();
         let status = ending.reason.final_status();
         next.status = status;
@@ -264,7 +291,7 @@ impl Engine {
             recording_url: None,
             summary: None,
         });
-        let analysis = analyzer::analyze(
+        let mut analysis = analyzer::analyze(
             &report.transcript,
             &Hints {
                 name: call.name.as_deref(),
@@ -273,9 +300,22 @@ impl Engine {
                 duration_secs: duration,
             },
         );
+        if let Some(chat) = self.chat.as_ref().filter(|_| !report.transcript.is_empty()) {
+            let reason = ending.reason.as_str();
+            match chat
+                .analyze(&report.transcript, call.context.as_deref(), reason)
+                .await
+            {
+                Ok(better) => analysis = better,
+                Err(err) => {
+                    tracing::warn!(call = %call.id, error = %format!("{err:#}"), "chat analyzer failed; using the built-in analysis")
+                }
+            }
+        }
         next.duration = Some(duration);
         next.summary = Some(report.summary.unwrap_or(analysis.summary));
         next.quality_dimensions = Some(analysis.quality);
+        next.outcome = Some(analysis.outcome);
         next.transcript = Some(report.transcript);
         // Our signed link; the copy job brings the audio into our storage.
         next.recording_source = report.recording_url;
@@ -380,6 +420,7 @@ impl Engine {
                         },
                         now,
                     )
+                    .await
                 }
             };
             let mut tx = self.store.begin().await?;
@@ -428,7 +469,10 @@ impl Engine {
             };
             drop(conn);
             let now = self.clock.now();
-            let next = event.clone().and_then(|e| self.apply_event(&call, e, now));
+            let next = match event.clone() {
+                Some(e) => self.apply_event(&call, e, now).await,
+                None => None,
+            };
             let mut tx = self.store.begin().await?;
             if ended_hint && !call.status.is_terminal() {
                 // The provider says the call ended; its report should follow. If it

@@ -80,6 +80,8 @@ pub struct Call {
     /// Where our stored copy lives, once copied.
     pub recording_key: Option<String>,
     pub quality_dimensions: Option<QualityDimensions>,
+    /// The analyzer's verdict: resolved, follow_up, voicemail, cut_off, no_conversation.
+    pub outcome: Option<String>,
     pub cost_cents: Option<i64>,
     pub scheduled_at: Option<Timestamp>,
     pub started_at: Option<Timestamp>,
@@ -137,6 +139,7 @@ impl Call {
             "summary": self.summary,
             "recording_url": self.recording_url,
             "quality_dimensions": self.quality_dimensions,
+            "outcome": self.outcome,
             "ended_reason": self.ended_reason.map(EndedReason::as_str),
             "provider_ended_reason": self.provider_ended_reason,
             "error": self.error,

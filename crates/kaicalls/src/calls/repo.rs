@@ -17,7 +17,7 @@ const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name, c.lead_id, c.ke
     c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
     c.metadata, c.variables, c.provider, c.conversation_id, c.ended_reason, c.provider_ended_reason, c.error,
     c.duration, c.summary, c.transcript, c.recording_source, c.recording_url, c.quality_dimensions, c.cost_cents,
-    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key";
+    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key, c.outcome";
 
 const FROM: &str = "FROM calls c LEFT JOIN agents ag ON ag.id = c.agent_id";
 
@@ -68,6 +68,7 @@ fn from_row(r: &AnyRow) -> Call {
         updated_at: Timestamp(r.get(35)),
         control_url: r.get(36),
         recording_key: r.get(37),
+        outcome: r.get(38),
     }
 }
 
@@ -137,7 +138,7 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
         "UPDATE calls SET status = $1, conversation_id = $2, ended_reason = $3, provider_ended_reason = $4,
             error = $5, duration = $6, summary = $7, transcript = $8, recording_url = $9,
             quality_dimensions = $10, cost_cents = $11, started_at = $12, ended_at = $13, updated_at = $14,
-            provider_control_url = $17, recording_key = $18, recording_source = $19
+            provider_control_url = $17, recording_key = $18, recording_source = $19, outcome = $20
          WHERE id = $15 AND status = $16",
     )
     .bind(call.status.as_str())
@@ -159,6 +160,7 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
     .bind(&call.control_url)
     .bind(&call.recording_key)
     .bind(&call.recording_source)
+    .bind(&call.outcome)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -274,6 +274,7 @@ const PROVIDERS_AND_RECORDINGS: &str = r#"
 ALTER TABLE calls ADD COLUMN provider_control_url TEXT;
 ALTER TABLE calls ADD COLUMN recording_key TEXT;
 ALTER TABLE calls ADD COLUMN recording_source TEXT;
+ALTER TABLE calls ADD COLUMN outcome TEXT;
 
 CREATE TABLE settings (
     name TEXT PRIMARY KEY,

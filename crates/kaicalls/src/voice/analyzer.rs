@@ -1,5 +1,20 @@
-//! The call analyzer: a summary and quality dimensions computed from a transcript.
-//! Every call goes through it, whatever provider placed it, so scores are comparable.
+//! The call analyzer: a summary, quality dimensions and an outcome computed from a
+//! transcript. Every call goes through it, whatever provider placed it, so scores are
+//! comparable. (With `KAICALLS_ANALYZER_URL` set, `chat_analyzer` asks a language
+//! model instead and falls back to this one when it cannot.)
+//!
+//! What the built-in analyzer measures, each 0–100, deterministically:
+//! - professionalism: the agent greets (hi/hello/hey/good…), is polite (thank,
+//!   please, appreciate: up to two) and closes the call (goodbye, have a … day).
+//! - empathy: empathetic phrases from the agent (understand, sorry, appreciate, of
+//!   course, glad, happy to help).
+//! - information_gathering: questions the agent asks.
+//! - resolution: how the call ended — the customer's last words agreeing or thanking
+//!   (resolved), a voicemail, a cut-off (time limit, hung up through the API), or no
+//!   customer at all.
+//!
+//! The outcome is one of `resolved`, `follow_up`, `voicemail`, `cut_off`,
+//! `no_conversation`.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +31,16 @@ pub struct QualityDimensions {
 pub struct Analysis {
     pub summary: String,
     pub quality: QualityDimensions,
+    pub outcome: String,
 }
+
+pub const OUTCOMES: [&str; 5] = [
+    "resolved",
+    "follow_up",
+    "voicemail",
+    "cut_off",
+    "no_conversation",
+];
 
 /// What the analyzer knows besides the transcript.
 pub struct Hints<'a> {
@@ -74,18 +98,18 @@ pub fn analyze(transcript: &[Turn], hints: &Hints) -> Analysis {
     let information_gathering = (35 + questions * 13).min(98);
 
     let customer_last = customer.last().map(String::as_str).unwrap_or("");
-    let resolution = match hints.ended_reason {
-        "voicemail" => 45,
-        "max_duration" | "ended_by_api" => 40,
-        _ if customer.is_empty() => 30,
+    let (resolution, outcome) = match hints.ended_reason {
+        "voicemail" => (45, "voicemail"),
+        "max_duration" | "ended_by_api" => (40, "cut_off"),
+        _ if customer.is_empty() => (30, "no_conversation"),
         _ if count_any(
             customer_last,
             &["thanks", "thank you", "bye", "works", "yes"],
         ) > 0 =>
         {
-            92
+            (92, "resolved")
         }
-        _ => 65,
+        _ => (65, "follow_up"),
     };
 
     Analysis {
@@ -96,6 +120,7 @@ pub fn analyze(transcript: &[Turn], hints: &Hints) -> Analysis {
             information_gathering: information_gathering.clamp(0, 100),
             resolution: resolution.clamp(0, 100),
         },
+        outcome: outcome.to_string(),
     }
 }
 

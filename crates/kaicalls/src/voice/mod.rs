@@ -7,6 +7,7 @@
 //! progressing across restarts exactly like a real one whose events arrive later.
 
 pub mod analyzer;
+pub mod chat_analyzer;
 pub mod recording;
 pub mod simulator;
 pub mod vapi;

@@ -6,6 +6,7 @@ mod harness;
 mod receiver;
 
 mod account;
+mod analyzer;
 mod auth;
 mod calls;
 mod crm;

@@ -122,6 +122,7 @@ fn new_call(f: &Fixture, mode: Mode, created_at: Timestamp) -> Call {
         recording_url: None,
         recording_key: None,
         quality_dimensions: None,
+        outcome: None,
         cost_cents: None,
         scheduled_at: None,
         started_at: None,
@@ -578,27 +579,31 @@ async fn the_worker_step_drives_a_call_to_the_end_on_an_injected_clock() {
         let now = clock.now();
         assert!(engine
             .apply_event(&done, ProviderEvent::Ringing, now)
+            .await
             .is_none());
         assert!(engine
             .apply_event(&done, ProviderEvent::Answered, now)
+            .await
             .is_none());
         let ended = ProviderEvent::Ended {
             raw_reason: "customer-busy".into(),
             duration_secs: None,
             report: None,
         };
-        assert!(engine.apply_event(&done, ended, now).is_none());
+        assert!(engine.apply_event(&done, ended, now).await.is_none());
         let mut answered = done.clone();
         answered.status = CallStatus::InProgress;
         assert!(
             engine
                 .apply_event(&answered, ProviderEvent::Ringing, now)
+                .await
                 .is_none(),
             "no going back"
         );
         assert!(
             engine
                 .apply_event(&answered, ProviderEvent::Answered, now)
+                .await
                 .is_none(),
             "duplicate"
         );
