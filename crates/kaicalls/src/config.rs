@@ -116,6 +116,23 @@ pub struct ServeArgs {
     )]
     pub recordings_dir: String,
 
+    /// Store recordings in this S3 (or S3-compatible) bucket instead of the directory.
+    /// Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "KAICALLS_RECORDINGS_S3_BUCKET")]
+    pub recordings_s3_bucket: Option<String>,
+
+    /// Endpoint of an S3-compatible service (e.g. http://127.0.0.1:9000).
+    #[arg(long, env = "KAICALLS_RECORDINGS_S3_ENDPOINT")]
+    pub recordings_s3_endpoint: Option<String>,
+
+    /// The bucket's region.
+    #[arg(
+        long,
+        env = "KAICALLS_RECORDINGS_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub recordings_s3_region: String,
+
     /// How long a recording link stays valid, in seconds.
     #[arg(long, env = "KAICALLS_RECORDING_LINK_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub recording_link_ttl_secs: i64,

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API server and the call worker.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit (serve also applies them at start).
     Migrate(DbArgs),
     /// Administrative commands against the database.
@@ -90,7 +90,7 @@ async fn main() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock = SystemClock::default();
     match cli.command {
-        Command::Serve(args) => kaicalls::server::serve(args).await,
+        Command::Serve(args) => kaicalls::server::serve(*args).await,
         Command::Migrate(db) => {
             Store::connect(&db.database_url).await?;
             println!("migrations applied");

@@ -15,7 +15,7 @@ use crate::config::ServeArgs;
 use crate::http::rate_limit::RateLimiter;
 use crate::jobs::worker::Worker;
 use crate::recordings::links::RecordingLinks;
-use crate::recordings::{Copier, RecordingStore};
+use crate::recordings::{Copier, RecordingStore, S3Config};
 use crate::store::settings;
 use crate::store::{redact_url, Store};
 use crate::voice::chat_analyzer::ChatAnalyzer;
@@ -44,7 +44,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let signing_key =
         settings::get_or_create(&store, "recording_link_key", || ids::random_base62(48)).await?;
     let links = RecordingLinks::new(&signing_key, &public_url, args.recording_link_ttl_secs);
-    let recordings = RecordingStore::new(&args.recordings_dir);
+    let recordings = match &args.recordings_s3_bucket {
+        Some(bucket) => RecordingStore::s3(&S3Config {
+            bucket,
+            endpoint: args.recordings_s3_endpoint.as_deref(),
+            region: &args.recordings_s3_region,
+        })?,
+        None => RecordingStore::local(&args.recordings_dir)?,
+    };
+    tracing::info!(location = %recordings.location, "recordings storage");
     let simulator = Arc::new(Simulator::new(args.sim_speed));
     let mut engine = Engine::new(store.clone(), clock.clone(), simulator, links.clone());
     match (&args.vapi_api_key, &args.vapi_webhook_secret) {

@@ -1,5 +1,5 @@
-//! Recordings: stored by the server (a local directory), served through signed,
-//! expiring links. When a call ends with a recording, the engine gives the call a
+//! Recordings: stored by the server (a local directory, or an S3-compatible bucket),
+//! served through signed, expiring links. When a call ends with a recording, the engine gives the call a
 //! signed link and queues a copy job: a provider's recording is downloaded into our
 //! storage (so our URL keeps working when theirs expires), a simulated call's WAV is
 //! rendered from its transcript.
@@ -8,9 +8,14 @@ pub mod links;
 pub mod routes;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, PutPayload};
 
 use crate::calls::repo;
 use crate::jobs::Job;
@@ -22,18 +27,50 @@ pub const SIMULATED: &str = "simulator:recording";
 /// Largest provider recording copied (an hour of stereo WAV is ~600 MB; MP3 far less).
 const MAX_BYTES: usize = 256 * 1024 * 1024;
 
-/// Where recordings live: one file per call in a local directory.
+/// Where recordings live: a local directory by default, or an S3-compatible bucket,
+/// both through `object_store`.
 #[derive(Clone)]
 pub struct RecordingStore {
-    dir: PathBuf,
+    objects: Arc<dyn ObjectStore>,
+    /// For messages: where the objects are.
+    pub location: String,
+}
+
+/// S3-compatible storage settings (credentials come from the standard `AWS_*`
+/// environment variables).
+pub struct S3Config<'a> {
+    pub bucket: &'a str,
+    pub endpoint: Option<&'a str>,
+    pub region: &'a str,
 }
 
 impl RecordingStore {
-    pub fn new(dir: impl Into<PathBuf>) -> RecordingStore {
-        RecordingStore { dir: dir.into() }
+    pub fn local(dir: impl Into<PathBuf>) -> anyhow::Result<RecordingStore> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(RecordingStore {
+            objects: Arc::new(LocalFileSystem::new_with_prefix(&dir)?),
+            location: dir.display().to_string(),
+        })
     }
 
-    fn path(&self, key: &str) -> anyhow::Result<PathBuf> {
+    pub fn s3(config: &S3Config) -> anyhow::Result<RecordingStore> {
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(config.bucket)
+            .with_region(config.region);
+        if let Some(endpoint) = config.endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
+        }
+        Ok(RecordingStore {
+            objects: Arc::new(builder.build()?),
+            location: format!("s3://{}", config.bucket),
+        })
+    }
+
+    fn path(key: &str) -> anyhow::Result<ObjectPath> {
         anyhow::ensure!(
             !key.is_empty()
                 && key
@@ -41,25 +78,21 @@ impl RecordingStore {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
             "invalid recording key"
         );
-        Ok(self.dir.join(key))
+        Ok(ObjectPath::from(key))
     }
 
-    pub async fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        tokio::fs::create_dir_all(&self.dir)
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+        self.objects
+            .put(&Self::path(key)?, PutPayload::from(bytes))
             .await
-            .with_context(|| format!("creating {}", self.dir.display()))?;
-        let path = self.path(key)?;
-        // Write then rename, so a reader never sees half a file.
-        let tmp = path.with_extension("partial");
-        tokio::fs::write(&tmp, bytes).await?;
-        tokio::fs::rename(&tmp, &path).await?;
+            .with_context(|| format!("storing {key} in {}", self.location))?;
         Ok(())
     }
 
     pub async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        match tokio::fs::read(self.path(key)?).await {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        match self.objects.get(&Self::path(key)?).await {
+            Ok(found) => Ok(Some(found.bytes().await?.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -98,7 +131,7 @@ impl Copier {
                     self.download(source).await?
                 };
                 let key = format!("{}.wav", call.id);
-                self.storage.put(&key, &bytes).await?;
+                self.storage.put(&key, bytes).await?;
                 repo::set_recording_key(&self.store, &call.id, &key).await?;
             }
         }

@@ -168,3 +168,62 @@ async fn a_vapi_recording_is_copied_so_our_link_outlives_theirs() {
     assert_eq!(audio, original);
     assert_eq!(wav_seconds(&audio), 127.0);
 }
+
+/// Recordings in an S3-compatible bucket (a local moto server in CI).
+#[tokio::test]
+async fn recordings_can_live_in_an_s3_compatible_bucket() {
+    let Ok(endpoint) = std::env::var("KAICALLS_TEST_S3_ENDPOINT") else {
+        eprintln!("KAICALLS_TEST_S3_ENDPOINT unset: skipping the S3 storage test");
+        return;
+    };
+    let bucket = format!("kc-test-{}", uuid::Uuid::new_v4().simple());
+    let made = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        made.status().is_success(),
+        "creating the bucket: {}",
+        made.status()
+    );
+    let server = Server::builder()
+        .env("KAICALLS_RECORDINGS_S3_BUCKET", &bucket)
+        .env("KAICALLS_RECORDINGS_S3_ENDPOINT", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .start()
+        .await;
+    let boot = server.bootstrap("owner@smithlaw.test");
+    let key = &boot.live_key;
+    let (_, created) = server
+        .post(
+            key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": "+15005550004"}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    server.wait_terminal(key, id).await;
+    let info = wait_stored(&server, key, id).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let listing = reqwest::get(format!("{endpoint}/{bucket}"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if listing.contains(&format!("<Key>{id}.wav</Key>")) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never stored in the bucket: {listing}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, audio) = fetch(&server, info["recording_url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(wav_seconds(&audio), 35.0);
+}

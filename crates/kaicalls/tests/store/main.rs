@@ -523,10 +523,11 @@ async fn the_worker_step_drives_a_call_to_the_end_on_an_injected_clock() {
             links,
         ));
         let deliverer = Deliverer::new(store.clone(), clock.clone(), vec![1.0], true).unwrap();
-        let storage = kaicalls::recordings::RecordingStore::new(_dir.as_ref().map_or_else(
+        let storage = kaicalls::recordings::RecordingStore::local(_dir.as_ref().map_or_else(
             || std::env::temp_dir().join(format!("kc-rec-{}", uuid::Uuid::new_v4())),
             |d| d.path().join("recordings"),
-        ));
+        ))
+        .unwrap();
         let worker = Arc::new(Worker {
             engine: engine.clone(),
             deliverer: Arc::new(deliverer),
