@@ -333,6 +333,7 @@ pub async fn create_call(
             engine
                 .schedule_script(&mut tx, &placed, &dialed.script, now)
                 .await?;
+            engine.schedule_reconcile(&mut tx, &placed, now).await?;
             let entry = usage::Entry {
                 endpoint: "/v1/calls".into(),
                 method: "POST",

@@ -26,6 +26,9 @@ use crate::voice::recording;
 pub const SIMULATED: &str = "simulator:recording";
 /// Largest provider recording copied (an hour of stereo WAV is ~600 MB; MP3 far less).
 const MAX_BYTES: usize = 256 * 1024 * 1024;
+/// Attempts (with the worker's backoff, about 8 minutes in all) before giving up on a
+/// provider's recording.
+const MAX_ATTEMPTS: i64 = 10;
 
 /// Where recordings live: a local directory by default, or an S3-compatible bucket,
 /// both through `object_store`.
@@ -128,7 +131,14 @@ impl Copier {
                 let bytes = if source == SIMULATED {
                     render_simulated(&call)
                 } else {
-                    self.download(source).await?
+                    match self.download(source).await {
+                        Ok(bytes) => bytes,
+                        Err(err) if job.attempts >= MAX_ATTEMPTS => {
+                            tracing::error!(call = %call.id, error = %format!("{err:#}"), "giving up copying the recording");
+                            return crate::jobs::finish(&self.store, &job.id).await;
+                        }
+                        Err(err) => return Err(err),
+                    }
                 };
                 let key = format!("{}.wav", call.id);
                 self.storage.put(&key, bytes).await?;

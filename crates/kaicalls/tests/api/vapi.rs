@@ -150,7 +150,9 @@ async fn the_full_example_dials_vapi_and_its_messages_complete_the_call() {
         200
     );
     s.wait_for(&id, |c| c["status"] == "in_progress").await;
-    let report = end_of_call_report(&conversation, "customer-ended-call");
+    let mut report = end_of_call_report(&conversation, "customer-ended-call");
+    let audio = kaicalls::voice::recording::wav(&[], 127);
+    report["artifact"]["recordingUrl"] = json!(s.vapi.host_recording("full.wav", audio.clone()));
     assert_eq!(send(&s.server.url, Some(SECRET), report.clone()).await, 200);
     let call = s.wait_for(&id, |c| c["status"] == "completed").await;
     assert_eq!(call["ended_reason"], "customer_hangup");
@@ -165,6 +167,22 @@ async fn the_full_example_dials_vapi_and_its_messages_complete_the_call() {
     assert_eq!(call["transcript"][1]["start_s"], 4.2);
     assert!(call["quality_dimensions"]["empathy"].as_i64().unwrap() > 50);
     assert_eq!(call["cost_cents"], 15);
+    // Our playable recording_url, serving the copy of Vapi's recording.
+    let ours = call["recording_url"].as_str().unwrap();
+    assert!(ours.starts_with(&s.server.url));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let resp = reqwest::get(ours).await.unwrap();
+        if resp.status() == 200 {
+            assert_eq!(resp.bytes().await.unwrap().to_vec(), audio);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "recording never served"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     // A duplicate report changes nothing, and the webhook fires once.
     assert_eq!(send(&s.server.url, Some(SECRET), report).await, 200);
@@ -371,4 +389,29 @@ async fn vapi_refusals_fail_the_call_and_hang_ups_use_the_control_url() {
         .unwrap()
         .starts_with("sim-conv-"));
     assert_eq!(s.vapi.inner.lock().unwrap().dials.len(), dials);
+}
+
+#[tokio::test]
+async fn a_call_whose_every_message_was_lost_is_reconciled_after_its_expected_end() {
+    let s = setup().await;
+    let (id, conversation) = s.place(json!({"max_duration": 10})).await;
+    let mut ended = end_of_call_report(&conversation, "assistant-ended-call");
+    ended["id"] = json!(conversation);
+    ended["status"] = json!("ended");
+    s.vapi.set_call(&conversation, ended);
+    // No message at all: at max_duration + grace (10 + 1 s) KaiCalls asks Vapi.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let call = s.get(&id).await;
+        if call["status"] == "completed" {
+            assert_eq!(call["ended_reason"], "agent_hangup");
+            assert_eq!(call["duration"], 10, "never longer than max_duration");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reconciled: {call}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
