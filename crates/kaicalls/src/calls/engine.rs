@@ -116,89 +116,82 @@ impl Engine {
             return self.discard(job, "call no longer exists").await;
         };
         let now = self.clock.now();
-        let next = match job.kind {
+        let (next, ask_again) = match job.kind {
             Some(Kind::ProviderEvent) => {
                 let event: ProviderEvent = serde_json::from_value(job.payload["event"].clone())
                     .context("malformed provider event payload")?;
-                self.apply_event(&call, event, now).await
+                (self.apply_event(&call, event, now).await, false)
             }
             Some(Kind::MaxDuration) if call.status == CallStatus::InProgress => {
-                let duration = call.max_duration;
-                let report = self
-                    .provider_of(&call)
-                    .hang_up(
-                        &dial_request(&call),
-                        call.conversation_id.as_deref().unwrap_or(""),
-                        duration,
-                    )
-                    .await
-                    .map_err(|e| anyhow::anyhow!("hang up failed: {e}"))?;
-                Some(
-                    self.finish(
-                        &call,
-                        Ending {
-                            reason: EndedReason::MaxDuration,
-                            raw_reason: "exceeded-max-duration".into(),
-                            duration_secs: Some(duration),
-                            report,
-                            error_message: None,
-                        },
-                        now,
-                    )
-                    .await,
-                )
+                (Some(self.end_at_max_duration(&call, now).await?), false)
             }
             Some(Kind::DialGuard)
                 if call.status == CallStatus::Queued && call.conversation_id.is_none() =>
             {
-                Some(
-                    self.finish(
-                        &call,
-                        Ending {
-                            reason: EndedReason::ProviderError,
-                            raw_reason: "dial-interrupted".into(),
-                            duration_secs: None,
-                            report: None,
-                            error_message: Some("The dial did not complete".into()),
-                        },
-                        now,
-                    )
-                    .await,
-                )
+                let ending = Ending {
+                    reason: EndedReason::ProviderError,
+                    raw_reason: "dial-interrupted".into(),
+                    duration_secs: None,
+                    report: None,
+                    error_message: Some("The dial did not complete".into()),
+                };
+                (Some(self.finish(&call, ending, now).await), false)
             }
             Some(Kind::Reconcile) if !call.status.is_terminal() => {
-                let conversation = call.conversation_id.clone().unwrap_or_default();
-                let polled = self
-                    .provider_of(&call)
-                    .poll(&conversation)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("reconciling with the provider failed: {e}"))?;
-                let next = match polled {
-                    Some(event) => self.apply_event(&call, event, now).await,
-                    None => None,
-                };
-                let still_live = next.as_ref().is_none_or(|n| !n.status.is_terminal());
-                if still_live {
-                    // Not over yet (or the provider does not know): ask again later.
-                    let mut tx = self.store.begin().await?;
-                    let due = now.plus_secs_f64(self.reconcile_grace_secs.max(1.0));
-                    jobs::enqueue(&mut tx, Kind::Reconcile, &call.id, &json!({}), due, now).await?;
-                    tx.commit().await?;
-                }
-                next
+                self.reconcile(&call, now).await?
             }
-            Some(_) => None,
+            Some(_) => (None, false),
             None => return self.discard(job, "unknown job kind").await,
         };
         let mut tx = self.store.begin().await?;
-        if let Some(next) = next {
-            if !self.save_transition(&mut tx, &call, &next, now).await? {
+        if let Some(next) = &next {
+            if !self.save_transition(&mut tx, &call, next, now).await? {
                 anyhow::bail!("call {} changed concurrently", call.id);
             }
+        }
+        if ask_again {
+            let due = now.plus_secs_f64(self.reconcile_grace_secs.max(1.0));
+            jobs::enqueue(&mut tx, Kind::Reconcile, &call.id, &json!({}), due, now).await?;
         }
         jobs::complete(&mut tx, &job.id).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Hangs up a call at its `max_duration`.
+    async fn end_at_max_duration(&self, call: &Call, now: Timestamp) -> anyhow::Result<Call> {
+        let duration = call.max_duration;
+        let conversation = call.conversation_id.as_deref().unwrap_or("");
+        let report = self
+            .provider_of(call)
+            .hang_up(&dial_request(call), conversation, duration)
+            .await
+            .map_err(|e| anyhow::anyhow!("hang up failed: {e}"))?;
+        let ending = Ending {
+            reason: EndedReason::MaxDuration,
+            raw_reason: "exceeded-max-duration".into(),
+            duration_secs: Some(duration),
+            report,
+            error_message: None,
+        };
+        Ok(self.finish(call, ending, now).await)
+    }
+
+    /// Asks the provider where a call stands. Returns the call's next state, if any,
+    /// and whether to ask again later (the call is not over yet, as far as we know).
+    async fn reconcile(&self, call: &Call, now: Timestamp) -> anyhow::Result<(Option<Call>, bool)> {
+        let conversation = call.conversation_id.as_deref().unwrap_or("");
+        let polled = self
+            .provider_of(call)
+            .poll(conversation)
+            .await
+            .map_err(|e| anyhow::anyhow!("reconciling with the provider failed: {e}"))?;
+        let next = match polled {
+            Some(event) => self.apply_event(call, event, now).await,
+            None => None,
+        };
+        let ask_again = next.as_ref().is_none_or(|n| !n.status.is_terminal());
+        Ok((next, ask_again))
     }
 
     async fn discard(&self, job: &Job, why: &str) -> anyhow::Result<()> {
