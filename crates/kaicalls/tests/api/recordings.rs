@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::fake_vapi::{end_of_call_report, send, FakeVapi};
+use crate::fake_vapi::{end_of_call_report, send};
 use crate::harness::Server;
+use crate::vapi::{setup, Setup, SECRET};
 
 /// Seconds of audio in an 8 kHz, 8-bit mono WAV, checking its header.
 fn wav_seconds(bytes: &[u8]) -> f64 {
@@ -123,26 +124,8 @@ async fn recording_links_expire_and_the_api_hands_out_fresh_ones() {
 
 #[tokio::test]
 async fn a_vapi_recording_is_copied_so_our_link_outlives_theirs() {
-    let vapi = FakeVapi::start().await;
-    let server = Server::builder()
-        .env("KAICALLS_VAPI_API_KEY", "k")
-        .env("KAICALLS_VAPI_BASE_URL", &vapi.url)
-        .env("KAICALLS_VAPI_WEBHOOK_SECRET", "s3cret-value")
-        .start()
-        .await;
-    let boot = server.bootstrap("owner@smithlaw.test");
+    let Setup { server, boot, vapi } = setup().await;
     let key = &boot.live_key;
-    server
-        .call(
-            reqwest::Method::PATCH,
-            "/api/v1/agents",
-            Some(key),
-            Some(json!({"id": boot.agent_id, "vapi_assistant_id": "a"})),
-        )
-        .await;
-    server
-        .post(key, "/api/v1/phone-numbers", json!({"phone_number": boot.phone_number, "agent_id": boot.agent_id, "vapi_phone_number_id": "p"}))
-        .await;
     let (_, created) = server
         .post(
             key,
@@ -157,7 +140,7 @@ async fn a_vapi_recording_is_copied_so_our_link_outlives_theirs() {
     let theirs = vapi.host_recording("call.wav", original.clone());
     let mut report = end_of_call_report(conversation, "customer-ended-call");
     report["artifact"]["recordingUrl"] = json!(theirs);
-    assert_eq!(send(&server.url, Some("s3cret-value"), report).await, 200);
+    assert_eq!(send(&server.url, Some(SECRET), report).await, 200);
     let call = server.wait_terminal(key, id).await;
     let ours = call["recording_url"].as_str().unwrap().to_string();
     assert!(ours.starts_with(&server.url), "our URL, not Vapi's: {ours}");

@@ -7,15 +7,17 @@ use crate::fake_vapi::{end_of_call_report, send, status_update, FakeVapi};
 use crate::harness::{code, Boot, Server};
 use crate::receiver::Receiver;
 
-const SECRET: &str = "vapi-shared-secret-123";
+pub const SECRET: &str = "vapi-shared-secret-123";
 
-struct Setup {
-    server: Server,
-    boot: Boot,
-    vapi: FakeVapi,
+pub struct Setup {
+    pub server: Server,
+    pub boot: Boot,
+    pub vapi: FakeVapi,
 }
 
-async fn setup() -> Setup {
+/// A server whose live calls go through a fake Vapi, with the bootstrap agent and
+/// its number mapped to Vapi ids.
+pub async fn setup() -> Setup {
     let vapi = FakeVapi::start().await;
     let server = Server::builder()
         .env("KAICALLS_VAPI_API_KEY", "vapi-test-key")
@@ -44,7 +46,7 @@ async fn setup() -> Setup {
 }
 
 impl Setup {
-    async fn place(&self, extra: Value) -> (String, String) {
+    pub async fn place(&self, extra: Value) -> (String, String) {
         let mut body = json!({"agent_id": self.boot.agent_id, "to": "+15125559876"});
         body.as_object_mut()
             .unwrap()
