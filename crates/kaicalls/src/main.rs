@@ -25,6 +25,8 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Apply database migrations and exit (serve also applies them at start).
     Migrate(DbArgs),
+    /// Print the OpenAPI document (what /api/v1/openapi.json serves).
+    Openapi,
     /// Administrative commands against the database.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -91,6 +93,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock = SystemClock::default();
     match cli.command {
         Command::Serve(args) => kaicalls::server::serve(*args).await,
+        Command::Openapi => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&kaicalls::http::openapi::document())?
+            );
+            Ok(())
+        }
         Command::Migrate(db) => {
             Store::connect(&db.database_url).await?;
             println!("migrations applied");

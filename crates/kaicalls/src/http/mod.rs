@@ -2,6 +2,7 @@
 //! never reach a handler (unknown route, wrong method, body too large).
 
 pub mod json;
+pub mod openapi;
 pub mod rate_limit;
 
 use std::time::Instant;
@@ -10,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde_json::json;
 
@@ -21,72 +22,83 @@ use crate::{agents, calls, events, keys, leads, numbers, recordings, usage, webh
 
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/health", get(health))
-        .route("/auth/login", post(sessions::login))
-        .route("/auth/logout", post(sessions::logout))
-        .route(
+/// Every route under `/api/v1`, with its handlers. The OpenAPI document
+/// (`openapi.rs`) describes exactly these; a test holds the two together.
+pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/health", get(health)),
+        ("/openapi.json", get(openapi::serve_json)),
+        ("/auth/login", post(sessions::login)),
+        ("/auth/logout", post(sessions::logout)),
+        (
             "/keys",
             get(keys::routes::list)
                 .post(keys::routes::create)
                 .delete(keys::routes::revoke),
-        )
-        .route(
+        ),
+        (
             "/agents",
             get(agents::routes::list_or_get)
                 .post(agents::routes::create)
                 .patch(agents::routes::update),
-        )
-        .route("/numbers", get(numbers::routes::list))
-        .route(
+        ),
+        ("/numbers", get(numbers::routes::list)),
+        (
             "/phone-numbers",
             get(numbers::routes::list)
                 .post(numbers::routes::assign)
                 .delete(numbers::routes::release),
-        )
-        .route(
+        ),
+        (
             "/leads",
             get(leads::routes::list_or_get)
                 .post(leads::routes::create)
                 .patch(leads::routes::update),
-        )
-        .route(
+        ),
+        (
             "/calls",
             get(calls::routes::list_or_get).post(calls::routes::create),
-        )
-        .route("/calls/end", post(calls::routes::end))
-        .route(
+        ),
+        ("/calls/end", post(calls::routes::end)),
+        (
             "/webhooks",
             get(webhooks::routes::list)
                 .post(webhooks::routes::upsert)
                 .delete(webhooks::routes::delete),
-        )
-        .route("/webhooks/test", post(webhooks::routes::test))
-        .route(
+        ),
+        ("/webhooks/test", post(webhooks::routes::test)),
+        (
             "/webhooks/rotate-secret",
             post(webhooks::routes::rotate_secret),
-        )
-        .route("/webhooks/secret", get(webhooks::routes::business_secret))
-        .route(
+        ),
+        ("/webhooks/secret", get(webhooks::routes::business_secret)),
+        (
             "/webhooks/secret/rotate",
             post(webhooks::routes::rotate_business_secret),
-        )
-        .route("/events", get(events::routes::list))
-        .route("/events/replay", post(events::routes::replay))
-        .route("/event-deliveries", get(events::routes::deliveries))
-        .route(
+        ),
+        ("/events", get(events::routes::list)),
+        ("/events/replay", post(events::routes::replay)),
+        ("/event-deliveries", get(events::routes::deliveries)),
+        (
             "/providers/vapi/events",
             post(calls::provider_events::vapi_events),
-        )
-        .route("/recordings", get(recordings::routes::info))
-        .route("/transcripts", get(calls::routes::transcripts))
-        .route("/balance", get(usage::routes::balance))
-        .route("/usage", get(usage::routes::list_usage));
+        ),
+        ("/recordings", get(recordings::routes::info)),
+        ("/transcripts", get(calls::routes::transcripts)),
+        ("/balance", get(usage::routes::balance)),
+        ("/usage", get(usage::routes::list_usage)),
+    ]
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = api_routes()
+        .into_iter()
+        .fold(Router::new(), |api, (path, route)| api.route(path, route));
 
     Router::new()
         .nest("/api/v1", api)
         .route("/recordings/{file}", get(recordings::routes::audio))
+        .route("/docs", get(openapi::serve_docs))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
@@ -140,4 +152,75 @@ async fn request_id_and_log(req: Request, next: Next) -> Response {
         tracing::info!(%request_id, %method, %path, status, ms, "request");
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::auth::sessions::LoginThrottle;
+    use crate::calls::engine::Engine;
+    use crate::clock::{SharedClock, SystemClock};
+    use crate::http::rate_limit::{Limits, RateLimiter};
+    use crate::recordings::links::RecordingLinks;
+    use crate::recordings::RecordingStore;
+    use crate::store::Store;
+    use crate::voice::simulator::Simulator;
+
+    async fn state() -> AppState {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let clock: SharedClock = Arc::new(SystemClock::default());
+        let links = RecordingLinks::new("key", "http://test", 60);
+        let engine = Engine::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(Simulator::new(10.0)),
+            links.clone(),
+        );
+        let dir = std::env::temp_dir().join(format!("kc-routes-{}", uuid::Uuid::new_v4()));
+        AppState {
+            store,
+            clock,
+            engine: Arc::new(engine),
+            limiter: Arc::new(RateLimiter::new(Limits {
+                calls_per_min: 60,
+                reads_per_min: 300,
+            })),
+            login_throttle: Arc::new(LoginThrottle::default()),
+            links,
+            recordings: RecordingStore::local(dir).unwrap(),
+            public_url: "http://test".into(),
+        }
+    }
+
+    /// The OpenAPI document describes exactly the operations the router serves: a
+    /// route added, removed or given another method without documenting it fails.
+    #[tokio::test]
+    async fn documented_operations_are_exactly_the_routed_ones() {
+        let app = router(state().await);
+        let routed: BTreeSet<&str> = api_routes().iter().map(|(path, _)| *path).collect();
+        let documented: BTreeSet<&str> = openapi::OPS.iter().map(|op| op.path).collect();
+        assert_eq!(routed, documented, "paths routed vs documented");
+        for path in routed {
+            for method in ["GET", "POST", "PATCH", "DELETE", "PUT"] {
+                let request = Request::builder()
+                    .method(method)
+                    .uri(format!("/api/v1{path}"))
+                    .body(Body::empty())
+                    .unwrap();
+                let status = app.clone().oneshot(request).await.unwrap().status();
+                let is_routed = status != StatusCode::METHOD_NOT_ALLOWED;
+                let is_documented = openapi::OPS
+                    .iter()
+                    .any(|op| op.path == path && op.method.eq_ignore_ascii_case(method));
+                assert_eq!(is_routed, is_documented, "{method} /api/v1{path}");
+            }
+        }
+    }
 }
