@@ -164,6 +164,20 @@ async fn transport_failures_use_the_envelope() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 
+    // The OpenAPI document and the human-readable docs need no key.
+    let (status, doc) = server
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(
+        (status.as_u16(), doc["openapi"].as_str()),
+        (200, Some("3.1.0"))
+    );
+    assert!(doc["paths"]["/api/v1/calls"]["post"]["requestBody"].is_object());
+    let docs = server.request(Method::GET, "/docs").send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    let html = docs.text().await.unwrap();
+    assert!(html.contains("/api/v1/calls") && !html.contains("<script"));
+
     // Health needs no key, and accepts one.
     let (status, health) = server.call(Method::GET, "/api/v1/health", None, None).await;
     assert_eq!(
