@@ -1,6 +1,8 @@
 //! The `kaicalls` command line: `serve`, `migrate`, `admin bootstrap`,
 //! `admin create-user`.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use kaicalls::admin::{self, BootstrapInput};
 use kaicalls::clock::{Clock, SystemClock};
@@ -25,6 +27,14 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Apply database migrations and exit (serve also applies them at start).
     Migrate(DbArgs),
+    /// Place a call (client; reads KAICALLS_API_KEY and KAICALLS_BASE_URL).
+    Call(Box<cli::CallArgs>),
+    /// List, show or end calls (client).
+    #[command(subcommand)]
+    Calls(cli::CallsCommand),
+    /// List agents (client).
+    #[command(subcommand)]
+    Agents(cli::AgentsCommand),
     /// Print the OpenAPI document (what /api/v1/openapi.json serves).
     Openapi,
     /// Administrative commands against the database.
@@ -76,6 +86,13 @@ enum AdminCommand {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    // Client commands speak for themselves and exit with their own codes.
+    let cli = match cli.command {
+        Command::Call(args) => std::process::exit(cli::call(*args).await),
+        Command::Calls(command) => std::process::exit(cli::calls(command).await),
+        Command::Agents(command) => std::process::exit(cli::agents(command).await),
+        command => Cli { command },
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -93,6 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock = SystemClock::default();
     match cli.command {
         Command::Serve(args) => kaicalls::server::serve(*args).await,
+        Command::Call(_) | Command::Calls(_) | Command::Agents(_) => Ok(()),
         Command::Openapi => {
             println!(
                 "{}",

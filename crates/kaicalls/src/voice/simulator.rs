@@ -240,7 +240,8 @@ pub fn conversation(req: &DialRequest, duration: i64, cut_off: bool) -> Vec<Turn
         ));
         lines.push((
             Role::Agent,
-            "I'm sorry, we've reached the time limit for this call. We'll follow up by email. Goodbye.".to_string(),
+            "I'm sorry, I have to end our call here. We'll follow up by email. Goodbye."
+                .to_string(),
         ));
     } else {
         lines.push((

@@ -9,6 +9,7 @@ mod account;
 mod analyzer;
 mod auth;
 mod calls;
+mod client;
 mod crm;
 mod errors;
 mod lifecycle;

@@ -1,0 +1,366 @@
+//! A client for the KaiCalls API.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), kaicalls_client::Error> {
+//! use kaicalls_client::{CreateCall, KaiCalls};
+//! let kai = KaiCalls::new("kc_live_xxx");
+//! let call = kai
+//!     .create_call(&CreateCall::new("uuid-abc123", "+15125551234").name("John Smith"))
+//!     .await?;
+//! let done = kai.wait_call(&call.id, std::time::Duration::from_secs(600)).await?;
+//! println!("{}", done.summary.unwrap_or_default());
+//! # Ok(()) }
+//! ```
+//!
+//! Retries 429 and 5xx answers (honouring `Retry-After`) with exponential backoff,
+//! sends an `Idempotency-Key` with every call creation so a retry never places two
+//! calls, and verifies signed webhooks (`webhooks::verify`).
+
+pub mod webhooks;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub const DEFAULT_BASE_URL: &str = "https://www.kaicalls.com";
+
+/// An API error: the server's envelope, or a transport failure (`status` 0).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code} ({status}): {message}")]
+pub struct Error {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    /// The offending parameter of a 400.
+    pub param: Option<String>,
+    /// The server's `Request-Id`, for support.
+    pub request_id: Option<String>,
+}
+
+impl Error {
+    fn transport(err: impl std::fmt::Display) -> Error {
+        Error {
+            status: 0,
+            code: "connection_error".into(),
+            message: err.to_string(),
+            param: None,
+            request_id: None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A call as the API returns it; fields this crate does not name are in `extra`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Call {
+    pub id: String,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub duration: Option<i64>,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub agent_name: Option<String>,
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub recording_url: Option<String>,
+    #[serde(default)]
+    pub ended_reason: Option<String>,
+    pub created_at: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Call {
+    /// Completed, failed or canceled.
+    pub fn is_finished(&self) -> bool {
+        !matches!(self.status.as_str(), "queued" | "ringing" | "in_progress")
+    }
+}
+
+/// `POST /api/v1/calls`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CreateCall {
+    pub agent_id: String,
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<i64>,
+}
+
+impl CreateCall {
+    pub fn new(agent_id: impl Into<String>, to: impl Into<String>) -> CreateCall {
+        CreateCall {
+            agent_id: agent_id.into(),
+            to: to.into(),
+            ..Default::default()
+        }
+    }
+    pub fn name(mut self, v: impl Into<String>) -> Self {
+        self.name = Some(v.into());
+        self
+    }
+    pub fn context(mut self, v: impl Into<String>) -> Self {
+        self.context = Some(v.into());
+        self
+    }
+    pub fn first_message(mut self, v: impl Into<String>) -> Self {
+        self.first_message = Some(v.into());
+        self
+    }
+    pub fn lead_id(mut self, v: impl Into<String>) -> Self {
+        self.lead_id = Some(v.into());
+        self
+    }
+    pub fn webhook_url(mut self, v: impl Into<String>) -> Self {
+        self.webhook_url = Some(v.into());
+        self
+    }
+    pub fn max_duration(mut self, secs: i64) -> Self {
+        self.max_duration = Some(secs);
+        self
+    }
+}
+
+/// One page of calls.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallPage {
+    pub calls: Vec<Call>,
+    pub has_more: bool,
+}
+
+#[derive(Clone)]
+pub struct KaiCalls {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+    /// Retries of a 429, 5xx or connection failure.
+    pub max_retries: u32,
+}
+
+impl KaiCalls {
+    /// A client for `KAICALLS_BASE_URL`, else the public API.
+    pub fn new(api_key: impl Into<String>) -> KaiCalls {
+        let base = std::env::var("KAICALLS_BASE_URL").unwrap_or_else(|_| DEFAULT_BASE_URL.into());
+        KaiCalls::with_base_url(api_key, &base)
+    }
+
+    pub fn with_base_url(api_key: impl Into<String>, base_url: &str) -> KaiCalls {
+        KaiCalls {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(90))
+                .build()
+                .unwrap_or_default(),
+            base_url: base_url
+                .trim_end_matches('/')
+                .trim_end_matches("/api/v1")
+                .to_string(),
+            api_key: api_key.into(),
+            max_retries: 2,
+        }
+    }
+
+    /// Any request: `path` under the origin (e.g. `/api/v1/balance`).
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value> {
+        let mut attempt = 0;
+        loop {
+            let mut req = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base_url))
+                .bearer_auth(&self.api_key)
+                .query(query);
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            if let Some(key) = idempotency_key {
+                req = req.header("Idempotency-Key", key);
+            }
+            let outcome = req.send().await;
+            let retry_after = match &outcome {
+                Ok(resp) if resp.status().as_u16() == 429 || resp.status().is_server_error() => {
+                    Some(
+                        resp.headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<f64>().ok()),
+                    )
+                }
+                Err(_) => Some(None),
+                _ => None,
+            };
+            if let (Some(wait), true) = (retry_after, attempt < self.max_retries) {
+                let backoff = 0.5 * 2f64.powi(attempt as i32);
+                let secs = wait.map_or(backoff, |w| w.max(0.0)).min(60.0);
+                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                attempt += 1;
+                continue;
+            }
+            let resp = outcome.map_err(Error::transport)?;
+            let status = resp.status().as_u16();
+            let request_id = resp
+                .headers()
+                .get("request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let text = resp.text().await.map_err(Error::transport)?;
+            let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if (200..300).contains(&status) {
+                return Ok(json);
+            }
+            let err = &json["error"];
+            return Err(Error {
+                status,
+                code: err["code"]
+                    .as_str()
+                    .map_or_else(|| format!("http_{status}"), str::to_string),
+                message: err["message"].as_str().unwrap_or(&text).to_string(),
+                param: err["param"].as_str().map(str::to_string),
+                request_id,
+            });
+        }
+    }
+
+    fn parse<T: serde::de::DeserializeOwned>(v: Value) -> Result<T> {
+        serde_json::from_value(v).map_err(|e| Error {
+            status: 0,
+            code: "unexpected_response".into(),
+            message: e.to_string(),
+            param: None,
+            request_id: None,
+        })
+    }
+
+    /// Places a call (with a fresh Idempotency-Key, so retries are safe).
+    pub async fn create_call(&self, call: &CreateCall) -> Result<Call> {
+        let body = serde_json::to_value(call).map_err(Error::transport)?;
+        let key = uuid::Uuid::new_v4().to_string();
+        let v = self
+            .request(
+                reqwest::Method::POST,
+                "/api/v1/calls",
+                &[],
+                Some(&body),
+                Some(&key),
+            )
+            .await?;
+        Self::parse(v)
+    }
+
+    pub async fn get_call(&self, id: &str) -> Result<Call> {
+        let v = self
+            .request(
+                reqwest::Method::GET,
+                "/api/v1/calls",
+                &[("id", id.to_string())],
+                None,
+                None,
+            )
+            .await?;
+        Self::parse(v)
+    }
+
+    /// One page, newest first; `after` is the previous page's last `created_at`.
+    pub async fn list_calls(&self, limit: u32, after: Option<&str>) -> Result<CallPage> {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(after) = after {
+            query.push(("after", after.to_string()));
+        }
+        let v = self
+            .request(reqwest::Method::GET, "/api/v1/calls", &query, None, None)
+            .await?;
+        Self::parse(v)
+    }
+
+    /// Every call, page by page, each exactly once.
+    pub async fn all_calls(&self, page_size: u32) -> Result<Vec<Call>> {
+        let mut out: Vec<Call> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.list_calls(page_size, after.as_deref()).await?;
+            after = page.calls.last().map(|c| c.created_at.clone());
+            out.extend(page.calls);
+            if !page.has_more || after.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Hangs up (or cancels) a call.
+    pub async fn end_call(&self, id: &str) -> Result<Call> {
+        let v = self
+            .request(
+                reqwest::Method::POST,
+                "/api/v1/calls/end",
+                &[("id", id.to_string())],
+                None,
+                None,
+            )
+            .await?;
+        Self::parse(v)
+    }
+
+    /// Waits until the call is finished (long-polling), or `timeout` passes.
+    pub async fn wait_call(&self, id: &str, timeout: Duration) -> Result<Call> {
+        self.wait_call_with(id, timeout, |_| {}).await
+    }
+
+    /// Like `wait_call`, calling `progress` with each state seen.
+    pub async fn wait_call_with(
+        &self,
+        id: &str,
+        timeout: Duration,
+        mut progress: impl FnMut(&Call),
+    ) -> Result<Call> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let wait = left.as_secs().clamp(0, 5);
+            let v = self
+                .request(
+                    reqwest::Method::GET,
+                    "/api/v1/calls",
+                    &[("id", id.to_string()), ("wait", wait.to_string())],
+                    None,
+                    None,
+                )
+                .await?;
+            let call: Call = Self::parse(v)?;
+            progress(&call);
+            if call.is_finished() || left.is_zero() {
+                return Ok(call);
+            }
+        }
+    }
+
+    pub async fn list_agents(&self) -> Result<Vec<Value>> {
+        let v = self
+            .request(reqwest::Method::GET, "/api/v1/agents", &[], None, None)
+            .await?;
+        Ok(v["agents"].as_array().cloned().unwrap_or_default())
+    }
+}

@@ -1,0 +1,197 @@
+//! The Rust client crate and the CLI's client commands, against the real server.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kaicalls_client::{webhooks, CreateCall, KaiCalls};
+use serde_json::{json, Value};
+
+use crate::harness::{Server, BIN};
+use crate::receiver::Receiver;
+
+#[tokio::test]
+async fn the_client_pages_through_250_calls_once_each_and_types_its_errors() {
+    let server = Server::builder()
+        .env("KAICALLS_RATE_LIMIT_CALLS_PER_MIN", "100000")
+        .start()
+        .await;
+    let boot = server.bootstrap("owner@smithlaw.test");
+    let kai = KaiCalls::with_base_url(&boot.test_key, &server.url);
+    let mut created = std::collections::HashSet::new();
+    for _ in 0..250 {
+        let call = kai
+            .create_call(&CreateCall::new(&boot.agent_id, "+15005550003"))
+            .await
+            .unwrap();
+        created.insert(call.id);
+    }
+    let all = kai.all_calls(37).await.unwrap();
+    assert_eq!(all.len(), 250);
+    let seen: std::collections::HashSet<String> = all.into_iter().map(|c| c.id).collect();
+    assert_eq!(seen, created);
+
+    let err = kai
+        .create_call(&CreateCall::new(&boot.agent_id, "555-1234"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status, err.code.as_str(), err.param.as_deref()),
+        (400, "invalid_request", Some("to"))
+    );
+    assert!(err.request_id.is_some_and(|id| id.starts_with("req_")));
+    let err = KaiCalls::with_base_url("kc_live_nope", &server.url)
+        .list_agents()
+        .await
+        .unwrap_err();
+    assert_eq!((err.status, err.code.as_str()), (401, "unauthorized"));
+}
+
+#[tokio::test]
+async fn the_client_retries_a_429_after_its_retry_after() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                (
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", "1")],
+                    axum::Json(json!({"error": {"code": "rate_limited", "message": "slow down"}})),
+                )
+            } else {
+                (
+                    axum::http::StatusCode::OK,
+                    [("retry-after", "0")],
+                    axum::Json(json!({"agents": [{"id": "a1", "name": "Kai"}]})),
+                )
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let started = Instant::now();
+    let agents = KaiCalls::with_base_url("kc_test_x", &url)
+        .list_agents()
+        .await
+        .unwrap();
+    assert_eq!(agents[0]["id"], "a1");
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited Retry-After"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_the_server_signed_verifies_with_the_clients_helper() {
+    let server = Server::builder()
+        .env("KAICALLS_ALLOW_PRIVATE_WEBHOOKS", "true")
+        .start()
+        .await;
+    let boot = server.bootstrap("owner@smithlaw.test");
+    let receiver = Receiver::start().await;
+    let kai = KaiCalls::with_base_url(&boot.live_key, &server.url);
+    kai.create_call(&CreateCall::new(&boot.agent_id, "+15005550002").webhook_url(&receiver.url))
+        .await
+        .unwrap();
+    let got = receiver
+        .wait_until(30, "call.failed", |r| !r.is_empty())
+        .await;
+    let hook = &got[0];
+    let headers = |name: &str| match name {
+        "webhook-id" => Some(hook.webhook_id.clone()),
+        "webhook-timestamp" => Some(hook.timestamp.to_string()),
+        "webhook-signature" => Some(hook.signature.clone()),
+        _ => None,
+    };
+    let now = hook.timestamp + 5;
+    assert_eq!(
+        webhooks::verify(&hook.body, headers, &boot.webhook_secret, now, 300),
+        Ok(())
+    );
+    let changed = hook.body.replace("failed", "completed");
+    assert!(webhooks::verify(&changed, headers, &boot.webhook_secret, now, 300).is_err());
+    assert!(webhooks::verify(&hook.body, headers, "whsec_d3Jvbmc=", now, 300).is_err());
+    assert!(webhooks::verify(&hook.body, headers, &boot.webhook_secret, now + 600, 300).is_err());
+}
+
+fn cli(server: &Server, key: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("KAICALLS_API_KEY", key)
+        .env("KAICALLS_BASE_URL", &server.url)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn the_cli_places_follows_lists_and_ends_calls() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("owner@smithlaw.test");
+    let agent = boot.agent_id.clone();
+    // The server is another process: blocking this test's thread on the CLI is fine.
+    let run = |args: &[&str]| cli(&server, &boot.test_key, args);
+
+    let (code, out, _) = run(&[
+        "call",
+        "+15125551234",
+        "--agent",
+        &agent,
+        "--name",
+        "John Smith",
+        "--wait",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let call: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(call["status"], "completed");
+    assert!(call["summary"].as_str().is_some_and(|s| !s.is_empty()));
+    let id = call["id"].as_str().unwrap().to_string();
+
+    let (code, out, _) = run(&["calls", "list", "--json"]);
+    assert_eq!(code, 0);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    let (code, out, _) = run(&["calls", "get", &id]);
+    assert_eq!(code, 0);
+    assert!(out.contains("completed") && out.contains("summary"));
+    let (code, out, _) = run(&["agents", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&agent) && out.contains("Kai"));
+
+    // A call that fails exits 3; one that never ends is ended.
+    let (code, _, err) = run(&["call", "+15005550001", "--agent", &agent, "--wait"]);
+    assert_eq!(code, 3, "{err}");
+    let (code, out, _) = run(&["call", "+15005550006", "--agent", &agent, "--json"]);
+    assert_eq!(code, 0);
+    let live: Value = serde_json::from_str(&out).unwrap();
+    let (code, out, _) = run(&["calls", "end", live["id"].as_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let ended: Value = serde_json::from_str(&out).unwrap();
+    assert!(["canceled", "completed"].contains(&ended["status"].as_str().unwrap()));
+
+    // Errors exit 1 and say why.
+    let (code, _, err) = run(&["call", "555-1234", "--agent", &agent]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("invalid_request") && err.contains("param: to"),
+        "{err}"
+    );
+    let out = Command::new(BIN)
+        .args(["calls", "list"])
+        .env("KAICALLS_API_KEY", "kc_live_wrong")
+        .env("KAICALLS_BASE_URL", &server.url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unauthorized"));
+}
