@@ -1,0 +1,464 @@
+// Offline tests of every resource method: HTTP method, path, and the camelCase →
+// snake_case mapping of query and body, exactly as the published 0.1 client sends them.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { KaiCalls, KaiCallsError, type Call } from '../dist/index.js';
+import { fakeFetch, pathOf, queryOf, type Recorded } from './fake-fetch.js';
+
+// These tests expect the default origin.
+delete process.env.KAICALLS_BASE_URL;
+
+async function one(
+  call: (kai: KaiCalls) => Promise<unknown>,
+  reply: unknown = {},
+): Promise<Recorded> {
+  const f = fakeFetch(() => ({ body: reply }));
+  await call(new KaiCalls({ apiKey: 'kc_live_test', fetch: f }));
+  assert.equal(f.requests.length, 1);
+  return f.requests[0] as Recorded;
+}
+
+describe('calls', () => {
+  test('create maps camelCase params to the snake_case body', async () => {
+    const f = fakeFetch(() => ({ status: 201, body: { id: 'call-1', status: 'queued' } }));
+    const kai = new KaiCalls({ apiKey: 'kc_live_test', fetch: f });
+    const call = await kai.calls.create({
+      agentId: 'agent-1',
+      to: '+15125551234',
+      name: 'John',
+      firstMessage: 'Hey John',
+      leadId: 'lead-1',
+      maxDuration: 300,
+    });
+    assert.equal(call.id, 'call-1');
+    const req = f.requests[0] as Recorded;
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/calls');
+    assert.equal(req.method, 'POST');
+    assert.equal(req.headers.Authorization, 'Bearer kc_live_test');
+    assert.deepEqual(req.body, {
+      agent_id: 'agent-1',
+      to: '+15125551234',
+      name: 'John',
+      first_message: 'Hey John',
+      lead_id: 'lead-1',
+      max_duration: 300,
+    });
+  });
+
+  test('create sends context, webhook_url, metadata and webhook_events', async () => {
+    const req = await one((kai) =>
+      kai.calls.create({
+        agentId: 'a',
+        to: '+15125551234',
+        context: 'ctx',
+        webhookUrl: 'https://example.com/h',
+        metadata: { order: 'o-1' },
+        webhookEvents: ['call.ringing'],
+      }),
+    );
+    assert.deepEqual(req.body, {
+      agent_id: 'a',
+      to: '+15125551234',
+      context: 'ctx',
+      webhook_url: 'https://example.com/h',
+      metadata: { order: 'o-1' },
+      webhook_events: ['call.ringing'],
+    });
+  });
+
+  test('get uses ?id= (no dynamic path segments); wait is passed through', async () => {
+    let req = await one((kai) => kai.calls.get('call-1'));
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/calls?id=call-1');
+    req = await one((kai) => kai.calls.get('call-1', { wait: 30 }));
+    assert.deepEqual(queryOf(req), { id: 'call-1', wait: '30' });
+  });
+
+  test('list maps agentId and passes limit, status, after', async () => {
+    const req = await one((kai) =>
+      kai.calls.list({ limit: 10, agentId: 'a-1', status: 'completed', after: '2026-02-15T14:30:00.123456Z' }),
+    );
+    assert.equal(pathOf(req), '/api/v1/calls');
+    assert.deepEqual(queryOf(req), {
+      limit: '10',
+      agent_id: 'a-1',
+      status: 'completed',
+      after: '2026-02-15T14:30:00.123456Z',
+    });
+  });
+
+  test('end posts to /api/v1/calls/end?id=', async () => {
+    const req = await one((kai) => kai.calls.end('call-9'), { id: 'call-9', status: 'completed' });
+    assert.equal(req.method, 'POST');
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/calls/end?id=call-9');
+    assert.equal(req.body, undefined);
+  });
+
+  test('wait polls until a terminal status', async () => {
+    let n = 0;
+    const f = fakeFetch(() => {
+      n += 1;
+      return { body: { id: 'call-1', status: n < 3 ? 'in_progress' : 'completed', summary: 'done' } };
+    });
+    const kai = new KaiCalls({ apiKey: 'k', fetch: f });
+    const result = await kai.calls.wait('call-1', { intervalMs: 1 });
+    assert.equal(result.status, 'completed');
+    assert.equal(result.summary, 'done');
+    assert.equal(n, 3);
+  });
+
+  test('wait gives up with wait_timeout and the last call', async () => {
+    const f = fakeFetch(() => ({ body: { id: 'c', status: 'ringing' } }));
+    const kai = new KaiCalls({ apiKey: 'k', fetch: f });
+    await assert.rejects(kai.calls.wait('c', { intervalMs: 5, timeoutMs: 30 }), (err: unknown) => {
+      assert.ok(err instanceof KaiCallsError);
+      assert.equal(err.code, 'wait_timeout');
+      assert.equal(err.status, 0);
+      assert.deepEqual(err.body, { id: 'c', status: 'ringing' });
+      return true;
+    });
+  });
+
+  test('iterate follows the created_at cursor until has_more is false', async () => {
+    const all: Call[] = Array.from({ length: 7 }, (_, i) => ({
+      id: `c${i}`,
+      status: 'completed',
+      created_at: `2026-01-01T00:00:0${9 - i}.000000Z`,
+    }));
+    const f = fakeFetch((req) => {
+      const q = queryOf(req);
+      const start = q.after ? all.findIndex((c) => c.created_at === q.after) + 1 : 0;
+      const limit = Number(q.limit);
+      const page = all.slice(start, start + limit);
+      return { body: { calls: page, has_more: start + limit < all.length } };
+    });
+    const kai = new KaiCalls({ apiKey: 'k', fetch: f });
+    const seen: string[] = [];
+    for await (const call of kai.calls.iterate({ limit: 3, agentId: 'a' })) seen.push(call.id);
+    assert.deepEqual(seen, all.map((c) => c.id));
+    assert.equal(f.requests.length, 3);
+    assert.deepEqual(
+      f.requests.map((r) => queryOf(r)),
+      [
+        { limit: '3', agent_id: 'a' },
+        { limit: '3', agent_id: 'a', after: all[2]?.created_at },
+        { limit: '3', agent_id: 'a', after: all[5]?.created_at },
+      ],
+    );
+  });
+
+  test('iterate stops on an empty page even if has_more is true', async () => {
+    const f = fakeFetch(() => ({ body: { calls: [], has_more: true } }));
+    const seen: Call[] = [];
+    for await (const call of new KaiCalls({ apiKey: 'k', fetch: f }).calls.iterate()) seen.push(call);
+    assert.equal(seen.length, 0);
+    assert.equal(f.requests.length, 1);
+  });
+
+  test('breaking out of iterate stops fetching', async () => {
+    const f = fakeFetch((_r, n) => ({
+      body: { calls: [{ id: `c${n}`, status: 'completed', created_at: `t${n}` }], has_more: true },
+    }));
+    for await (const call of new KaiCalls({ apiKey: 'k', fetch: f }).calls.iterate({ limit: 1 })) {
+      if (call.id === 'c2') break;
+    }
+    assert.equal(f.requests.length, 2);
+  });
+});
+
+describe('other resources', () => {
+  test('recordings.get maps callId', async () => {
+    const req = await one((kai) => kai.recordings.get('call-1'));
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/recordings?call_id=call-1');
+  });
+
+  test('transcripts.list maps agentId; iterate pages by created_at', async () => {
+    const req = await one((kai) => kai.transcripts.list({ limit: 5, agentId: 'a', after: 't', days: 7 }));
+    assert.equal(pathOf(req), '/api/v1/transcripts');
+    assert.deepEqual(queryOf(req), { limit: '5', agent_id: 'a', after: 't', days: '7' });
+
+    const f = fakeFetch((_r, n) => ({
+      body: { transcripts: [{ call_id: `c${n}`, created_at: `t${n}` }], has_more: n < 2 },
+    }));
+    const ids: string[] = [];
+    for await (const t of new KaiCalls({ apiKey: 'k', fetch: f }).transcripts.iterate()) ids.push(t.call_id);
+    assert.deepEqual(ids, ['c1', 'c2']);
+    assert.equal(queryOf(f.requests[1] as Recorded).after, 't1');
+  });
+
+  test('agents: list, get, create, update, versions', async () => {
+    let req = await one((kai) => kai.agents.list(), { agents: [] });
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/agents');
+    req = await one((kai) => kai.agents.get('ag-1'));
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/agents?id=ag-1');
+    req = await one((kai) =>
+      kai.agents.create({
+        businessId: 'b',
+        name: 'Ava',
+        systemPrompt: 'Be kind',
+        firstMessage: 'Hi',
+        voice: { voiceId: 'v' },
+        model: { model: 'm' },
+        metadata: { k: 1 },
+      }),
+    );
+    assert.equal(req.method, 'POST');
+    assert.deepEqual(req.body, {
+      business_id: 'b',
+      name: 'Ava',
+      system_prompt: 'Be kind',
+      first_message: 'Hi',
+      voice: { voiceId: 'v' },
+      model: { model: 'm' },
+      metadata: { k: 1 },
+    });
+    req = await one((kai) =>
+      kai.agents.update({ id: 'agent-1', inboundPrompt: 'New prompt', vapiConfig: { endCallPhrases: ['goodbye'] } }),
+    );
+    assert.equal(req.method, 'PATCH');
+    assert.deepEqual(req.body, {
+      id: 'agent-1',
+      inbound_prompt: 'New prompt',
+      vapi_config: { endCallPhrases: ['goodbye'] },
+    });
+    req = await one((kai) =>
+      kai.agents.update({
+        id: 'a',
+        name: 'n',
+        systemPrompt: 's',
+        outboundPrompt: 'o',
+        smsPrompt: 'sp',
+        firstMessage: 'f',
+        outboundFirstMessage: 'of',
+        outboundLlm: 'ol',
+        smsLlm: 'sl',
+        maxDuration: 120,
+        transferEnabled: false,
+        transferPhoneNumber: '+15125550100',
+        vapiAssistantId: 'va',
+      }),
+    );
+    assert.deepEqual(req.body, {
+      id: 'a',
+      name: 'n',
+      system_prompt: 's',
+      outbound_prompt: 'o',
+      sms_prompt: 'sp',
+      first_message: 'f',
+      outbound_first_message: 'of',
+      outbound_llm: 'ol',
+      sms_llm: 'sl',
+      max_duration: 120,
+      transfer_enabled: false,
+      transfer_phone_number: '+15125550100',
+      vapi_assistant_id: 'va',
+    });
+    req = await one((kai) => kai.agents.versions({ agentId: 'a', version: 2, limit: 5 }));
+    assert.deepEqual(queryOf(req), { agent_id: 'a', version: '2', limit: '5' });
+  });
+
+  test('leads: list joins statuses with commas and maps every filter', async () => {
+    const req = await one((kai) =>
+      kai.leads.list({
+        status: ['new', 'contacted'],
+        source: 'web',
+        agentId: 'a',
+        phone: '+15125551234',
+        email: 'e@x.test',
+        createdAfter: 'ca',
+        createdBefore: 'cb',
+        updatedAfter: 'ua',
+        updatedBefore: 'ub',
+        scoreGte: 10,
+        scoreLte: 90,
+        limit: 10,
+      }),
+    );
+    assert.deepEqual(queryOf(req), {
+      status: 'new,contacted',
+      source: 'web',
+      agent_id: 'a',
+      phone: '+15125551234',
+      email: 'e@x.test',
+      created_after: 'ca',
+      created_before: 'cb',
+      updated_after: 'ua',
+      updated_before: 'ub',
+      score_gte: '10',
+      score_lte: '90',
+      limit: '10',
+    });
+    assert.match(req.url, /phone=%2B15125551234/);
+  });
+
+  test('leads: get, create (mapped), update (sent as given), audit', async () => {
+    let req = await one((kai) => kai.leads.get('l-1'));
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/leads?id=l-1');
+    req = await one((kai) =>
+      kai.leads.create({
+        businessId: 'b',
+        firstName: 'Ann',
+        lastName: 'Lee',
+        phone: '+15125551234',
+        sourceUrl: 'https://x',
+        sourcePage: '/p',
+        eventDate: '2026-01-01',
+        eventType: 'wedding',
+        agentId: 'a',
+        timezone: 'America/Chicago',
+      }),
+    );
+    assert.deepEqual(req.body, {
+      business_id: 'b',
+      first_name: 'Ann',
+      last_name: 'Lee',
+      phone: '+15125551234',
+      source_url: 'https://x',
+      source_page: '/p',
+      event_date: '2026-01-01',
+      event_type: 'wedding',
+      agent_id: 'a',
+      timezone: 'America/Chicago',
+    });
+    req = await one((kai) => kai.leads.update({ id: 'l-1', first_name: 'Ann', notes: null, skip: undefined }));
+    assert.equal(req.method, 'PATCH');
+    assert.deepEqual(req.body, { id: 'l-1', first_name: 'Ann', notes: null });
+    req = await one((kai) => kai.leads.audit({ windowHours: 24, stalledDays: 3, hotScore: 80, asOf: 'now' }));
+    assert.deepEqual(queryOf(req), { window_hours: '24', stalled_days: '3', hot_score: '80', as_of: 'now' });
+  });
+
+  test('phoneNumbers: list, available, assign, release', async () => {
+    let req = await one((kai) => kai.phoneNumbers.list({ businessId: 'b', phoneNumber: '+15125550100' }));
+    assert.equal(pathOf(req), '/api/v1/phone-numbers');
+    assert.deepEqual(queryOf(req), { business_id: 'b', phone_number: '+15125550100' });
+    req = await one((kai) => kai.phoneNumbers.available({ country: 'US', areaCode: '512', capability: 'sms', limit: 3 }));
+    assert.deepEqual(queryOf(req), { country: 'US', area_code: '512', capability: 'sms', limit: '3' });
+    req = await one((kai) => kai.phoneNumbers.assign({ phoneNumber: '+15125550100', businessId: 'b', agentId: 'a' }));
+    assert.equal(req.method, 'POST');
+    assert.deepEqual(req.body, { phone_number: '+15125550100', business_id: 'b', agent_id: 'a' });
+    req = await one((kai) => kai.phoneNumbers.release({ phoneNumber: '+15125550100' }));
+    assert.equal(req.method, 'DELETE');
+    assert.equal(req.body, undefined);
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/phone-numbers?phone_number=%2B15125550100');
+  });
+
+  test('webhooks: list, create, delete, test, rotateSecret, secret, rotateBusinessSecret', async () => {
+    let req = await one((kai) => kai.webhooks.list({ businessId: 'b' }));
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/webhooks?business_id=b');
+    req = await one((kai) =>
+      kai.webhooks.create({
+        webhookUrl: 'https://example.com/h',
+        businessId: 'b',
+        events: ['call.completed'],
+        description: 'CRM',
+        id: 'w-1',
+        isActive: false,
+      }),
+    );
+    assert.deepEqual(req.body, {
+      webhook_url: 'https://example.com/h',
+      business_id: 'b',
+      events: ['call.completed'],
+      description: 'CRM',
+      id: 'w-1',
+      is_active: false,
+    });
+    req = await one((kai) => kai.webhooks.delete({ id: 'w-1', businessId: 'b' }));
+    assert.equal(req.method, 'DELETE');
+    assert.deepEqual(queryOf(req), { id: 'w-1', business_id: 'b' });
+    req = await one((kai) => kai.webhooks.test({ id: 'w-1', data: { x: 1 } }));
+    assert.equal(pathOf(req), '/api/v1/webhooks/test');
+    assert.deepEqual(req.body, { id: 'w-1', data: { x: 1 } });
+    req = await one((kai) => kai.webhooks.rotateSecret({ id: 'w-1', businessId: 'b' }));
+    assert.equal(pathOf(req), '/api/v1/webhooks/rotate-secret');
+    assert.deepEqual(req.body, { id: 'w-1', business_id: 'b' });
+    req = await one((kai) => kai.webhooks.secret());
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/webhooks/secret');
+    req = await one((kai) => kai.webhooks.rotateBusinessSecret({ businessId: 'b' }));
+    assert.equal(req.method, 'POST');
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/webhooks/secret/rotate?business_id=b');
+  });
+
+  test('events: list, deliveries, replay, backfill', async () => {
+    let req = await one((kai) =>
+      kai.events.list({
+        businessId: 'b',
+        eventId: 'e',
+        eventType: 'call.completed',
+        objectType: 'call',
+        objectId: 'c',
+        status: 's',
+        from: 'f',
+        to: 't',
+        limit: 5,
+      }),
+    );
+    assert.deepEqual(queryOf(req), {
+      business_id: 'b',
+      event_id: 'e',
+      event_type: 'call.completed',
+      object_type: 'call',
+      object_id: 'c',
+      status: 's',
+      from: 'f',
+      to: 't',
+      limit: '5',
+    });
+    req = await one((kai) =>
+      kai.events.deliveries({ businessId: 'b', eventId: 'e', webhookId: 'w', callId: 'c', status: 'failed', limit: 2 }),
+    );
+    assert.equal(pathOf(req), '/api/v1/event-deliveries');
+    assert.deepEqual(queryOf(req), { business_id: 'b', event_id: 'e', webhook_id: 'w', call_id: 'c', status: 'failed', limit: '2' });
+    req = await one((kai) =>
+      kai.events.replay({ businessId: 'b', eventIds: ['e1', 'e2'], filter: { event_type: 'call.completed' } }),
+    );
+    assert.deepEqual(req.body, { business_id: 'b', event_ids: ['e1', 'e2'], filter: { event_type: 'call.completed' } });
+    req = await one((kai) => kai.events.backfill({ from: 'f', to: 't', eventType: 'x' }));
+    assert.deepEqual(req.body, { from: 'f', to: 't', event_type: 'x' });
+  });
+
+  test('account and discovery', async () => {
+    let req = await one((kai) => kai.account.balance());
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/balance');
+    req = await one((kai) => kai.account.usage({ start: '2026-01-01', end: '2026-02-01', limit: 5 }));
+    assert.deepEqual(queryOf(req), { start: '2026-01-01', end: '2026-02-01', limit: '5' });
+    req = await one((kai) => kai.discovery.openapi());
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/openapi.json');
+    req = await one((kai) => kai.openapi());
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/openapi.json');
+    req = await one((kai) => kai.discovery.health());
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/health');
+    req = await one((kai) => kai.discovery.capabilities({ businessId: 'b' }));
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/capabilities?business_id=b');
+    req = await one((kai) => kai.discovery.schemas({ name: 'Call' }));
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/schemas?name=Call');
+  });
+
+  test('hosted-platform resources keep the published wire format', async () => {
+    let req = await one((kai) => kai.sms.send({ to: '+15125551234', fromAgentId: 'agent-1', message: 'Hi!' }), {
+      success: true,
+    });
+    assert.deepEqual(req.body, { to: '+15125551234', from_agent_id: 'agent-1', message: 'Hi!' });
+    req = await one((kai) => kai.workspaces.create({ name: 'w', externalRef: 'x' }));
+    assert.deepEqual(req.body, { name: 'w', external_ref: 'x' });
+    req = await one((kai) => kai.analytics.calls({ days: 7, groupBy: 'week', agentId: 'a' }));
+    assert.deepEqual(queryOf(req), { days: '7', group_by: 'week', agent_id: 'a' });
+    req = await one((kai) => kai.evals.run({ evalId: 'e', wait: true, maxWaitMs: 10 }));
+    assert.deepEqual(req.body, { eval_id: 'e', wait: true, max_wait_ms: 10 });
+    req = await one((kai) => kai.communicationRuns.pause('r-1'));
+    assert.deepEqual(req.body, { id: 'r-1', action: 'pause' });
+  });
+
+  test('signup sends no Authorization and maps its params', async () => {
+    const f = fakeFetch(() => ({
+      status: 201,
+      body: { api_key: 'kc_live_new', business_id: 'biz-1', agent_id: null, phone_number: null },
+    }));
+    const result = await KaiCalls.signup({ businessName: 'Smith Law', email: 'a@b.com', planId: 'starter' }, { fetch: f });
+    assert.equal(result.api_key, 'kc_live_new');
+    const req = f.requests[0] as Recorded;
+    assert.deepEqual(req.body, { business_name: 'Smith Law', email: 'a@b.com', plan_id: 'starter' });
+    assert.equal(req.headers.Authorization, undefined);
+  });
+});
