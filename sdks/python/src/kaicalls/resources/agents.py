@@ -1,0 +1,72 @@
+"""``kai.agents``: the voice agents that place calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._base import Async, R, Resource, Sync
+
+PATH = "/api/v1/agents"
+
+
+class _AgentsBase(Resource[R]):
+    def list(self) -> R:
+        """``{agents: [...]}``. Requires agents:read."""
+        return self._get(PATH)
+
+    def get(self, agent_id: str) -> R:
+        """One agent, with ``phone_number`` and ``vapi_assistant_id``."""
+        return self._get(PATH, {"id": agent_id})
+
+    def create(
+        self,
+        business_id: str,
+        name: str,
+        system_prompt: str,
+        first_message: str | None = None,
+        voice: Mapping[str, Any] | None = None,
+        model: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        vapi_assistant_id: str | None = None,
+        max_duration: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> R:
+        """Create a voice agent. Requires agents:write.
+
+        ``vapi_assistant_id`` is the Vapi assistant that speaks on live calls;
+        ``max_duration`` the agent's default call limit in seconds.
+        """
+        body = {
+            "business_id": business_id,
+            "name": name,
+            "system_prompt": system_prompt,
+            "first_message": first_message,
+            "voice": voice,
+            "model": model,
+            "metadata": metadata,
+            "vapi_assistant_id": vapi_assistant_id,
+            "max_duration": max_duration,
+        }
+        return self._post(PATH, body, create=True, idempotency_key=idempotency_key)
+
+    def update(self, id: str, **fields: Any) -> R:
+        """Partial update: pass only the fields to change (``None`` values are not
+        sent), e.g. ``name``, ``system_prompt``, ``first_message``, ``voice``,
+        ``model``, ``metadata``, ``vapi_assistant_id``."""
+        return self._patch(PATH, {"id": id, **fields})
+
+    def versions(self, agent_id: str, version: int | None = None, limit: int | None = None) -> R:
+        """Agent prompt versions (not served by every KaiCalls deployment)."""
+        return self._get(
+            f"{PATH}/versions", {"agent_id": agent_id, "version": version, "limit": limit}
+        )
+
+
+class Agents(_AgentsBase[Sync]):
+    pass
+
+
+class AsyncAgents(_AgentsBase[Async]):
+    pass

@@ -1,0 +1,89 @@
+"""``kai.events``: the durable event log, webhook deliveries and replays."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from .._http import Req
+from .._object import KaiObject
+from .._pagination import Pager, aiterate, iterate
+from ._base import Async, R, Resource, Sync
+
+PATH = "/api/v1/events"
+
+
+def _filters(filters: dict[str, Any]) -> dict[str, Any]:
+    if "from_" in filters:
+        filters["from"] = filters.pop("from_")
+    return filters
+
+
+def _pager(filters: dict[str, Any], max_items: int | None) -> Pager:
+    return Pager(
+        lambda q: Req("GET", PATH, query=q),
+        _filters(filters),
+        items_key="events",
+        cursor_param="to",
+        mode="inclusive",
+        max_items=max_items,
+    )
+
+
+class _EventsBase(Resource[R]):
+    def list(self, **filters: Any) -> R:
+        """``{events: [...], has_more}``, newest first. Filters: ``business_id``,
+        ``event_id``, ``event_type``, ``object_type``, ``object_id``, ``from_`` (sent
+        as ``from``), ``to``, ``limit``. A list value becomes repeated keys."""
+        return self._get(PATH, _filters(filters))
+
+    def deliveries(self, **filters: Any) -> R:
+        """Every delivery attempt: ``business_id``, ``event_id``, ``webhook_id``,
+        ``call_id``, ``status`` (succeeded|failed), ``limit``."""
+        return self._get("/api/v1/event-deliveries", filters)
+
+    def replay(
+        self,
+        event_id: str | None = None,
+        event_ids: Sequence[str] | None = None,
+        filter: dict[str, Any] | None = None,
+        business_id: str | None = None,
+    ) -> R:
+        """Send events again, with their original ``webhook-id``."""
+        body = {
+            "event_id": event_id,
+            "event_ids": list(event_ids) if event_ids is not None else None,
+            "filter": filter,
+            "business_id": business_id,
+        }
+        return self._post(f"{PATH}/replay", body)
+
+    def backfill(
+        self,
+        from_: str,
+        to: str,
+        business_id: str | None = None,
+        event_type: str | None = None,
+        status: str | None = None,
+    ) -> R:
+        """Not served by every KaiCalls deployment."""
+        body = {
+            "from": from_,
+            "to": to,
+            "business_id": business_id,
+            "event_type": event_type,
+            "status": status,
+        }
+        return self._post(f"{PATH}/backfill", body)
+
+
+class Events(_EventsBase[Sync]):
+    def iter(self, *, max_items: int | None = None, **filters: Any) -> Iterator[KaiObject]:
+        """Every event matching the filters, newest first, across pages."""
+        return iterate(self._send, _pager(filters, max_items))
+
+
+class AsyncEvents(_EventsBase[Async]):
+    def iter(self, *, max_items: int | None = None, **filters: Any) -> AsyncIterator[KaiObject]:
+        """Async `Events.iter`."""
+        return aiterate(self._send, _pager(filters, max_items))

@@ -1,0 +1,166 @@
+"""Typed errors, idempotency, calls.end and the async client, against the real server."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from conftest import Server, running_server
+from kaicalls import (
+    AsyncKaiCalls,
+    CallFailedError,
+    IdempotencyError,
+    InvalidRequestError,
+    KaiCalls,
+    KaiCallsError,
+    NotFoundError,
+    RateLimitedError,
+    UnauthorizedError,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _phone() -> str:
+    return f"+1512555{random.randint(0, 9999):04d}"
+
+
+@pytest.fixture
+def kai(server: Server) -> KaiCalls:
+    return KaiCalls(server.live_key, base_url=server.base_url)
+
+
+def test_invalid_number_raises_invalid_request_naming_to(kai: KaiCalls, server: Server) -> None:
+    with pytest.raises(InvalidRequestError) as excinfo:
+        kai.calls.create(agent_id=server.agent_id, to="555-1234")
+    err = excinfo.value
+    assert isinstance(err, KaiCallsError)
+    assert (err.status, err.code, err.param) == (400, "invalid_request", "to")
+    assert err.message and str(err) == err.message
+    assert err.request_id and err.request_id.startswith("req_")
+    assert err.body["error"]["param"] == "to"
+
+
+def test_limit_out_of_range_names_limit(kai: KaiCalls) -> None:
+    with pytest.raises(InvalidRequestError) as excinfo:
+        kai.calls.list(limit=101)
+    assert excinfo.value.param == "limit"
+
+
+def test_unknown_ids_raise_not_found(kai: KaiCalls) -> None:
+    with pytest.raises(NotFoundError) as excinfo:
+        kai.calls.get(str(uuid.uuid4()))
+    assert (excinfo.value.status, excinfo.value.code) == (404, "not_found")
+    assert excinfo.value.request_id
+    with pytest.raises(NotFoundError):
+        kai.calls.end(str(uuid.uuid4()))
+
+
+def test_features_the_server_lacks_raise_not_found(kai: KaiCalls) -> None:
+    with pytest.raises(NotFoundError):
+        kai.sms.conversations(limit=1)
+    with pytest.raises(NotFoundError):
+        kai.communication_runs.create({"name": "x"})
+
+
+def test_bad_key_raises_unauthorized(server: Server) -> None:
+    bad = KaiCalls("kc_live_" + "0" * 40, base_url=server.base_url)
+    with pytest.raises(UnauthorizedError) as excinfo:
+        bad.agents.list()
+    assert excinfo.value.code == "unauthorized" and excinfo.value.request_id
+
+
+def test_provider_refusal_raises_call_failed(kai: KaiCalls, server: Server) -> None:
+    with pytest.raises(CallFailedError) as excinfo:
+        kai.calls.create(agent_id=server.agent_id, to="+15005550005")
+    assert (excinfo.value.status, excinfo.value.code) == (500, "call_failed")
+
+
+def test_idempotency_key_replays_and_rejects_another_body(kai: KaiCalls, server: Server) -> None:
+    key = f"order-{uuid.uuid4()}"
+    to = _phone()
+    first = kai.calls.create(agent_id=server.agent_id, to=to, idempotency_key=key)
+    again = kai.calls.create(agent_id=server.agent_id, to=to, idempotency_key=key)
+    assert again.id == first.id
+    with pytest.raises(IdempotencyError) as excinfo:
+        kai.calls.create(agent_id=server.agent_id, to=_phone(), idempotency_key=key)
+    assert (excinfo.value.status, excinfo.value.code) == (400, "idempotency_error")
+    # Without a key of our own, each create is a new call.
+    a = kai.calls.create(agent_id=server.agent_id, to=to)
+    b = kai.calls.create(agent_id=server.agent_id, to=to)
+    assert a.id != b.id
+
+
+def _wait_for_status(kai: KaiCalls, call_id: str, status: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while kai.calls.get(call_id).status != status:
+        assert time.monotonic() < deadline, f"call never reached {status}"
+        time.sleep(0.05)
+
+
+def test_end_hangs_up_a_call_that_never_ends(kai: KaiCalls, server: Server) -> None:
+    # The longest max_duration leaves the most time to catch the call in progress.
+    call = kai.calls.create(
+        agent_id=server.agent_id, to="+15005550006", name="Never Hangs Up", max_duration=3600
+    )
+    _wait_for_status(kai, call.id, "in_progress")
+    ended = kai.calls.end(call.id)
+    assert ended.id == call.id
+    assert ended.status == "completed"
+    assert ended.ended_reason == "ended_by_api"
+    # Ending a finished call is a no-op that returns it unchanged.
+    again = kai.calls.end(call.id)
+    assert (again.status, again.ended_reason) == ("completed", "ended_by_api")
+    assert kai.calls.get(call.id).ended_reason == "ended_by_api"
+
+
+def test_server_side_wait_returns_the_finished_call(kai: KaiCalls, server: Server) -> None:
+    call = kai.calls.create(agent_id=server.agent_id, to="+15005550001")
+    result = kai.calls.get(call.id, wait=30)
+    assert (result.status, result.ended_reason) == ("failed", "no_answer")
+
+
+@pytest.mark.anyio
+async def test_async_client_end_to_end(server: Server) -> None:
+    async with AsyncKaiCalls(server.live_key, base_url=server.base_url) as kai:
+        agents = await kai.agents.list()
+        assert any(a.id == server.agent_id for a in agents.agents)
+        call = await kai.calls.create(agent_id=server.agent_id, to=_phone(), name="Async Ann")
+        result = await kai.calls.wait(call.id, interval=0.2, timeout=60)
+        assert result.status == "completed" and result.summary
+        recording = await kai.recordings.get(call.id)
+        assert recording.status == "available"
+        with pytest.raises(InvalidRequestError) as excinfo:
+            await kai.calls.create(agent_id=server.agent_id, to="555-1234")
+        assert excinfo.value.param == "to"
+        usage = await kai.account.usage(limit=5)
+        assert len(usage.usage) == 5
+
+
+@pytest.fixture(scope="module")
+def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A second server that admits two call creations per minute per key."""
+    with running_server(
+        tmp_path_factory.mktemp("kaicalls-limited"), KAICALLS_RATE_LIMIT_CALLS_PER_MIN="2"
+    ) as running:
+        yield running
+
+
+def test_real_429_is_typed_and_a_long_retry_after_is_not_waited_out(
+    limited_server: Server,
+) -> None:
+    kai = KaiCalls(limited_server.live_key, base_url=limited_server.base_url, max_retry_delay=5)
+    for _ in range(2):
+        kai.calls.create(agent_id=limited_server.agent_id, to=_phone())
+    started = time.monotonic()
+    with pytest.raises(RateLimitedError) as excinfo:
+        kai.calls.create(agent_id=limited_server.agent_id, to=_phone())
+    err = excinfo.value
+    assert time.monotonic() - started < 5, "a Retry-After beyond max_retry_delay is not waited"
+    assert (err.status, err.code) == (429, "rate_limited")
+    assert err.retry_after is not None and 5 < err.retry_after <= 60
+    assert err.request_id and err.headers.get("ratelimit-policy")
