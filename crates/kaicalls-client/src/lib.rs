@@ -358,9 +358,136 @@ impl KaiCalls {
     }
 
     pub async fn list_agents(&self) -> Result<Vec<Value>> {
-        let v = self
-            .request(reqwest::Method::GET, "/api/v1/agents", &[], None, None)
-            .await?;
+        let v = self.get("/api/v1/agents", &[]).await?;
         Ok(v["agents"].as_array().cloned().unwrap_or_default())
+    }
+
+    // The rest of the API, as JSON values: the same resources as the Python and
+    // TypeScript SDKs.
+
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        self.request(reqwest::Method::GET, path, query, None, None)
+            .await
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: &Value) -> Result<Value> {
+        // Creates carry an Idempotency-Key, so a retry never makes two.
+        let key = (method == reqwest::Method::POST).then(|| uuid::Uuid::new_v4().to_string());
+        self.request(method, path, &[], Some(body), key.as_deref())
+            .await
+    }
+
+    async fn delete(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        self.request(reqwest::Method::DELETE, path, query, None, None)
+            .await
+    }
+
+    pub async fn get_agent(&self, id: &str) -> Result<Value> {
+        self.get("/api/v1/agents", &[("id", id.into())]).await
+    }
+    pub async fn create_agent(&self, fields: &Value) -> Result<Value> {
+        self.send(reqwest::Method::POST, "/api/v1/agents", fields)
+            .await
+    }
+    /// `fields` must carry the agent's `id`.
+    pub async fn update_agent(&self, fields: &Value) -> Result<Value> {
+        self.send(reqwest::Method::PATCH, "/api/v1/agents", fields)
+            .await
+    }
+
+    /// Leads matching `filters` (status, source, phone, score_gte, limit, …).
+    pub async fn list_leads(&self, filters: &[(&str, String)]) -> Result<Value> {
+        self.get("/api/v1/leads", filters).await
+    }
+    pub async fn get_lead(&self, id: &str) -> Result<Value> {
+        self.get("/api/v1/leads", &[("id", id.into())]).await
+    }
+    pub async fn create_lead(&self, fields: &Value) -> Result<Value> {
+        self.send(reqwest::Method::POST, "/api/v1/leads", fields)
+            .await
+    }
+    /// `fields` must carry the lead's `id`.
+    pub async fn update_lead(&self, fields: &Value) -> Result<Value> {
+        self.send(reqwest::Method::PATCH, "/api/v1/leads", fields)
+            .await
+    }
+
+    pub async fn list_phone_numbers(&self) -> Result<Value> {
+        self.get("/api/v1/phone-numbers", &[]).await
+    }
+    /// Registers or reassigns a number (`phone_number`, `agent_id`, …).
+    pub async fn assign_phone_number(&self, fields: &Value) -> Result<Value> {
+        self.send(reqwest::Method::POST, "/api/v1/phone-numbers", fields)
+            .await
+    }
+    pub async fn release_phone_number(&self, phone_number: &str) -> Result<Value> {
+        self.delete(
+            "/api/v1/phone-numbers",
+            &[("phone_number", phone_number.into())],
+        )
+        .await
+    }
+
+    /// A fresh signed link to a call's recording.
+    pub async fn get_recording(&self, call_id: &str) -> Result<Value> {
+        self.get("/api/v1/recordings", &[("call_id", call_id.into())])
+            .await
+    }
+    pub async fn list_transcripts(&self, filters: &[(&str, String)]) -> Result<Value> {
+        self.get("/api/v1/transcripts", filters).await
+    }
+
+    pub async fn list_webhooks(&self) -> Result<Value> {
+        self.get("/api/v1/webhooks", &[]).await
+    }
+    /// Creates (`webhook_url`, `events`) or, with `id`, updates a subscription.
+    pub async fn create_webhook(&self, fields: &Value) -> Result<Value> {
+        self.send(reqwest::Method::POST, "/api/v1/webhooks", fields)
+            .await
+    }
+    pub async fn delete_webhook(&self, id: &str) -> Result<Value> {
+        self.delete("/api/v1/webhooks", &[("id", id.into())]).await
+    }
+    pub async fn test_webhook(&self, id: &str) -> Result<Value> {
+        let body = serde_json::json!({ "id": id });
+        self.send(reqwest::Method::POST, "/api/v1/webhooks/test", &body)
+            .await
+    }
+    pub async fn rotate_webhook_secret(&self, id: &str) -> Result<Value> {
+        let body = serde_json::json!({ "id": id });
+        self.send(
+            reqwest::Method::POST,
+            "/api/v1/webhooks/rotate-secret",
+            &body,
+        )
+        .await
+    }
+    /// The business secret that signs per-call webhooks.
+    pub async fn webhook_secret(&self) -> Result<Value> {
+        self.get("/api/v1/webhooks/secret", &[]).await
+    }
+
+    pub async fn list_events(&self, filters: &[(&str, String)]) -> Result<Value> {
+        self.get("/api/v1/events", filters).await
+    }
+    pub async fn list_deliveries(&self, filters: &[(&str, String)]) -> Result<Value> {
+        self.get("/api/v1/event-deliveries", filters).await
+    }
+    pub async fn replay_events(&self, body: &Value) -> Result<Value> {
+        self.send(reqwest::Method::POST, "/api/v1/events/replay", body)
+            .await
+    }
+
+    pub async fn balance(&self) -> Result<Value> {
+        self.get("/api/v1/balance", &[]).await
+    }
+    pub async fn usage(&self, filters: &[(&str, String)]) -> Result<Value> {
+        self.get("/api/v1/usage", filters).await
+    }
+    pub async fn health(&self) -> Result<Value> {
+        self.get("/api/v1/health", &[]).await
+    }
+    pub async fn openapi(&self) -> Result<Value> {
+        self.get("/api/v1/openapi.json", &[]).await
     }
 }

@@ -195,3 +195,87 @@ async fn the_cli_places_follows_lists_and_ends_calls() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unauthorized"));
 }
+
+#[tokio::test]
+async fn the_client_covers_the_rest_of_the_api() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("owner@smithlaw.test");
+    let kai = KaiCalls::with_base_url(&boot.live_key, &server.url);
+    let lead = kai
+        .create_lead(&json!({"name": "Ann Lee", "phone": "+15125550301", "score": 70}))
+        .await
+        .unwrap();
+    let id = lead["id"].as_str().unwrap();
+    let updated = kai
+        .update_lead(&json!({"id": id, "status": "qualified"}))
+        .await
+        .unwrap();
+    assert_eq!(updated["status"], "qualified");
+    assert_eq!(kai.get_lead(id).await.unwrap()["name"], "Ann Lee");
+    let leads = kai
+        .list_leads(&[("status", "qualified".into())])
+        .await
+        .unwrap();
+    assert_eq!(leads["leads"][0]["id"], id);
+
+    let agent = kai.create_agent(&json!({"name": "Intake"})).await.unwrap();
+    let agent_id = agent["id"].as_str().unwrap();
+    kai.update_agent(&json!({"id": agent_id, "vapi_assistant_id": "asst"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        kai.get_agent(agent_id).await.unwrap()["vapi_assistant_id"],
+        "asst"
+    );
+    kai.assign_phone_number(&json!({"phone_number": "+15125550777", "agent_id": agent_id}))
+        .await
+        .unwrap();
+    assert_eq!(
+        kai.list_phone_numbers().await.unwrap()["numbers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    kai.release_phone_number("+15125550777").await.unwrap();
+
+    let sub = kai
+        .create_webhook(
+            &json!({"webhook_url": "https://example.com/hook", "events": ["call.completed"]}),
+        )
+        .await
+        .unwrap();
+    let sub_id = sub["id"].as_str().unwrap();
+    assert!(sub["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .starts_with("whsec_"));
+    assert!(kai.rotate_webhook_secret(sub_id).await.unwrap()["webhook_secret"].is_string());
+    assert_eq!(
+        kai.list_webhooks().await.unwrap()["webhooks"][0]["id"],
+        sub_id
+    );
+    kai.delete_webhook(sub_id).await.unwrap();
+    assert_eq!(
+        kai.webhook_secret().await.unwrap()["webhook_secret"],
+        boot.webhook_secret.as_str()
+    );
+
+    let events = kai.list_events(&[("object_id", id.into())]).await.unwrap();
+    assert_eq!(
+        events["events"].as_array().unwrap().len(),
+        2,
+        "lead.created and lead.updated"
+    );
+    assert!(kai.list_deliveries(&[]).await.unwrap()["deliveries"].is_array());
+    assert_eq!(
+        kai.balance().await.unwrap()["businesses"][0]["business_id"],
+        boot.business_id.as_str()
+    );
+    assert!(kai.usage(&[("limit", "5".into())]).await.unwrap()["usage"].is_array());
+    assert_eq!(kai.health().await.unwrap()["status"], "ok");
+    assert_eq!(kai.openapi().await.unwrap()["openapi"], "3.1.0");
+    let err = kai.get_recording("missing").await.unwrap_err();
+    assert_eq!((err.status, err.code.as_str()), (404, "not_found"));
+    assert!(kai.list_transcripts(&[]).await.unwrap()["transcripts"].is_array());
+}
