@@ -165,6 +165,37 @@ async fn live_webhooks_to_private_addresses_are_refused_but_test_mode_may_use_th
         .received()
         .iter()
         .all(|r| r.json["call_id"] != live["id"]));
+
+    // A name that resolves to a private address is refused by the resolver the
+    // connection uses, not just by a look at the URL.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    let (_, named) = server
+        .post(
+            &boot.live_key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": "+15005550003", "webhook_url": by_name}),
+        )
+        .await;
+    let path = format!(
+        "/api/v1/event-deliveries?call_id={}",
+        named["id"].as_str().unwrap()
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, deliveries) = server.get(&boot.live_key, &path).await;
+        let attempts = &deliveries["deliveries"][0]["attempts"];
+        if attempts.as_array().is_some_and(|a| !a.is_empty()) {
+            let error = attempts[0]["error"].as_str().unwrap();
+            assert!(error.contains("no public address"), "{error}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(receiver
+        .received()
+        .iter()
+        .all(|r| r.json["call_id"] != named["id"]));
 }
 
 #[tokio::test]
