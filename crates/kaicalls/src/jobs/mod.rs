@@ -112,10 +112,9 @@ fn kind_list(kinds: &[Kind]) -> String {
         .join(", ")
 }
 
-/// Claims up to `limit` due jobs of the given kinds for the longest of their leases,
-/// in due order.
-/// On PostgreSQL, `SKIP LOCKED` lets concurrent claimers pass each other; SQLite has a
-/// single writer, so the UPDATE is atomic as it is.
+/// Claims up to `limit` due jobs of the given kinds, each for its kind's lease, in due
+/// order. On PostgreSQL, `SKIP LOCKED` lets concurrent claimers pass each other;
+/// SQLite has a single writer, so the UPDATE is atomic as it is.
 pub async fn claim(
     store: &Store,
     now: Timestamp,
@@ -126,16 +125,19 @@ pub async fn claim(
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     };
-    let lease_secs = kinds.iter().map(|k| k.lease_secs()).max().unwrap_or(10);
+    // Kinds and leases are our own constants, never user input.
+    let lease = kinds
+        .iter()
+        .map(|k| format!(" WHEN '{}' THEN {}", k.as_str(), k.lease_secs() * 1_000_000))
+        .collect::<String>();
     let kind_list = kind_list(kinds);
     let sql = format!(
-        "UPDATE jobs SET locked_until = $1, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM jobs WHERE due_at <= $2 AND (locked_until IS NULL OR locked_until < $2)
-                      AND kind IN ({kind_list}) ORDER BY due_at LIMIT $3{lock})
+        "UPDATE jobs SET locked_until = $1 + CASE kind{lease} ELSE 10000000 END, attempts = attempts + 1
+         WHERE id IN (SELECT id FROM jobs WHERE due_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
+                      AND kind IN ({kind_list}) ORDER BY due_at LIMIT $2{lock})
          RETURNING id, kind, subject_id, payload, attempts, due_at"
     );
     let rows = sqlx::query(&sql)
-        .bind(now.micros() + lease_secs * 1_000_000)
         .bind(now.micros())
         .bind(limit)
         .fetch_all(&store.pool)

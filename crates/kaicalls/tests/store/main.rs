@@ -665,3 +665,26 @@ async fn an_idempotency_key_in_flight_is_a_conflict() {
         ));
     }
 }
+
+#[tokio::test]
+async fn each_job_is_leased_for_its_own_kind() {
+    for (backend, store, _dir) in backends().await {
+        let now = SystemClock::default().now();
+        let mut tx = store.begin().await.unwrap();
+        jobs::enqueue(&mut tx, Kind::WebhookDelivery, "d1", &json!({}), now, now)
+            .await
+            .unwrap();
+        jobs::enqueue(&mut tx, Kind::CopyRecording, "c1", &json!({}), now, now)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let lane = [Kind::WebhookDelivery, Kind::CopyRecording];
+        assert_eq!(jobs::claim(&store, now, 10, &lane).await.unwrap().len(), 2);
+        // A webhook attempt held by a dead worker is retried after its own 30 s lease,
+        // not the recording copy's longer one.
+        let later = Timestamp(now.micros() + (Kind::WebhookDelivery.lease_secs() + 1) * 1_000_000);
+        let again = jobs::claim(&store, later, 10, &lane).await.unwrap();
+        let kinds: Vec<_> = again.iter().map(|j| j.kind).collect();
+        assert_eq!(kinds, vec![Some(Kind::WebhookDelivery)], "{backend}");
+    }
+}
