@@ -92,7 +92,7 @@ async fn a_simulated_recording_is_a_wav_as_long_as_the_call_behind_a_tamper_proo
 #[tokio::test]
 async fn recording_links_expire_and_the_api_hands_out_fresh_ones() {
     let server = Server::builder()
-        .env("KAICALLS_RECORDING_LINK_TTL_SECS", "2")
+        .env("KAICALLS_RECORDING_LINK_TTL_SECS", "4")
         .start()
         .await;
     let boot = server.bootstrap("owner@smithlaw.test");
@@ -108,7 +108,8 @@ async fn recording_links_expire_and_the_api_hands_out_fresh_ones() {
     let call = server.wait_terminal(key, id).await;
     let url = call["recording_url"].as_str().unwrap();
     assert_eq!(fetch(&server, url).await.0, 200, "works before expiry");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Links expire on a whole second, so a 4 s link lives at least 3 s.
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     let (status, body) = fetch(&server, url).await;
     assert_eq!(status, 403, "not after");
     let body: Value = serde_json::from_slice(&body).unwrap();
