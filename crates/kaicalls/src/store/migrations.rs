@@ -140,7 +140,6 @@ CREATE TABLE calls (
     duration BIGINT,
     summary TEXT,
     transcript TEXT,
-    recording_token TEXT,
     recording_url TEXT,
     quality_dimensions TEXT,
     cost_cents BIGINT,
