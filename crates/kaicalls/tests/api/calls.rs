@@ -357,20 +357,9 @@ async fn a_call_in_flight_when_the_server_dies_finishes_after_restart() {
         .await;
     assert_eq!(status, 201);
     let id = created["id"].as_str().unwrap().to_string();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let (_, call) = server
-            .get(&boot.live_key, &format!("/api/v1/calls?id={id}"))
-            .await;
-        if call["status"] == "in_progress" {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never answered: {call}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    server
+        .call_until(&boot.live_key, &id, 20, |c| c["status"] == "in_progress")
+        .await;
     server.kill_and_restart().await;
     let call = server.wait_terminal(&boot.live_key, &id).await;
     assert_eq!(call["status"], "completed");

@@ -204,6 +204,48 @@ impl Server {
         self.call(Method::POST, path, Some(key), Some(body)).await
     }
 
+    /// Polls a call until `pred` holds for it (deadline `secs`).
+    pub async fn call_until(
+        &self,
+        key: &str,
+        id: &str,
+        secs: u64,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let pred = &pred;
+        eventually(secs, "the call's state", move || async move {
+            let (_, call) = self.get(key, &format!("/api/v1/calls?id={id}")).await;
+            if pred(&call) {
+                Ok(call)
+            } else {
+                Err(call.to_string())
+            }
+        })
+        .await
+    }
+
+    /// Polls a call's first webhook delivery until `pred` holds for it.
+    pub async fn delivery_until(
+        &self,
+        key: &str,
+        call_id: &str,
+        secs: u64,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let pred = &pred;
+        eventually(secs, "the call's webhook delivery", move || async move {
+            let path = format!("/api/v1/event-deliveries?call_id={call_id}");
+            let (_, deliveries) = self.get(key, &path).await;
+            let delivery = &deliveries["deliveries"][0];
+            if pred(delivery) {
+                Ok(delivery.clone())
+            } else {
+                Err(deliveries.to_string())
+            }
+        })
+        .await
+    }
+
     /// Polls a call until it is terminal (deadline 60 s).
     pub async fn wait_terminal(&self, key: &str, id: &str) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -261,6 +303,26 @@ impl Server {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Polls `probe` every 50 ms until it answers `Ok`; after `secs` the test fails with
+/// `what` and the last `Err` (a description of what was seen instead).
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(last) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; last seen: {last}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

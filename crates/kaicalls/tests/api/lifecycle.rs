@@ -8,20 +8,10 @@ use serde_json::{json, Value};
 use crate::harness::{bootstrap_db, Server};
 use crate::receiver::Receiver;
 
-async fn status_of(server: &Server, key: &str, id: &str) -> String {
-    let (_, call) = server.get(key, &format!("/api/v1/calls?id={id}")).await;
-    call["status"].as_str().unwrap().to_string()
-}
-
 async fn wait_status(server: &Server, key: &str, id: &str, want: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while status_of(server, key, id).await != want {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "call never reached {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server
+        .call_until(key, id, 30, |c| c["status"] == want)
+        .await;
 }
 
 #[tokio::test]

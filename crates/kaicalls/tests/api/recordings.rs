@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::fake_vapi::{end_of_call_report, send};
-use crate::harness::Server;
+use crate::harness::{eventually, Server};
 use crate::vapi::{setup, Setup, SECRET};
 
 /// Seconds of audio in an 8 kHz, 8-bit mono WAV, checking its header.
@@ -27,18 +27,18 @@ async fn fetch(server: &Server, url: &str) -> (u16, Vec<u8>) {
 }
 
 async fn wait_stored(server: &Server, key: &str, id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(20, "the recording to be available", || async {
         let (status, info) = server
             .get(key, &format!("/api/v1/recordings?call_id={id}"))
             .await;
         assert_eq!(status, 200);
         if info["status"] == "available" {
-            return info;
+            Ok(info)
+        } else {
+            Err(info.to_string())
         }
-        assert!(tokio::time::Instant::now() < deadline, "{info}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -190,23 +190,21 @@ async fn recordings_can_live_in_an_s3_compatible_bucket() {
     let id = created["id"].as_str().unwrap();
     server.wait_terminal(key, id).await;
     let info = wait_stored(&server, key, id).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let key_tag = format!("<Key>{id}.wav</Key>");
+    eventually(20, "the recording in the bucket", || async {
         let listing = reqwest::get(format!("{endpoint}/{bucket}"))
             .await
             .unwrap()
             .text()
             .await
             .unwrap();
-        if listing.contains(&format!("<Key>{id}.wav</Key>")) {
-            break;
+        if listing.contains(&key_tag) {
+            Ok(())
+        } else {
+            Err(listing)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never stored in the bucket: {listing}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let (status, audio) = fetch(&server, info["recording_url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(wav_seconds(&audio), 35.0);

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::fake_vapi::{end_of_call_report, send, status_update, FakeVapi};
-use crate::harness::{code, Boot, Server};
+use crate::harness::{code, eventually, Boot, Server};
 use crate::receiver::Receiver;
 
 pub const SECRET: &str = "vapi-shared-secret-123";
@@ -69,15 +69,9 @@ impl Setup {
     }
 
     async fn wait_for(&self, id: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let call = self.get(id).await;
-            if pred(&call) {
-                return call;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "{call}");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        self.server
+            .call_until(&self.boot.live_key, id, 20, pred)
+            .await
     }
 }
 
@@ -172,19 +166,15 @@ async fn the_full_example_dials_vapi_and_its_messages_complete_the_call() {
     // Our playable recording_url, serving the copy of Vapi's recording.
     let ours = call["recording_url"].as_str().unwrap();
     assert!(ours.starts_with(&s.server.url));
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
+    let served = eventually(20, "the recording to be served", || async {
         let resp = reqwest::get(ours).await.unwrap();
-        if resp.status() == 200 {
-            assert_eq!(resp.bytes().await.unwrap().to_vec(), audio);
-            break;
+        match resp.status().as_u16() {
+            200 => Ok(resp.bytes().await.unwrap().to_vec()),
+            status => Err(format!("HTTP {status}")),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "recording never served"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    assert_eq!(served, audio);
 
     // A duplicate report changes nothing, and the webhook fires once.
     assert_eq!(send(&s.server.url, Some(SECRET), report).await, 200);
@@ -402,18 +392,10 @@ async fn a_call_whose_every_message_was_lost_is_reconciled_after_its_expected_en
     ended["status"] = json!("ended");
     s.vapi.set_call(&conversation, ended);
     // No message at all: at max_duration + grace (10 + 1 s) KaiCalls asks Vapi.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let call = s.get(&id).await;
-        if call["status"] == "completed" {
-            assert_eq!(call["ended_reason"], "agent_hangup");
-            assert_eq!(call["duration"], 10, "never longer than max_duration");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never reconciled: {call}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let call = s
+        .server
+        .call_until(&s.boot.live_key, &id, 30, |c| c["status"] == "completed")
+        .await;
+    assert_eq!(call["ended_reason"], "agent_hangup");
+    assert_eq!(call["duration"], 10, "never longer than max_duration");
 }

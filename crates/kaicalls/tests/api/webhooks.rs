@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{code, Server};
+use crate::harness::{code, eventually, Server};
 use crate::receiver::{Answer, Receiver};
 
 fn keys_of(v: &Value) -> BTreeSet<String> {
@@ -139,28 +139,19 @@ async fn live_webhooks_to_private_addresses_are_refused_but_test_mode_may_use_th
     server
         .wait_terminal(&boot.live_key, live["id"].as_str().unwrap())
         .await;
-    let path = format!(
-        "/api/v1/event-deliveries?call_id={}",
-        live["id"].as_str().unwrap()
-    );
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (_, deliveries) = server.get(&boot.live_key, &path).await;
-        let attempts = &deliveries["deliveries"][0]["attempts"];
-        if attempts.as_array().is_some_and(|a| !a.is_empty()) {
-            assert_eq!(attempts[0]["status_code"], Value::Null);
-            assert!(
-                attempts[0]["error"]
-                    .as_str()
-                    .unwrap()
-                    .contains("not a public address"),
-                "{attempts}"
-            );
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let has_attempt = |d: &Value| d["attempts"].as_array().is_some_and(|a| !a.is_empty());
+    let delivery = server
+        .delivery_until(
+            &boot.live_key,
+            live["id"].as_str().unwrap(),
+            30,
+            has_attempt,
+        )
+        .await;
+    let attempt = &delivery["attempts"][0];
+    assert_eq!(attempt["status_code"], Value::Null);
+    let error = attempt["error"].as_str().unwrap();
+    assert!(error.contains("not a public address"), "{error}");
     assert!(receiver
         .received()
         .iter()
@@ -176,22 +167,16 @@ async fn live_webhooks_to_private_addresses_are_refused_but_test_mode_may_use_th
             json!({"agent_id": boot.agent_id, "to": "+15005550003", "webhook_url": by_name}),
         )
         .await;
-    let path = format!(
-        "/api/v1/event-deliveries?call_id={}",
-        named["id"].as_str().unwrap()
-    );
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let (_, deliveries) = server.get(&boot.live_key, &path).await;
-        let attempts = &deliveries["deliveries"][0]["attempts"];
-        if attempts.as_array().is_some_and(|a| !a.is_empty()) {
-            let error = attempts[0]["error"].as_str().unwrap();
-            assert!(error.contains("no public address"), "{error}");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let delivery = server
+        .delivery_until(
+            &boot.live_key,
+            named["id"].as_str().unwrap(),
+            30,
+            has_attempt,
+        )
+        .await;
+    let error = delivery["attempts"][0]["error"].as_str().unwrap();
+    assert!(error.contains("no public address"), "{error}");
     assert!(receiver
         .received()
         .iter()
@@ -361,16 +346,9 @@ async fn a_failing_receiver_gets_the_event_on_the_fourth_attempt_and_again_on_re
 
     let call_id = call["id"].as_str().unwrap();
     let path = format!("/api/v1/event-deliveries?call_id={call_id}");
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    let delivery = loop {
-        let (_, deliveries) = server.get(key, &path).await;
-        let d = deliveries["deliveries"][0].clone();
-        if d["status"] == "succeeded" {
-            break d;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{deliveries}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let delivery = server
+        .delivery_until(key, call_id, 10, |d| d["status"] == "succeeded")
+        .await;
     let codes: Vec<i64> = delivery["attempts"]
         .as_array()
         .unwrap()
@@ -474,8 +452,7 @@ async fn retry_after_is_honoured_redirects_are_not_followed_and_410_disables() {
         )
         .await;
     gone.wait_until(30, "the 410", |r| !r.is_empty()).await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    eventually(10, "the subscription to be disabled", || async {
         let (_, list) = server.get(key, "/api/v1/webhooks").await;
         let listed = list["webhooks"]
             .as_array()
@@ -485,11 +462,12 @@ async fn retry_after_is_honoured_redirects_are_not_followed_and_410_disables() {
             .unwrap()
             .clone();
         if listed["is_active"] == false {
-            break;
+            Ok(())
+        } else {
+            Err(listed.to_string())
         }
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(gone.received().len(), 1, "no retries after 410");
 }
