@@ -267,6 +267,23 @@ async fn sessions_refuse_cross_site_writes_and_throttle_logins() {
         )
         .await;
     assert_eq!((status.as_u16(), code(&body)), (429, "rate_limited"));
+
+    // One address guessing across many emails is throttled too: 20 failures from it
+    // (5 above, 15 here), then even a fresh email is refused.
+    let login = |email: String| {
+        server.call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email, "password": "wrong-password"})),
+        )
+    };
+    for i in 0..15 {
+        let (status, _) = login(format!("guess{i}@smithlaw.test")).await;
+        assert_eq!(status, 401, "attempt {i}");
+    }
+    let (status, body) = login("fresh@smithlaw.test".into()).await;
+    assert_eq!((status.as_u16(), code(&body)), (429, "rate_limited"));
 }
 
 #[tokio::test]
