@@ -21,9 +21,32 @@ pub struct AppState {
     pub recordings: RecordingStore,
     /// The server's own origin, e.g. `http://127.0.0.1:8080` (recording URLs, CSRF).
     pub public_url: Arc<str>,
+    /// `KAICALLS_ALLOW_PRIVATE_WEBHOOKS`: live-mode webhooks may target private
+    /// addresses (local development).
+    pub allow_private_webhooks: bool,
 }
 
 impl AppState {
+    /// Refuses, at the moment it is given, a live-mode webhook URL whose host is a
+    /// private, loopback, link-local or otherwise non-public IP literal.
+    pub fn check_webhook_target(
+        &self,
+        mode: crate::auth::api_key::Mode,
+        param: &str,
+        url: &str,
+    ) -> Result<(), crate::error::ApiError> {
+        if mode != crate::auth::api_key::Mode::Live || self.allow_private_webhooks {
+            return Ok(());
+        }
+        match crate::webhooks::ssrf::refused_literal(url) {
+            Some(why) => Err(crate::error::ApiError::invalid(
+                param,
+                format!("{param} must reach a public address: {why}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// True when cookies must carry `Secure` (the server is reached over HTTPS).
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")

@@ -50,9 +50,22 @@ pub struct ServeArgs {
         long,
         env = "KAICALLS_ALLOW_PRIVATE_WEBHOOKS",
         default_value_t = false,
+        value_parser = clap::builder::BoolishValueParser::new(),
         hide = true
     )]
     pub allow_private_webhooks: bool,
+
+    /// Seconds a client has to send a request's headers (then the connection closes).
+    #[arg(long, env = "KAICALLS_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub header_timeout_secs: f64,
+
+    /// Seconds a client has to send a request's body (then 408 request_timeout).
+    #[arg(long, env = "KAICALLS_BODY_TIMEOUT_SECS", default_value_t = 30.0)]
+    pub body_timeout_secs: f64,
+
+    /// Connections open at once; beyond it new connections wait in the backlog.
+    #[arg(long, env = "KAICALLS_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
 
     /// POST /api/v1/calls requests per key per minute.
     #[arg(
@@ -139,11 +152,26 @@ pub struct ServeArgs {
 
     /// On an empty database, create a demo owner, business, agent and keys, and print
     /// them with a ready-to-paste curl.
-    #[arg(long)]
+    #[arg(long, env = "KAICALLS_DEMO", value_parser = clap::builder::BoolishValueParser::new())]
     pub demo: bool,
 }
 
 impl ServeArgs {
+    pub fn connection_limits(&self) -> anyhow::Result<crate::http::serve::ConnectionLimits> {
+        let secs = |name: &str, v: f64| {
+            anyhow::ensure!(
+                v.is_finite() && v > 0.0,
+                "{name} must be a positive number of seconds"
+            );
+            Ok(std::time::Duration::from_secs_f64(v))
+        };
+        Ok(crate::http::serve::ConnectionLimits {
+            header_timeout: secs("KAICALLS_HEADER_TIMEOUT_SECS", self.header_timeout_secs)?,
+            body_timeout: secs("KAICALLS_BODY_TIMEOUT_SECS", self.body_timeout_secs)?,
+            max_connections: self.max_connections,
+        })
+    }
+
     pub fn rate_limits(&self) -> crate::http::rate_limit::Limits {
         crate::http::rate_limit::Limits {
             calls_per_min: self.rate_limit_calls_per_min,

@@ -28,6 +28,8 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    RequestTimeout(String),
+    #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
     Idempotency(String),
@@ -40,7 +42,7 @@ pub enum ApiError {
     #[error("{0}")]
     CallFailed(String),
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -77,6 +79,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::CallFailed(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Idempotency(_) => "idempotency_error",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -108,10 +112,50 @@ impl ApiError {
     }
 }
 
+/// The one place a store error becomes an answer: a unique violation is the
+/// client's conflict (two requests racing to create the same number, say), anything
+/// else is ours.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        ApiError::Internal(err.into())
+        match unique_violation(&err) {
+            Some(what) => ApiError::Conflict(format!("This {what} already exists")),
+            None => ApiError::Internal(err.into()),
+        }
     }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        match err.downcast::<sqlx::Error>() {
+            Ok(sqlx) => sqlx.into(),
+            Err(other) => ApiError::Internal(other),
+        }
+    }
+}
+
+/// What a unique violation was about, in words ("phone number"), if it was one.
+fn unique_violation(err: &sqlx::Error) -> Option<String> {
+    if !crate::store::is_unique_violation(err) {
+        return None;
+    }
+    let db = err.as_database_error()?;
+    // SQLite: "UNIQUE constraint failed: phone_numbers.phone_number";
+    // PostgreSQL names the constraint: "phone_numbers_phone_number_key".
+    let message = db.message();
+    let column = match message.strip_prefix("UNIQUE constraint failed: ") {
+        Some(cols) => cols.split(", ").last().unwrap_or(cols).rsplit('.').next(),
+        None => db.constraint().map(|c| {
+            c.trim_end_matches("_key")
+                .trim_end_matches("_idx")
+                .rsplit_once("s_")
+                .map_or(c, |(_, col)| col)
+        }),
+    };
+    Some(
+        column
+            .filter(|c| !c.is_empty())
+            .map_or("resource".to_string(), |c| c.replace('_', " ")),
+    )
 }
 
 /// Carried in the response extensions of a 500 so the logging middleware can print the

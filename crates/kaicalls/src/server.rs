@@ -1,7 +1,6 @@
 //! `kaicalls serve`: wires the store, the engine, the worker and the HTTP router, and
 //! runs them until SIGINT/SIGTERM.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -84,6 +83,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         links,
         recordings: recordings.clone(),
         public_url: public_url.clone().into(),
+        allow_private_webhooks: args.allow_private_webhooks,
     };
 
     if args.demo && tenancy::count_users(&store).await? == 0 {
@@ -102,13 +102,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         copier: Arc::new(Copier::new(store.clone(), recordings)?),
     });
     let worker = tokio::spawn(worker.run());
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let limits = args.connection_limits()?;
+    let app = http::router(state);
     // The line scripts and tests wait for; it carries the real port when bind used 0.
     println!("KaiCalls listening on http://{addr}");
     tracing::info!(database = %redact_url(&args.db.database_url), %public_url, sim_speed = args.sim_speed, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    http::serve::serve(listener, app, limits, shutdown_signal()).await?;
     worker.abort();
     Ok(())
 }

@@ -105,9 +105,16 @@ impl<St: Send + Sync> FromRequestParts<St> for SessionAuth {
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, ApiError> {
         match outcome(parts) {
             AuthOutcome::Session(session) => Ok(SessionAuth(session)),
-            AuthOutcome::Key(_) => Err(ApiError::unauthorized(
-                "Key management requires a dashboard session, not an API key",
-            )),
+            AuthOutcome::Key(_) => {
+                let path = parts
+                    .extensions
+                    .get::<axum::extract::OriginalUri>()
+                    .map_or_else(|| parts.uri.path(), |o| o.0.path());
+                Err(ApiError::unauthorized(format!(
+                    "{} {path} needs a dashboard session (POST /api/v1/auth/login), not an API key",
+                    parts.method
+                )))
+            }
             AuthOutcome::Rejected(why) => Err(ApiError::unauthorized(why)),
             AuthOutcome::Anonymous => Err(ApiError::unauthorized(
                 "Log in first: POST /api/v1/auth/login",

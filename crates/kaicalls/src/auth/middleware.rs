@@ -108,7 +108,11 @@ async fn resolve(app: &AppState, headers: &HeaderMap) -> Result<AuthOutcome, Api
 
 /// The key from `Authorization: Bearer …` or `X-KaiCalls-API-Key`, if either is sent.
 fn presented_key(headers: &HeaderMap) -> Option<Result<&str, &'static str>> {
-    if let Some(value) = headers.get("x-kaicalls-api-key") {
+    // An empty X-KaiCalls-API-Key is no key at all: it does not hide a Bearer token.
+    if let Some(value) = headers
+        .get("x-kaicalls-api-key")
+        .filter(|v| !v.as_bytes().trim_ascii().is_empty())
+    {
         return Some(
             value
                 .to_str()

@@ -112,6 +112,12 @@ impl CreateCallBody {
         let metadata = self.metadata.map(validate_metadata).transpose()?;
         let webhook_events = match self.webhook_events {
             None => vec!["call.completed".to_string(), "call.failed".to_string()],
+            Some(events) if events.is_empty() => {
+                return Err(ApiError::invalid(
+                    "webhook_events",
+                    "webhook_events must name at least one event (omit it for call.completed and call.failed)",
+                ));
+            }
             Some(events) => {
                 if let Some(bad) = events
                     .iter()
@@ -206,7 +212,7 @@ impl From<sqlx::Error> for CreateFailure {
 
 impl From<anyhow::Error> for CreateFailure {
     fn from(err: anyhow::Error) -> Self {
-        ApiError::Internal(err).into()
+        ApiError::from(err).into()
     }
 }
 

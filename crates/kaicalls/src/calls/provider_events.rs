@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::repo;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::Json;
+use crate::http::json::{Json, JsonBytes};
 use crate::voice::vapi;
 
 fn presented_secret(headers: &HeaderMap) -> &str {
@@ -28,14 +28,19 @@ fn presented_secret(headers: &HeaderMap) -> &str {
 pub async fn vapi_events(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Json(body): Json<Value>,
+    JsonBytes(body): JsonBytes,
 ) -> ApiResult<Json<Value>> {
     let Some(vapi) = app.engine.vapi() else {
         return Err(ApiError::not_found("Vapi integration"));
     };
+    // The secret first: an unauthenticated sender gets nothing parsed.
     if !vapi.verify_secret(presented_secret(&headers)) {
         return Err(ApiError::unauthorized("Missing or invalid provider secret"));
     }
+    // Vapi's messages are Vapi's (long transcripts and all): parsed as they come,
+    // not held to the limits of our own request bodies.
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
     let message = &body["message"];
     let call = match message["call"]["id"].as_str() {
         Some(conversation) => repo::get_by_conversation(&app.store, conversation).await?,

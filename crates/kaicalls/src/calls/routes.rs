@@ -27,6 +27,9 @@ pub async fn create(
     headers: HeaderMap,
     JsonWithBytes(body, raw): JsonWithBytes<CreateCallBody>,
 ) -> ApiResult<Response> {
+    if let Some(url) = &body.webhook_url {
+        app.check_webhook_target(auth.tenant.mode, "webhook_url", url.trim())?;
+    }
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {

@@ -10,6 +10,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::ApiError;
+use crate::http::limits;
+
+/// How long a body may take to arrive when the server set no other deadline.
+const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// JSON body in, JSON body out. Rejections: 415 without a JSON content type, 413 over
 /// the body limit, 400 for malformed JSON or a wrongly typed field (naming it).
@@ -36,9 +40,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonWithBytes<T> {
     }
 }
 
+/// A JSON body's bytes, unparsed (for bodies that are not ours to hold to our
+/// limits, such as a provider's messages); the same 415/413 rejections.
+pub struct JsonBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        json_bytes(req, state).await.map(JsonBytes)
+    }
+}
+
 async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     let is_json = is_json_content_type(req.headers());
-    let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+    let deadline = req
+        .extensions()
+        .get::<crate::http::serve::BodyTimeout>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
+    let read = tokio::time::timeout(deadline, Bytes::from_request(req, state));
+    let bytes = read.await.map_err(|_| {
+        ApiError::RequestTimeout(format!(
+            "The request body did not arrive within {} s",
+            deadline.as_secs_f64()
+        ))
+    })?;
+    let bytes = bytes.map_err(|e| match e {
         BytesRejection::FailedToBufferBody(inner)
             if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
         {
@@ -60,11 +87,14 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     } else {
         bytes
     };
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    // The whole body must be one JSON value: `{…}xyz` is refused, not truncated.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|inner| ApiError::bad_request(format!("Invalid JSON body: {inner}")))?;
+    limits::check_strings(&value)?;
+    serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() || path == "." {
+        if path == "." {
             ApiError::bad_request(format!("Invalid JSON body: {inner}"))
         } else {
             let param = path.split(['.', '[']).next().unwrap_or(&path).to_string();
@@ -104,6 +134,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
+        limits::check_query(query)?;
         serde_urlencoded::from_str(query)
             .map(Query)
             .map_err(|e| ApiError::bad_request(format!("Invalid query string: {e}")))

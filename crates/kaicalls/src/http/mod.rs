@@ -2,8 +2,10 @@
 //! never reach a handler (unknown route, wrong method, body too large).
 
 pub mod json;
+pub mod limits;
 pub mod openapi;
 pub mod rate_limit;
+pub mod serve;
 
 use std::time::Instant;
 
@@ -196,6 +198,7 @@ mod tests {
             links,
             recordings: RecordingStore::local(dir).unwrap(),
             public_url: "http://test".into(),
+            allow_private_webhooks: false,
         }
     }
 

@@ -10,6 +10,7 @@ use super::{Filter, Lead};
 use crate::app::AppState;
 use crate::auth::api_key::Mode;
 use crate::auth::extract::{Auth, LeadsRead, LeadsWrite};
+use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, NewEvent};
@@ -193,6 +194,17 @@ async fn emit(tx: &mut Tx, lead: &Lead, kind: &str, mode: Mode, now: Timestamp) 
     Ok(())
 }
 
+/// A lead's agent must be one the caller can see, of the lead's own business.
+async fn check_agent(app: &AppState, tenant: &Tenant, lead: &Lead) -> ApiResult<()> {
+    let Some(agent_id) = &lead.agent_id else {
+        return Ok(());
+    };
+    match crate::agents::get(&app.store, tenant, agent_id).await? {
+        Some(agent) if agent.business_id == lead.business_id => Ok(()),
+        _ => Err(ApiError::not_found("Agent")),
+    }
+}
+
 pub async fn create(
     State(app): State<AppState>,
     auth: Auth<LeadsWrite>,
@@ -220,6 +232,7 @@ pub async fn create(
         updated_at: now,
     };
     body.apply(&mut lead)?;
+    check_agent(&app, &auth.tenant, &lead).await?;
     let mut tx = app.store.begin().await?;
     super::save(&mut tx, &lead, true).await?;
     emit(&mut tx, &lead, "lead.created", auth.tenant.mode, now).await?;
@@ -247,6 +260,7 @@ pub async fn update(
         ));
     }
     body.apply(&mut lead)?;
+    check_agent(&app, &auth.tenant, &lead).await?;
     let now = app.clock.now();
     lead.updated_at = now;
     let mut tx = app.store.begin().await?;

@@ -60,6 +60,8 @@ struct Pending {
 enum Outcome {
     Status(u16, Option<f64>),
     Error(String),
+    /// The SSRF guard refused the target: it cannot succeed on retry.
+    Refused(String),
 }
 
 impl Deliverer {
@@ -141,14 +143,8 @@ impl Deliverer {
     async fn send(&self, d: &Pending, secrets: &[String], body: &str, now: Timestamp) -> Outcome {
         let guarded = d.mode == Mode::Live && !self.allow_private;
         if guarded {
-            if let Some(ip) = reqwest::Url::parse(&d.url)
-                .ok()
-                .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()))
-                .and_then(|h| h.parse::<std::net::IpAddr>().ok())
-            {
-                if !ssrf::is_public(ip) {
-                    return Outcome::Error(format!("refused: {ip} is not a public address"));
-                }
+            if let Some(why) = ssrf::refused_literal(&d.url) {
+                return Outcome::Refused(format!("refused: {why}"));
             }
         }
         let client = if guarded { &self.guarded } else { &self.open };
@@ -175,7 +171,10 @@ impl Deliverer {
                     .and_then(|v| v.trim().parse::<f64>().ok());
                 Outcome::Status(resp.status().as_u16(), retry_after)
             }
-            Err(err) => Outcome::Error(describe(&err)),
+            Err(err) => match refusal(&err) {
+                Some(why) => Outcome::Refused(format!("refused: {why}")),
+                None => Outcome::Error(describe(&err)),
+            },
         }
     }
 
@@ -190,11 +189,12 @@ impl Deliverer {
         let attempt = d.attempts + 1;
         let (status_code, error, retry_after) = match &outcome {
             Outcome::Status(code, retry_after) => (Some(*code as i64), None, *retry_after),
-            Outcome::Error(e) => (None, Some(e.clone()), None),
+            Outcome::Error(e) | Outcome::Refused(e) => (None, Some(e.clone()), None),
         };
+        let refused = matches!(outcome, Outcome::Refused(_));
         let succeeded = status_code.is_some_and(|c| (200..300).contains(&c));
         let gone = status_code == Some(410) && d.subscription_id.is_some();
-        let next_at = if succeeded || gone {
+        let next_at = if succeeded || gone || refused {
             None
         } else {
             self.schedule.get(attempt as usize - 1).map(|delay| {
@@ -270,6 +270,18 @@ impl Deliverer {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// The SSRF guard's refusal, if that is what stopped the request.
+fn refusal(err: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
+    while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<ssrf::Refused>() {
+            return Some(refused.0.clone());
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// A short, secret-free description of a transport error.

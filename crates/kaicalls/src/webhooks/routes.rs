@@ -72,6 +72,7 @@ pub async fn upsert(
     let url = body.webhook_url.or(body.url).map(|u| u.trim().to_string());
     if let Some(url) = &url {
         validate_webhook_url(url)?;
+        app.check_webhook_target(auth.tenant.mode, "webhook_url", url)?;
     }
     let events = body.events.map(validate_events).transpose()?;
     let now = app.clock.now();

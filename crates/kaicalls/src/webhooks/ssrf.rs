@@ -44,6 +44,33 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// Why a live-mode URL whose host is an IP literal may not be a webhook target, if
+/// it may not: checked when the URL is given (`400 invalid_request`) and again
+/// before each delivery. Names are checked where they resolve
+/// ([`PublicOnlyResolver`]).
+pub fn refused_literal(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let ip = match url.host()? {
+        url::Host::Ipv4(v4) => IpAddr::V4(v4),
+        url::Host::Ipv6(v6) => IpAddr::V6(v6),
+        url::Host::Domain(_) => return None,
+    };
+    (!is_public(ip)).then(|| format!("{ip} is not a public address"))
+}
+
+/// The resolver's refusal, recognisable in a transport error's source chain so the
+/// delivery fails at once instead of retrying a target that can never be reached.
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// A resolver that drops every non-public address; a name with none left fails.
 pub struct PublicOnlyResolver;
 
@@ -56,7 +83,10 @@ impl Resolve for PublicOnlyResolver {
                 .filter(|a| is_public(a.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
+                return Err(
+                    Box::new(Refused(format!("{host} resolves to no public address")))
+                        as Box<dyn std::error::Error + Send + Sync>,
+                );
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -89,6 +119,26 @@ mod tests {
         }
         for ip in ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111"] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for url in [
+            "http://127.0.0.1:9/x",
+            "http://10.0.0.1/x",
+            "http://169.254.169.254/latest",
+            "https://100.64.1.1/",
+            "http://[::1]:8080/",
+            "http://[fd12::1]/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://0x7f000001/",
+            "http://2130706433/",
+        ] {
+            assert!(refused_literal(url).is_some(), "{url}");
+        }
+        for url in [
+            "https://example.com/hooks",
+            "http://8.8.8.8/x",
+            "https://localhost.example/",
+        ] {
+            assert_eq!(refused_literal(url), None, "{url}");
         }
     }
 }

@@ -35,6 +35,22 @@ pub struct Server {
     _dir: Arc<tempfile::TempDir>,
 }
 
+/// The PostgreSQL server for tests that need one, from `KAICALLS_TEST_POSTGRES_URL`.
+/// Unset, the test says it skipped `what` — unless `KAICALLS_TEST_REQUIRE_ALL` is set
+/// (CI sets it), where a missing environment fails the test instead of passing it.
+pub fn postgres_url(what: &str) -> Option<String> {
+    match std::env::var("KAICALLS_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var_os("KAICALLS_TEST_REQUIRE_ALL").is_some() => {
+            panic!("KAICALLS_TEST_REQUIRE_ALL is set but KAICALLS_TEST_POSTGRES_URL is not: {what} cannot run")
+        }
+        Err(_) => {
+            eprintln!("SKIPPED: {what} (KAICALLS_TEST_POSTGRES_URL unset)");
+            None
+        }
+    }
+}
+
 pub struct Builder {
     env: Vec<(String, String)>,
     db_url: Option<String>,

@@ -12,6 +12,7 @@ mod calls;
 mod client;
 mod crm;
 mod errors;
+mod hardening;
 mod lifecycle;
 mod recordings;
 mod reference;

@@ -1,0 +1,466 @@
+//! Issue 8's defects, each as it was found from outside: through the real binary,
+//! on SQLite and (when CI provides one) PostgreSQL.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::account::fresh_postgres_database;
+use crate::harness::{bootstrap_db, code, param, Server};
+
+/// The servers a backend-dependent defect is checked on: SQLite, and PostgreSQL when
+/// `KAICALLS_TEST_POSTGRES_URL` is set (CI requires it: see `harness::postgres_url`).
+async fn servers(builder: impl Fn() -> crate::harness::Builder) -> Vec<(&'static str, Server)> {
+    let mut servers = vec![("sqlite", builder().start().await)];
+    if let Some(admin) = crate::harness::postgres_url("the PostgreSQL half of this test") {
+        let url = fresh_postgres_database(&admin).await;
+        servers.push(("postgres", builder().database(&url).start().await));
+    }
+    servers
+}
+
+fn host(server: &Server) -> String {
+    server.url.trim_start_matches("http://").to_string()
+}
+
+#[tokio::test]
+async fn control_characters_are_400_naming_the_field_on_both_backends() {
+    for (backend, server) in servers(Server::builder).await {
+        let boot = bootstrap_db(&server.db_url, "nul@tenant.test", "NUL Law");
+        let key = &boot.live_key;
+        let (status, err) = server
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": "a\u{0}@x.test", "password": "x"})),
+            )
+            .await;
+        assert_eq!(
+            (status.as_u16(), param(&err)),
+            (400, "email"),
+            "{backend}: {err}"
+        );
+        assert_eq!(code(&err), "invalid_request");
+
+        let agent = &boot.agent_id;
+        let cases: [(&str, Value, &str); 6] = [
+            (
+                "/api/v1/calls",
+                json!({"agent_id": agent, "to": "+15125551234", "name": "J\u{0}hn"}),
+                "name",
+            ),
+            (
+                "/api/v1/calls",
+                json!({"agent_id": agent, "to": "+15125551234", "context": "a\u{0}b"}),
+                "context",
+            ),
+            (
+                "/api/v1/leads",
+                json!({"name": "Lead\u{0}", "phone": "+15125557001"}),
+                "name",
+            ),
+            ("/api/v1/agents", json!({"name": "Agent\u{1b}[31m"}), "name"),
+            (
+                "/api/v1/webhooks",
+                json!({"url": "https://example.com/h", "description": "x\u{0}"}),
+                "description",
+            ),
+            (
+                "/api/v1/leads",
+                json!({"name": "ok", "metadata": {"crm": "\u{0}"}}),
+                "metadata",
+            ),
+        ];
+        for (path, body, field) in cases {
+            let (status, err) = server.post(key, path, body.clone()).await;
+            assert_eq!(
+                (status.as_u16(), param(&err)),
+                (400, field),
+                "{backend} {path} {body}: {err}"
+            );
+        }
+        for path in [
+            "/api/v1/calls?id=%00",
+            "/api/v1/leads?status=new%00",
+            "/api/v1/calls?id=a%0Ab",
+        ] {
+            let (status, err) = server.get(key, path).await;
+            assert_eq!(status, 400, "{backend} {path}: {err}");
+            assert_eq!(code(&err), "invalid_request");
+        }
+        // Line breaks and tabs are text, not control: a context may have paragraphs.
+        let (status, call) = server
+            .post(key, "/api/v1/calls", json!({"agent_id": agent, "to": "+15125551234", "context": "Line one.\nLine two.\tDone."}))
+            .await;
+        assert_eq!(status, 201, "{backend}: {call}");
+    }
+}
+
+#[tokio::test]
+async fn racing_creates_of_one_number_are_409_not_500_on_both_backends() {
+    for (backend, server) in servers(Server::builder).await {
+        let boot = bootstrap_db(&server.db_url, "race@tenant.test", "Race Law");
+        let mut statuses = vec![];
+        for round in 0..3 {
+            let number = format!("+1512555710{round}");
+            let mut racers = tokio::task::JoinSet::new();
+            for _ in 0..20 {
+                let request = server
+                    .request(Method::POST, "/api/v1/phone-numbers")
+                    .bearer_auth(&boot.live_key)
+                    .json(&json!({"phone_number": number}));
+                racers.spawn(async move {
+                    let resp = request.send().await.expect("request");
+                    (
+                        resp.status(),
+                        resp.json::<Value>().await.unwrap_or(Value::Null),
+                    )
+                });
+            }
+            for (status, body) in racers.join_all().await {
+                if status == 409 {
+                    assert_eq!(code(&body), "conflict", "{body}");
+                }
+                statuses.push((status.as_u16(), body));
+            }
+        }
+        // POST /phone-numbers assigns: the first creates (201), a later one sees the
+        // number and updates it (200), one that loses the race to the insert is 409.
+        let created = statuses.iter().filter(|(s, _)| *s == 201).count();
+        let others: Vec<_> = statuses
+            .iter()
+            .filter(|(s, _)| ![200, 201, 409].contains(s))
+            .collect();
+        assert_eq!(created, 3, "{backend}: one number created per round");
+        assert!(
+            others.is_empty(),
+            "{backend}: only 200, 201 and 409, saw {others:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_live_webhook_url_with_a_private_ip_literal_is_refused_at_create() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("ssrf@tenant.test");
+    let live = &boot.live_key;
+    for url in [
+        "http://127.0.0.1:9/x",
+        "http://10.0.0.1/x",
+        "http://169.254.169.254/latest",
+        "http://100.64.0.1/x",
+        "http://[::1]/x",
+        "http://[fd00::1]/x",
+        "http://[::ffff:192.168.0.1]/x",
+    ] {
+        let (status, err) = server
+            .post(
+                live,
+                "/api/v1/calls",
+                json!({"agent_id": boot.agent_id, "to": "+15125551234", "webhook_url": url}),
+            )
+            .await;
+        assert_eq!(
+            (status.as_u16(), code(&err), param(&err)),
+            (400, "invalid_request", "webhook_url"),
+            "{url}: {err}"
+        );
+        let (status, err) = server
+            .post(
+                live,
+                "/api/v1/webhooks",
+                json!({"url": url, "events": ["call.completed"]}),
+            )
+            .await;
+        assert_eq!(
+            (status.as_u16(), param(&err)),
+            (400, "webhook_url"),
+            "subscription {url}: {err}"
+        );
+    }
+    // Test-mode calls may use local receivers.
+    let (status, body) = server
+        .post(&boot.test_key, "/api/v1/calls", json!({"agent_id": boot.agent_id, "to": "+15125551234", "webhook_url": "http://127.0.0.1:9/x"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // A name that resolves to a private address passes at create and is refused by
+    // the resolver: the delivery fails at once, not after the whole retry schedule.
+    let (status, call) = server
+        .post(live, "/api/v1/calls", json!({"agent_id": boot.agent_id, "to": "+15125551234", "webhook_url": "http://localhost:9/hook"}))
+        .await;
+    assert_eq!(status, 201, "{call}");
+    let id = call["id"].as_str().unwrap();
+    server.wait_terminal(live, id).await;
+    let delivery = server
+        .delivery_until(live, id, 30, |d| d["status"] == "failed")
+        .await;
+    assert_eq!(delivery["attempt_count"], 1, "{delivery}");
+    let error = delivery["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("refused") && error.contains("public address"),
+        "{delivery}"
+    );
+}
+
+#[tokio::test]
+async fn boolean_settings_take_1_and_yes_and_on() {
+    for value in ["1", "yes", "on", "TRUE"] {
+        let server = Server::builder()
+            .env("KAICALLS_ALLOW_PRIVATE_WEBHOOKS", value)
+            .start()
+            .await;
+        let boot = server.bootstrap("bool@tenant.test");
+        let (status, body) = server
+            .post(&boot.live_key, "/api/v1/calls", json!({"agent_id": boot.agent_id, "to": "+15125551234", "webhook_url": "http://127.0.0.1:9/x"}))
+            .await;
+        assert_eq!(
+            status, 201,
+            "KAICALLS_ALLOW_PRIVATE_WEBHOOKS={value}: {body}"
+        );
+    }
+    let server = Server::builder()
+        .env("KAICALLS_ALLOW_PRIVATE_WEBHOOKS", "0")
+        .start()
+        .await;
+    let boot = server.bootstrap("bool@tenant.test");
+    let (status, _) = server
+        .post(&boot.live_key, "/api/v1/calls", json!({"agent_id": boot.agent_id, "to": "+15125551234", "webhook_url": "http://127.0.0.1:9/x"}))
+        .await;
+    assert_eq!(status, 400, "0 means off");
+}
+
+/// Reads until the server closes the connection; returns what it sent, or None if
+/// it was still open after `secs`.
+async fn read_until_closed(stream: &mut TcpStream, secs: u64) -> Option<String> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(String::from_utf8_lossy(&seen).into_owned()),
+            Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_headers_and_bodies_time_out_and_connections_are_capped() {
+    let server = Server::builder()
+        .env("KAICALLS_HEADER_TIMEOUT_SECS", "1")
+        .env("KAICALLS_BODY_TIMEOUT_SECS", "1")
+        .env("KAICALLS_MAX_CONNECTIONS", "3")
+        .start()
+        .await;
+    let boot = server.bootstrap("slow@tenant.test");
+
+    // Slowloris: a request line and nothing more is cut off.
+    let mut slow = TcpStream::connect(host(&server)).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    assert!(
+        read_until_closed(&mut slow, 5).await.is_some(),
+        "a connection that never finishes its headers is closed"
+    );
+
+    // A body that never arrives: 408 in the envelope.
+    let mut stream = TcpStream::connect(host(&server)).await.unwrap();
+    let head = format!(
+        "POST /api/v1/leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":",
+        boot.live_key
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream, 5)
+        .await
+        .expect("answered and closed");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"request_timeout\""), "{answer}");
+
+    // The cap: with 3 connections held open, a 4th waits until one goes away.
+    let mut held = vec![];
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(host(&server)).await.unwrap();
+        s.write_all(b"GET /api/v1/health HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let url = format!("{}/api/v1/health", server.url);
+    assert!(
+        quick.get(&url).send().await.is_err(),
+        "the 4th connection waits"
+    );
+    // The held ones time out (1 s), and the server takes new connections again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let resp = reqwest::get(&url).await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn every_stored_string_has_a_maximum() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("long@tenant.test");
+    let key = &boot.live_key;
+    let mb = "x".repeat(1_000_000);
+    let cases = [
+        ("/api/v1/leads", json!({"name": "ok", "notes": mb}), "notes"),
+        ("/api/v1/leads", json!({"name": mb}), "name"),
+        (
+            "/api/v1/agents",
+            json!({"name": "A", "system_prompt": mb}),
+            "system_prompt",
+        ),
+        (
+            "/api/v1/webhooks",
+            json!({"url": "https://example.com/h", "description": mb}),
+            "description",
+        ),
+        (
+            "/api/v1/leads",
+            json!({"name": "ok", "notes": "x".repeat(10_001)}),
+            "notes",
+        ),
+        (
+            "/api/v1/leads",
+            json!({"name": "ok", "source": "x".repeat(501)}),
+            "source",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let (status, err) = server.post(key, path, body).await;
+        assert_eq!(
+            (status.as_u16(), param(&err)),
+            (400, field),
+            "{path}: {err}"
+        );
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most"),
+            "{err}"
+        );
+    }
+    let (status, body) = server
+        .post(
+            key,
+            "/api/v1/leads",
+            json!({"name": "ok", "notes": "x".repeat(10_000)}),
+        )
+        .await;
+    assert_eq!(status, 201, "at the maximum is allowed: {body}");
+}
+
+#[tokio::test]
+async fn the_smaller_defects() {
+    let server = Server::start().await;
+    let a = server.bootstrap("a@tenant.test");
+    let b = bootstrap_db(&server.db_url, "b@tenant.test", "Other Firm");
+
+    // An empty X-KaiCalls-API-Key does not hide a valid Bearer token.
+    let resp = server
+        .request(Method::GET, "/api/v1/agents")
+        .bearer_auth(&a.live_key)
+        .header("x-kaicalls-api-key", "")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // Another tenant's agent cannot be referenced.
+    let (status, err) = server
+        .post(
+            &b.live_key,
+            "/api/v1/leads",
+            json!({"name": "X", "agent_id": a.agent_id}),
+        )
+        .await;
+    assert_eq!((status.as_u16(), code(&err)), (404, "not_found"), "{err}");
+    let (_, lead) = server
+        .post(
+            &b.live_key,
+            "/api/v1/leads",
+            json!({"name": "X", "agent_id": b.agent_id}),
+        )
+        .await;
+    let (status, _) = server
+        .call(
+            Method::PATCH,
+            "/api/v1/leads",
+            Some(&b.live_key),
+            Some(json!({"id": lead["id"], "agent_id": a.agent_id})),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // webhook_events: [] is refused, not silently "no webhook".
+    let (status, err) = server
+        .post(&a.live_key, "/api/v1/calls", json!({"agent_id": a.agent_id, "to": "+15125551234", "webhook_url": "https://example.com/h", "webhook_events": []}))
+        .await;
+    assert_eq!((status.as_u16(), param(&err)), (400, "webhook_events"));
+
+    // Trailing bytes after the JSON body.
+    let resp = server
+        .request(Method::POST, "/api/v1/leads")
+        .bearer_auth(&a.live_key)
+        .header("content-type", "application/json")
+        .body(r#"{"name": "Trailing"}xyz"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(code(&err), "invalid_request");
+
+    // Logging out with an API key is explained as what it is.
+    let (status, err) = server
+        .post(&a.live_key, "/api/v1/auth/logout", json!({}))
+        .await;
+    assert_eq!(status, 401);
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("Key management") && message.contains("/api/v1/auth/logout"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn vapi_events_check_the_secret_before_reading_the_body() {
+    let server = Server::builder()
+        .env("KAICALLS_VAPI_API_KEY", "vapi-test-key")
+        .env("KAICALLS_VAPI_BASE_URL", "http://127.0.0.1:9")
+        .env("KAICALLS_VAPI_WEBHOOK_SECRET", "the-secret")
+        .start()
+        .await;
+    let resp = server
+        .request(Method::POST, "/api/v1/providers/vapi/events")
+        .header("content-type", "application/json")
+        .header("x-vapi-secret", "forged")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        401,
+        "a forged secret is refused before parsing"
+    );
+    let resp = server
+        .request(Method::POST, "/api/v1/providers/vapi/events")
+        .header("content-type", "application/json")
+        .header("x-vapi-secret", "the-secret")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "with the secret, a bad body is a 400");
+}
