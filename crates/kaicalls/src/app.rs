@@ -24,6 +24,9 @@ pub struct AppState {
     /// `KAICALLS_ALLOW_PRIVATE_WEBHOOKS`: live-mode webhooks may target private
     /// addresses (local development).
     pub allow_private_webhooks: bool,
+    /// How long an `Idempotency-Key` claim is held by its request
+    /// (`calls::idempotency`).
+    pub idempotency_lease_secs: f64,
 }
 
 impl AppState {

@@ -67,6 +67,16 @@ pub struct ServeArgs {
     #[arg(long, env = "KAICALLS_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
 
+    /// Seconds an Idempotency-Key's request holds it; after a crash, a retry takes
+    /// the key over once this has passed.
+    #[arg(
+        long,
+        env = "KAICALLS_IDEMPOTENCY_LEASE_SECS",
+        default_value_t = crate::calls::idempotency::DEFAULT_LEASE_SECS,
+        hide = true
+    )]
+    pub idempotency_lease_secs: f64,
+
     /// POST /api/v1/calls requests per key per minute.
     #[arg(
         long,

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod fault;
 pub mod http;
 pub mod ids;
 pub mod jobs;

@@ -84,6 +84,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         recordings: recordings.clone(),
         public_url: public_url.clone().into(),
         allow_private_webhooks: args.allow_private_webhooks,
+        idempotency_lease_secs: args.idempotency_lease_secs,
     };
 
     if args.demo && tenancy::count_users(&store).await? == 0 {

@@ -315,8 +315,63 @@ pub async fn create_call(
         now,
     )
     .await?;
+    if let Some(idem) = &idempotency_key {
+        idempotency::attach_call(&mut tx, &key.key_id, idem, &call.id).await?;
+    }
     tx.commit().await?;
+    crate::fault::point("after-call-recorded");
 
+    dial_and_record(&engine, &key, &agent, call, idempotency_key.as_deref()).await
+}
+
+/// Finishes the call a request with this `Idempotency-Key` began before its process
+/// died: dials it if it never was, and answers with it as it now stands.
+pub async fn resume_call(
+    engine: Arc<Engine>,
+    key: Arc<KeyPrincipal>,
+    call_id: String,
+    idempotency_key: String,
+) -> Result<Call, CreateFailure> {
+    let store = engine.store();
+    let call = repo::get(store, &key.tenant, &call_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("idempotency claim names call {call_id}, which is gone"))?;
+    if call.status == CallStatus::Queued && call.conversation_id.is_none() {
+        let agent = agents::get(store, &key.tenant, &call.agent_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Agent"))?;
+        return dial_and_record(&engine, &key, &agent, call, Some(&idempotency_key)).await;
+    }
+    let now = engine.clock().now();
+    let mut tx = store.begin().await?;
+    let saved = Saved {
+        status: 201,
+        body: call.summary_json().to_string(),
+    };
+    idempotency::save(&mut tx, &key.key_id, &idempotency_key, &saved).await?;
+    let entry = usage::Entry {
+        endpoint: "/v1/calls".into(),
+        method: "POST",
+        status_code: 201,
+        call_id: Some(&call.id),
+        cost_cents: 0,
+    };
+    usage::record_in(&mut tx, &key, &entry, now).await?;
+    tx.commit().await?;
+    Ok(call)
+}
+
+/// Steps 2 and 3 of a creation: dial the recorded, queued call and record what came
+/// of it, with the request's usage row and (with a key) its saved answer.
+async fn dial_and_record(
+    engine: &Engine,
+    key: &KeyPrincipal,
+    agent: &agents::Agent,
+    call: Call,
+    idempotency_key: Option<&str>,
+) -> Result<Call, CreateFailure> {
+    let store = engine.store();
+    let provider = engine.provider_for(call.mode);
     // 2. Dial.
     let mut request = super::engine::dial_request(&call);
     request.system_prompt = agent.system_prompt.clone();
@@ -347,8 +402,8 @@ pub async fn create_call(
                 call_id: Some(&call.id),
                 cost_cents: 0,
             };
-            usage::record_in(&mut tx, &key, &entry, now).await?;
-            if let Some(idem) = &idempotency_key {
+            usage::record_in(&mut tx, key, &entry, now).await?;
+            if let Some(idem) = idempotency_key {
                 let saved = Saved {
                     status: 201,
                     body: placed.summary_json().to_string(),
@@ -382,7 +437,7 @@ pub async fn create_call(
             engine.save_transition(&mut tx, &call, &failed, now).await?;
             let error =
                 ApiError::CallFailed(format!("{message} (call {} recorded as failed)", call.id));
-            if let Some(idem) = &idempotency_key {
+            if let Some(idem) = idempotency_key {
                 let saved = Saved {
                     status: error.status().as_u16(),
                     body: error.envelope().to_string(),

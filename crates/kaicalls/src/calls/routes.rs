@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::create::{create_call, CreateCallBody};
+use super::create::{create_call, resume_call, CreateCallBody};
 use super::idempotency::{self, Claim, Saved};
 use super::repo::{self, ListFilter};
 use super::{Call, CallStatus};
@@ -37,19 +37,22 @@ pub async fn create(
             idempotency::validate_key(&key)?;
             let hash = crate::ids::sha256_hex(&String::from_utf8_lossy(&raw));
             let now = app.clock.now();
-            match idempotency::claim(&app.store, &auth.key_id, &key, &hash, now).await? {
-                Claim::New => Some(key),
+            let lease = app.idempotency_lease_secs;
+            match idempotency::claim(&app.store, &auth.key_id, &key, &hash, now, lease).await? {
+                Claim::New => Some((key, None)),
                 Claim::Replay(saved) => return Ok(replay(saved)),
+                Claim::Resume(call_id) => Some((key, Some(call_id))),
             }
         }
     };
+    crate::fault::point("after-idempotency-claim");
     // Detached: if the client disconnects, the task still finishes the call it began.
-    let task = tokio::spawn(create_call(
-        app.engine.clone(),
-        auth.0.clone(),
-        body,
-        idempotency_key.clone(),
-    ));
+    let (engine, key) = (app.engine.clone(), auth.0.clone());
+    let task = match idempotency_key.clone() {
+        Some((idem, Some(call_id))) => tokio::spawn(resume_call(engine, key, call_id, idem)),
+        other => tokio::spawn(create_call(engine, key, body, other.map(|(idem, _)| idem))),
+    };
+    let idempotency_key = idempotency_key.map(|(idem, _)| idem);
     let outcome = task
         .await
         .map_err(|join| anyhow::anyhow!("call creation task failed: {join}"))?;

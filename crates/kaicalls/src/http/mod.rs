@@ -199,6 +199,7 @@ mod tests {
             recordings: RecordingStore::local(dir).unwrap(),
             public_url: "http://test".into(),
             allow_private_webhooks: false,
+            idempotency_lease_secs: crate::calls::idempotency::DEFAULT_LEASE_SECS,
         }
     }
 

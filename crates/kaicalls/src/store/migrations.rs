@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, INITIAL),
     (2, EVENTS_AND_WEBHOOKS),
     (3, PROVIDERS_AND_RECORDINGS),
+    (4, IDEMPOTENCY_RECOVERY),
 ];
 
 const INITIAL: &str = r#"
@@ -279,6 +280,13 @@ CREATE TABLE settings (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+"#;
+
+/// An idempotency claim names the call it began (written with the call) and how long
+/// its request holds it, so a retry after a crash finds and finishes that call.
+const IDEMPOTENCY_RECOVERY: &str = r#"
+ALTER TABLE idempotency_keys ADD COLUMN call_id TEXT;
+ALTER TABLE idempotency_keys ADD COLUMN locked_until BIGINT
 "#;
 
 pub async fn apply(store: &Store) -> anyhow::Result<()> {

@@ -171,8 +171,7 @@ async fn bootstrap_works_while_the_server_runs() {
 /// The reference story on PostgreSQL, when CI provides one.
 #[tokio::test]
 async fn the_story_runs_on_postgres() {
-    let Some(admin_url) = std::env::var("KAICALLS_TEST_POSTGRES_URL").ok() else {
-        eprintln!("KAICALLS_TEST_POSTGRES_URL unset: skipping the PostgreSQL story");
+    let Some(admin_url) = crate::harness::postgres_url("the PostgreSQL story") else {
         return;
     };
     let url = fresh_postgres_database(&admin_url).await;

@@ -464,3 +464,65 @@ async fn vapi_events_check_the_secret_before_reading_the_body() {
         .unwrap();
     assert_eq!(resp.status(), 400, "with the secret, a bad body is a 400");
 }
+
+/// kill -9 between an idempotent request's claim and its commit, then a retry with the
+/// same key: exactly one call, and the retry's answer is that call — whether the
+/// process died before recording the call or after recording it, before the dial.
+#[tokio::test]
+async fn an_idempotency_key_has_one_outcome_across_a_crash() {
+    for fault in ["after-idempotency-claim", "after-call-recorded"] {
+        let mut server = Server::builder()
+            .env("KAICALLS_FAULT", fault)
+            .env("KAICALLS_IDEMPOTENCY_LEASE_SECS", "1")
+            .start()
+            .await;
+        let boot = server.bootstrap("crash@tenant.test");
+        let key = boot.live_key.clone();
+        let body = json!({"agent_id": boot.agent_id, "to": "+15125551234", "name": "Crash Test"});
+        let post = |server: &Server| {
+            server
+                .request(Method::POST, "/api/v1/calls")
+                .bearer_auth(&key)
+                .header("idempotency-key", "order-crash-1")
+                .json(&body)
+                .send()
+        };
+        assert!(
+            post(&server).await.is_err(),
+            "{fault}: the process died mid-request"
+        );
+        server
+            .restart_with(|env| env.retain(|(k, _)| k != "KAICALLS_FAULT"))
+            .await;
+
+        // Within the lease the first request might still be running: 409.
+        let resp = post(&server).await.unwrap();
+        let status = resp.status();
+        let early: Value = resp.json().await.unwrap();
+        assert!(
+            status == 409 || status == 201,
+            "{fault}: in progress or already taken over: {early}"
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let resp = post(&server).await.unwrap();
+        assert_eq!(resp.status(), 201, "{fault}");
+        let answered: Value = resp.json().await.unwrap();
+        let id = answered["id"].as_str().unwrap().to_string();
+        let again: Value = post(&server).await.unwrap().json().await.unwrap();
+        assert_eq!(
+            again["id"],
+            id.as_str(),
+            "{fault}: the same key answers the same call"
+        );
+
+        let (_, list) = server.get(&key, "/api/v1/calls?limit=100").await;
+        let calls = list["calls"].as_array().unwrap();
+        assert_eq!(calls.len(), 1, "{fault}: exactly one call: {list}");
+        assert_eq!(calls[0]["id"], id.as_str());
+        let done = server.wait_terminal(&key, &id).await;
+        assert_eq!(
+            done["status"], "completed",
+            "{fault}: the call was dialed and finished: {done}"
+        );
+    }
+}

@@ -35,21 +35,9 @@ pub struct Server {
     _dir: Arc<tempfile::TempDir>,
 }
 
-/// The PostgreSQL server for tests that need one, from `KAICALLS_TEST_POSTGRES_URL`.
-/// Unset, the test says it skipped `what` — unless `KAICALLS_TEST_REQUIRE_ALL` is set
-/// (CI sets it), where a missing environment fails the test instead of passing it.
-pub fn postgres_url(what: &str) -> Option<String> {
-    match std::env::var("KAICALLS_TEST_POSTGRES_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var_os("KAICALLS_TEST_REQUIRE_ALL").is_some() => {
-            panic!("KAICALLS_TEST_REQUIRE_ALL is set but KAICALLS_TEST_POSTGRES_URL is not: {what} cannot run")
-        }
-        Err(_) => {
-            eprintln!("SKIPPED: {what} (KAICALLS_TEST_POSTGRES_URL unset)");
-            None
-        }
-    }
-}
+#[path = "../common/env.rs"]
+mod env;
+pub use env::{postgres_url, required_env};
 
 pub struct Builder {
     env: Vec<(String, String)>,
@@ -173,9 +161,16 @@ impl Server {
         bootstrap_db(&self.db_url, email, "Smith Law")
     }
 
+    /// SIGKILL (if it is still running), then start again on the same database
+    /// with the environment changed by `change`.
+    pub async fn restart_with(&mut self, change: impl FnOnce(&mut Vec<(String, String)>)) {
+        change(&mut self.env);
+        self.kill_and_restart().await;
+    }
+
     /// SIGKILL, then start again on the same database.
     pub async fn kill_and_restart(&mut self) {
-        self.child.kill().expect("kill");
+        let _ = self.child.kill(); // it may have died already (a fault point)
         self.child.wait().expect("wait");
         let recordings = self._dir.path().join("recordings");
         let (child, url) = wait_listening(spawn(&self.db_url, &recordings, &self.env));

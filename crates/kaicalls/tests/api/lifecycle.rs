@@ -247,8 +247,7 @@ async fn kill_9_while_calls_ring_and_webhooks_are_pending_loses_nothing() {
 
 #[tokio::test]
 async fn two_servers_on_one_postgres_complete_500_calls_each_dialed_once() {
-    let Ok(admin) = std::env::var("KAICALLS_TEST_POSTGRES_URL") else {
-        eprintln!("KAICALLS_TEST_POSTGRES_URL unset: skipping the two-server test");
+    let Some(admin) = crate::harness::postgres_url("the two-server test") else {
         return;
     };
     let url = crate::account::fresh_postgres_database(&admin).await;

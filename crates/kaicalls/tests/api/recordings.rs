@@ -156,8 +156,9 @@ async fn a_vapi_recording_is_copied_so_our_link_outlives_theirs() {
 /// Recordings in an S3-compatible bucket (a local moto server in CI).
 #[tokio::test]
 async fn recordings_can_live_in_an_s3_compatible_bucket() {
-    let Ok(endpoint) = std::env::var("KAICALLS_TEST_S3_ENDPOINT") else {
-        eprintln!("KAICALLS_TEST_S3_ENDPOINT unset: skipping the S3 storage test");
+    let Some(endpoint) =
+        crate::harness::required_env("KAICALLS_TEST_S3_ENDPOINT", "the S3 storage test")
+    else {
         return;
     };
     let bucket = format!("kc-test-{}", uuid::Uuid::new_v4().simple());

@@ -3,6 +3,9 @@
 
 use std::collections::HashSet;
 
+#[path = "../common/env.rs"]
+mod env;
+
 use kaicalls::agents::{self, Agent};
 use kaicalls::auth::api_key::{Mode, PresentedKey};
 use kaicalls::auth::scope::{Scope, Scopes};
@@ -22,12 +25,9 @@ async fn backends() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}", dir.path().join("store.db").display());
     let mut out = vec![("sqlite", Store::connect(&sqlite).await.unwrap(), Some(dir))];
-    match std::env::var("KAICALLS_TEST_POSTGRES_URL") {
-        Ok(admin) => {
-            let url = fresh_postgres(&admin).await;
-            out.push(("postgres", Store::connect(&url).await.unwrap(), None));
-        }
-        Err(_) => eprintln!("KAICALLS_TEST_POSTGRES_URL unset: SQLite only"),
+    if let Some(admin) = env::postgres_url("the store suite on PostgreSQL") {
+        let url = fresh_postgres(&admin).await;
+        out.push(("postgres", Store::connect(&url).await.unwrap(), None));
     }
     out
 }
@@ -143,7 +143,7 @@ async fn migrations_are_idempotent_and_safe_to_race() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("race.db").display());
     let mut urls = vec![url];
-    if let Ok(admin) = std::env::var("KAICALLS_TEST_POSTGRES_URL") {
+    if let Some(admin) = env::postgres_url("the migration race on PostgreSQL") {
         urls.push(fresh_postgres(&admin).await);
     }
     for url in urls {
@@ -622,18 +622,18 @@ async fn an_idempotency_key_in_flight_is_a_conflict() {
     for (backend, store, _dir) in backends().await {
         let now = SystemClock::default().now();
         assert!(matches!(
-            idempotency::claim(&store, "k", "key-1", "h1", now).await,
+            idempotency::claim(&store, "k", "key-1", "h1", now, 30.0).await,
             Ok(Claim::New)
         ));
         assert!(
             matches!(
-                idempotency::claim(&store, "k", "key-1", "h1", now).await,
+                idempotency::claim(&store, "k", "key-1", "h1", now, 30.0).await,
                 Err(ApiError::Conflict(_))
             ),
             "{backend}: in flight"
         );
         assert!(matches!(
-            idempotency::claim(&store, "k", "key-1", "h2", now).await,
+            idempotency::claim(&store, "k", "key-1", "h2", now, 30.0).await,
             Err(ApiError::Idempotency(_))
         ));
         let mut tx = store.begin().await.unwrap();
@@ -650,17 +650,17 @@ async fn an_idempotency_key_in_flight_is_a_conflict() {
         .unwrap();
         tx.commit().await.unwrap();
         assert!(matches!(
-            idempotency::claim(&store, "k", "key-1", "h1", now).await,
+            idempotency::claim(&store, "k", "key-1", "h1", now, 30.0).await,
             Ok(Claim::Replay(Saved { status: 201, .. }))
         ));
         // Keys are per API key, and expire after 24 hours.
         assert!(matches!(
-            idempotency::claim(&store, "other", "key-1", "h9", now).await,
+            idempotency::claim(&store, "other", "key-1", "h9", now, 30.0).await,
             Ok(Claim::New)
         ));
         let tomorrow = Timestamp(now.micros() + 25 * 3600 * 1_000_000);
         assert!(matches!(
-            idempotency::claim(&store, "k", "key-1", "h2", tomorrow).await,
+            idempotency::claim(&store, "k", "key-1", "h2", tomorrow, 30.0).await,
             Ok(Claim::New)
         ));
     }
