@@ -69,6 +69,12 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the jobs that failed for good (dead), as JSON lines: id, kind, subject_id,
+    /// attempts, last_error, dead_at.
+    DeadJobs {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Create a dashboard user.
     CreateUser {
         #[command(flatten)]
@@ -149,6 +155,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&out)?);
             } else {
                 println!("{}", serde_json::to_string_pretty(&out)?);
+            }
+            Ok(())
+        }
+        Command::Admin(AdminCommand::DeadJobs { db }) => {
+            let store = Store::connect(&db.database_url).await?;
+            for job in kaicalls::jobs::dead(&store).await? {
+                println!("{}", serde_json::to_string(&job)?);
             }
             Ok(())
         }

@@ -141,7 +141,9 @@ impl Engine {
                 self.reconcile(&call, now).await?
             }
             Some(_) => (None, false),
-            None => return self.discard(job, "unknown job kind").await,
+            None => {
+                return Err(jobs::Permanent(format!("unknown job kind '{}'", job.raw_kind)).into())
+            }
         };
         let mut tx = self.store.begin().await?;
         if let Some(next) = &next {

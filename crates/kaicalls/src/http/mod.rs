@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::AppState;
 use crate::auth::{middleware::authenticate, sessions};
@@ -105,11 +106,13 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(request_id_and_log))
         .with_state(state)
 }
 
 async fn health(State(app): State<AppState>) -> Response {
+    crate::fault::panic_point("panic-in-request");
     let db = sqlx::query_scalar::<_, i64>("SELECT 1")
         .fetch_one(&app.store.pool)
         .await
@@ -125,6 +128,17 @@ async fn health(State(app): State<AppState>) -> Response {
         axum::http::StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(body)).into_response()
+}
+
+/// A panic in a handler: the `internal_error` envelope, its message logged (by the
+/// logging middleware, with the request's id), never sent.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    ApiError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
 async fn not_found(method: Method, uri: axum::http::Uri) -> ApiError {

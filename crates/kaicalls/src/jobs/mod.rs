@@ -25,7 +25,30 @@ impl Kind {
             Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard => 10,
         }
     }
+
+    /// Failed runs after which a job is dead: kept with its last error, never claimed
+    /// again (`kaicalls admin dead-jobs` lists them). Webhook retries and recording
+    /// copies keep their own schedules; this bounds a job that keeps erroring.
+    pub fn max_attempts(self) -> i64 {
+        match self {
+            Kind::Reconcile | Kind::WebhookDelivery => 20,
+            Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard | Kind::CopyRecording => 10,
+        }
+    }
 }
+
+/// An error a job cannot recover from by running again (a malformed payload, a
+/// refused address): the job goes dead at once.
+#[derive(Debug)]
+pub struct Permanent(pub String);
+
+impl std::fmt::Display for Permanent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Permanent {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -55,17 +78,17 @@ impl Kind {
         }
     }
 
+    pub const ALL: [Kind; 6] = [
+        Kind::ProviderEvent,
+        Kind::MaxDuration,
+        Kind::DialGuard,
+        Kind::WebhookDelivery,
+        Kind::Reconcile,
+        Kind::CopyRecording,
+    ];
+
     pub fn parse(s: &str) -> Option<Kind> {
-        [
-            Kind::ProviderEvent,
-            Kind::MaxDuration,
-            Kind::DialGuard,
-            Kind::WebhookDelivery,
-            Kind::Reconcile,
-            Kind::CopyRecording,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -77,6 +100,8 @@ pub struct Job {
     pub subject_id: String,
     pub payload: Value,
     pub attempts: i64,
+    /// Why the stored payload could not be read, if it could not.
+    pub payload_error: Option<String>,
 }
 
 pub async fn enqueue(
@@ -121,6 +146,37 @@ pub async fn claim(
     limit: i64,
     kinds: &[Kind],
 ) -> sqlx::Result<Vec<Job>> {
+    claim_where(
+        store,
+        now,
+        limit,
+        kinds,
+        &format!("kind IN ({})", kind_list(kinds)),
+    )
+    .await
+}
+
+/// Claims due jobs of a kind this version does not know (written by a newer one, or
+/// by hand), so that they go dead where they can be seen instead of waiting forever.
+pub async fn claim_strays(store: &Store, now: Timestamp, limit: i64) -> sqlx::Result<Vec<Job>> {
+    let known = kind_list(&Kind::ALL);
+    claim_where(
+        store,
+        now,
+        limit,
+        &Kind::ALL,
+        &format!("kind NOT IN ({known})"),
+    )
+    .await
+}
+
+async fn claim_where(
+    store: &Store,
+    now: Timestamp,
+    limit: i64,
+    kinds: &[Kind],
+    kind_filter: &str,
+) -> sqlx::Result<Vec<Job>> {
     let lock = match store.dialect {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
@@ -130,11 +186,10 @@ pub async fn claim(
         .iter()
         .map(|k| format!(" WHEN '{}' THEN {}", k.as_str(), k.lease_secs() * 1_000_000))
         .collect::<String>();
-    let kind_list = kind_list(kinds);
     let sql = format!(
         "UPDATE jobs SET locked_until = $1 + CASE kind{lease} ELSE 10000000 END, attempts = attempts + 1
-         WHERE id IN (SELECT id FROM jobs WHERE due_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
-                      AND kind IN ({kind_list}) ORDER BY due_at LIMIT $2{lock})
+         WHERE id IN (SELECT id FROM jobs WHERE due_at <= $1 AND dead_at IS NULL AND (locked_until IS NULL OR locked_until < $1)
+                      AND {kind_filter} ORDER BY due_at LIMIT $2{lock})
          RETURNING id, kind, subject_id, payload, attempts, due_at"
     );
     let rows = sqlx::query(&sql)
@@ -146,13 +201,18 @@ pub async fn claim(
         .iter()
         .map(|r| {
             let raw_kind: String = r.get(1);
+            let (payload, payload_error) = match serde_json::from_str(&r.get::<String, _>(3)) {
+                Ok(payload) => (payload, None),
+                Err(e) => (Value::Null, Some(format!("malformed payload: {e}"))),
+            };
             let job = Job {
                 id: r.get(0),
                 kind: Kind::parse(&raw_kind),
                 raw_kind,
                 subject_id: r.get(2),
-                payload: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or(Value::Null),
+                payload,
                 attempts: r.get(4),
+                payload_error,
             };
             (r.get::<i64, _>(5), job)
         })
@@ -207,6 +267,48 @@ pub async fn retry_later(
     Ok(())
 }
 
+/// Keeps a job that cannot succeed, dead: never claimed again, visible with its error.
+pub async fn bury(store: &Store, id: &str, error: &str, now: Timestamp) -> sqlx::Result<()> {
+    sqlx::query("UPDATE jobs SET locked_until = NULL, dead_at = $1, last_error = $2 WHERE id = $3")
+        .bind(now.micros())
+        .bind(error)
+        .bind(id)
+        .execute(&store.pool)
+        .await?;
+    Ok(())
+}
+
+/// A dead job, as `kaicalls admin dead-jobs` shows it.
+#[derive(Debug, serde::Serialize)]
+pub struct DeadJob {
+    pub id: String,
+    pub kind: String,
+    pub subject_id: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub dead_at: String,
+}
+
+pub async fn dead(store: &Store) -> sqlx::Result<Vec<DeadJob>> {
+    let rows = sqlx::query(
+        "SELECT id, kind, subject_id, attempts, last_error, dead_at FROM jobs
+         WHERE dead_at IS NOT NULL ORDER BY dead_at",
+    )
+    .fetch_all(&store.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| DeadJob {
+            id: r.get(0),
+            kind: r.get(1),
+            subject_id: r.get(2),
+            attempts: r.get(3),
+            last_error: r.get(4),
+            dead_at: Timestamp(r.get(5)).to_rfc3339(),
+        })
+        .collect())
+}
+
 /// Moves a job to run again at `due_at`, inside the transaction of its attempt.
 pub async fn reschedule(tx: &mut Tx, id: &str, due_at: Timestamp) -> sqlx::Result<()> {
     sqlx::query("UPDATE jobs SET due_at = $1, locked_until = NULL WHERE id = $2")
@@ -222,7 +324,7 @@ pub async fn reschedule(tx: &mut Tx, id: &str, due_at: Timestamp) -> sqlx::Resul
 pub async fn next_due(store: &Store, kinds: &[Kind]) -> sqlx::Result<Option<Timestamp>> {
     let sql = format!(
         "SELECT MIN(CASE WHEN locked_until IS NOT NULL AND locked_until > due_at THEN locked_until ELSE due_at END)
-         FROM jobs WHERE kind IN ({})",
+         FROM jobs WHERE dead_at IS NULL AND kind IN ({})",
         kind_list(kinds)
     );
     let due: Option<i64> = sqlx::query_scalar(&sql).fetch_one(&store.pool).await?;

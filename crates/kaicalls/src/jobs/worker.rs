@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 
-use super::{claim, next_due, retry_later, Job, Kind};
+use super::{bury, claim, claim_strays, next_due, retry_later, Job, Kind, Permanent};
 use crate::calls::engine::Engine;
 use crate::clock::Timestamp;
 use crate::recordings::Copier;
@@ -40,7 +40,14 @@ impl Worker {
     }
 
     async fn call_lane(self: &Arc<Self>) -> anyhow::Result<usize> {
-        self.lane(&CALL_KINDS, |job| job.subject_id.clone()).await
+        let ran = self.lane(&CALL_KINDS, |job| job.subject_id.clone()).await?;
+        let now = self.engine.clock().now();
+        let strays = claim_strays(self.engine.store(), now, BATCH).await?;
+        let stray_count = strays.len();
+        for job in strays {
+            self.run_job(job).await;
+        }
+        Ok(ran + stray_count)
     }
 
     async fn webhook_lane(self: &Arc<Self>) -> anyhow::Result<usize> {
@@ -79,22 +86,50 @@ impl Worker {
         Ok(count)
     }
 
-    async fn run_job(&self, job: Job) {
-        let result = match job.kind {
-            Some(Kind::WebhookDelivery) => self.deliverer.run(&job).await,
-            Some(Kind::CopyRecording) => self.copier.run(&job).await,
-            _ => self.engine.run_job(&job).await,
-        };
-        if let Err(err) = result {
-            // Back off exponentially (1 s, 2 s, 4 s … capped at 5 min).
-            let delay = (1i64 << job.attempts.clamp(0, 9)).min(300);
-            let retry_at = Timestamp(self.engine.clock().now().micros() + delay * 1_000_000);
-            tracing::warn!(job = %job.id, kind = %job.raw_kind, attempts = job.attempts, error = %format!("{err:#}"), "job failed; will retry");
-            if let Err(e) =
-                retry_later(self.engine.store(), &job.id, &format!("{err:#}"), retry_at).await
-            {
-                tracing::error!(job = %job.id, error = %e, "could not reschedule job");
+    /// Runs one job. A failure is retried with backoff until the kind's maximum; a
+    /// permanent one (malformed payload, `jobs::Permanent`) and a job past its
+    /// maximum go dead. A panic is caught, logged and counted as a failed attempt.
+    async fn run_job(self: &Arc<Self>, job: Job) {
+        let result = match &job.payload_error {
+            Some(why) => Err(anyhow::Error::new(Permanent(why.clone()))),
+            None => {
+                let worker = self.clone();
+                let running = job.clone();
+                tokio::spawn(async move { worker.dispatch(&running).await })
+                    .await
+                    .unwrap_or_else(|join| {
+                        Err(anyhow::anyhow!("job panicked: {}", panic_message(join)))
+                    })
             }
+        };
+        let Err(err) = result else { return };
+        let store = self.engine.store();
+        let now = self.engine.clock().now();
+        let error = format!("{err:#}");
+        let max = job.kind.map_or(1, Kind::max_attempts);
+        if err.downcast_ref::<Permanent>().is_some() || job.attempts >= max {
+            tracing::error!(job = %job.id, kind = %job.raw_kind, attempts = job.attempts, %error, "job failed for good; kept as dead");
+            if let Err(e) = bury(store, &job.id, &error, now).await {
+                tracing::error!(job = %job.id, error = %e, "could not bury job");
+            }
+            return;
+        }
+        // Back off exponentially (1 s, 2 s, 4 s … capped at 5 min).
+        let delay = (1i64 << job.attempts.clamp(0, 9)).min(300);
+        let retry_at = Timestamp(now.micros() + delay * 1_000_000);
+        tracing::warn!(job = %job.id, kind = %job.raw_kind, attempts = job.attempts, %error, "job failed; will retry");
+        if let Err(e) = retry_later(store, &job.id, &error, retry_at).await {
+            tracing::error!(job = %job.id, error = %e, "could not reschedule job");
+        }
+    }
+
+    async fn dispatch(&self, job: &Job) -> anyhow::Result<()> {
+        crate::fault::panic_point("panic-in-job");
+        match job.kind {
+            Some(Kind::WebhookDelivery) => self.deliverer.run(job).await,
+            Some(Kind::CopyRecording) => self.copier.run(job).await,
+            Some(_) => self.engine.run_job(job).await,
+            None => Err(Permanent(format!("unknown job kind '{}'", job.raw_kind)).into()),
         }
     }
 
@@ -134,5 +169,16 @@ impl Worker {
             };
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+fn panic_message(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(panic) => panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into()),
+        Err(join) => join.to_string(),
     }
 }

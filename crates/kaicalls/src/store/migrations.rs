@@ -283,10 +283,12 @@ CREATE TABLE settings (
 "#;
 
 /// An idempotency claim names the call it began (written with the call) and how long
-/// its request holds it, so a retry after a crash finds and finishes that call.
+/// its request holds it, so a retry after a crash finds and finishes that call. A job
+/// that can no longer succeed is kept, dead, instead of retried forever.
 const IDEMPOTENCY_RECOVERY: &str = r#"
 ALTER TABLE idempotency_keys ADD COLUMN call_id TEXT;
-ALTER TABLE idempotency_keys ADD COLUMN locked_until BIGINT
+ALTER TABLE idempotency_keys ADD COLUMN locked_until BIGINT;
+ALTER TABLE jobs ADD COLUMN dead_at BIGINT
 "#;
 
 pub async fn apply(store: &Store) -> anyhow::Result<()> {

@@ -526,3 +526,126 @@ async fn an_idempotency_key_has_one_outcome_across_a_crash() {
         );
     }
 }
+
+async fn sqlite(server: &Server) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    sqlx::SqliteConnection::connect(&server.db_url)
+        .await
+        .expect("open the server's SQLite file")
+}
+
+fn dead_jobs(server: &Server) -> Vec<Value> {
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(["admin", "dead-jobs"])
+        .env("KAICALLS_DATABASE_URL", &server.db_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run admin dead-jobs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// A job that cannot succeed goes dead at once (kept, listed), instead of being
+/// retried every 5 minutes forever.
+#[tokio::test]
+async fn jobs_that_cannot_succeed_go_dead_and_are_listed() {
+    let server = Server::start().await;
+    let mut db = sqlite(&server).await;
+    for (id, kind, payload) in [
+        ("job-unknown-kind", "exploding_kind", "{}"),
+        ("job-bad-payload", "provider_event", "{not json"),
+    ] {
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, subject_id, payload, due_at, locked_until, attempts, last_error, created_at)
+             VALUES ($1, $2, 'nothing', $3, 0, NULL, 0, NULL, 0)",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(payload)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    }
+    let dead = crate::harness::eventually(20, "both jobs dead", || async {
+        let dead = dead_jobs(&server);
+        if dead.len() == 2 {
+            Ok(dead)
+        } else {
+            Err(format!("{dead:?}"))
+        }
+    })
+    .await;
+    let by_id = |id: &str| dead.iter().find(|j| j["id"] == id).unwrap().clone();
+    assert!(by_id("job-unknown-kind")["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("unknown job kind"));
+    assert!(by_id("job-bad-payload")["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("malformed payload"));
+    assert_eq!(
+        by_id("job-bad-payload")["attempts"],
+        1,
+        "dead at the first failure"
+    );
+}
+
+/// A panic inside a job is caught and counted as a failed attempt; a panic in a
+/// handler answers the internal_error envelope. The server keeps serving.
+#[tokio::test]
+async fn panics_are_caught_in_jobs_and_in_handlers() {
+    let server = Server::builder()
+        .env("KAICALLS_FAULT", "panic-in-job")
+        .start()
+        .await;
+    let boot = server.bootstrap("panic@tenant.test");
+    let (status, call) = server
+        .post(
+            &boot.test_key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": "+15125551234"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{call}");
+    let error = crate::harness::eventually(20, "a job's recorded panic", || async {
+        let mut db = sqlite(&server).await;
+        let error: Option<String> = sqlx::query_scalar(
+            "SELECT last_error FROM jobs WHERE last_error LIKE '%panicked%' LIMIT 1",
+        )
+        .fetch_optional(&mut db)
+        .await
+        .unwrap()
+        .flatten();
+        error.ok_or_else(|| "no job has failed yet".to_string())
+    })
+    .await;
+    assert!(error.contains("KAICALLS_FAULT=panic-in-job"), "{error}");
+    let (status, _) = server.get(&boot.test_key, "/api/v1/agents").await;
+    assert_eq!(status, 200, "the server still serves");
+
+    let server = Server::builder()
+        .env("KAICALLS_FAULT", "panic-in-request")
+        .start()
+        .await;
+    let boot = server.bootstrap("panic@tenant.test");
+    let (status, err) = server.call(Method::GET, "/api/v1/health", None, None).await;
+    assert_eq!(
+        (status.as_u16(), code(&err)),
+        (500, "internal_error"),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("KAICALLS_FAULT"),
+        "the cause is not sent: {err}"
+    );
+    let (status, _) = server.get(&boot.live_key, "/api/v1/agents").await;
+    assert_eq!(status, 200, "the server still serves");
+}
