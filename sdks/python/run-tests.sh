@@ -9,7 +9,10 @@
 # 3. pytest tests/: offline unit tests and integration tests, which start the binary
 #    themselves on a fresh database;
 # 4. the published 0.1.0 client's compatibility suite (tests/python_client), run
-#    unchanged with THIS package installed in place of kaicalls==0.1.0.
+#    unchanged with THIS package installed in place of kaicalls==0.1.0;
+# 5. the install test (tests/install/python.sh): a fresh venv, `pip install` of this
+#    folder as a user would, and the API reference's Python example run against the
+#    binary.
 #
 # Every step runs; the script exits non-zero if any failed. Needs Python >= 3.11 and
 # PyPI (pip). PYTHON picks the interpreter (default python3).
@@ -60,6 +63,8 @@ step "pytest (unit + integration)" env KAICALLS_BIN="$bin" KAICALLS_REQUIRE_SERV
   "$venv/bin/pytest" -q -p no:cacheprovider tests
 step "published-client compatibility suite (with this package installed)" \
   bash "$repo/tests/python_client/run.sh" "$bin" "$venv"
+step "install test (fresh venv, pip install $here, the reference's example)" \
+  env PYTHON="$python" bash "$repo/tests/install/python.sh" "$bin" "$here"
 
 echo "== done in $(($(date +%s) - started))s"
 if [ ${#failed[@]} -gt 0 ]; then
