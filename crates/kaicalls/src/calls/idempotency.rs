@@ -136,6 +136,22 @@ pub async fn claim(
     ))
 }
 
+/// The saved answer, sent again, marked `Idempotent-Replayed: true`.
+pub fn replay(saved: Saved) -> axum::response::Response {
+    use axum::http::{header, HeaderName, StatusCode};
+    use axum::response::IntoResponse;
+    let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (HeaderName::from_static("idempotent-replayed"), "true"),
+        ],
+        saved.body,
+    )
+        .into_response()
+}
+
 /// Names the call the claiming request began, in the transaction that records it.
 pub async fn attach_call(tx: &mut Tx, key_id: &str, key: &str, call_id: &str) -> sqlx::Result<()> {
     sqlx::query(

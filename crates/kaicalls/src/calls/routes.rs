@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderName, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -101,19 +101,10 @@ async fn remember_failure(app: &AppState, key_id: &str, key: &str, error: &ApiEr
 }
 
 fn replay(saved: Saved) -> Response {
-    let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
     let call_id = serde_json::from_str::<Value>(&saved.body)
         .ok()
         .and_then(|v| v["id"].as_str().map(str::to_string));
-    let mut response = (
-        status,
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (HeaderName::from_static("idempotent-replayed"), "true"),
-        ],
-        saved.body,
-    )
-        .into_response();
+    let mut response = idempotency::replay(saved);
     if let Some(id) = call_id {
         response.extensions_mut().insert(UsageCallId(id));
     }

@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, the middleware stack and the envelope for failures that
 //! never reach a handler (unknown route, wrong method, body too large).
 
+pub mod idempotency;
 pub mod json;
 pub mod limits;
 pub mod openapi;
@@ -104,6 +105,10 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::serve_docs))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(panic_response))

@@ -649,3 +649,110 @@ async fn panics_are_caught_in_jobs_and_in_handlers() {
     let (status, _) = server.get(&boot.live_key, "/api/v1/agents").await;
     assert_eq!(status, 200, "the server still serves");
 }
+
+/// Idempotency-Key is honoured on every mutating endpoint, not only POST /calls: the
+/// TypeScript SDK retries any POST after a network error or a 5xx.
+#[tokio::test]
+async fn every_mutating_endpoint_honours_idempotency_keys() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("idem@tenant.test");
+    let key = &boot.live_key;
+    let send = |method: Method, path: &str, idem: &str, body: Value| {
+        server
+            .request(method, path)
+            .bearer_auth(key)
+            .header("idempotency-key", idem)
+            .json(&body)
+            .send()
+    };
+
+    // leads.create twice: one lead, the same answer, marked as replayed.
+    let body = json!({"name": "Once Only", "phone": "+15125557777"});
+    let first = send(Method::POST, "/api/v1/leads", "lead-1", body.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let again = send(Method::POST, "/api/v1/leads", "lead-1", body.clone())
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    let (_, leads) = server.get(key, "/api/v1/leads?phone=%2B15125557777").await;
+    assert_eq!(leads["leads"].as_array().unwrap().len(), 1, "{leads}");
+
+    // The same key with another body, or on another endpoint: 400.
+    let other = send(
+        Method::POST,
+        "/api/v1/leads",
+        "lead-1",
+        json!({"name": "Else"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.status(), 400);
+    let err: Value = other.json().await.unwrap();
+    assert_eq!(code(&err), "idempotency_error");
+    let elsewhere = send(Method::POST, "/api/v1/agents", "lead-1", body.clone())
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 400);
+
+    // webhooks.create and webhooks.test: one subscription, one test event.
+    let sub = json!({"url": "https://example.com/hook", "events": ["webhook.test"]});
+    let a: Value = send(Method::POST, "/api/v1/webhooks", "sub-1", sub.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let b: Value = send(Method::POST, "/api/v1/webhooks", "sub-1", sub)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(a["id"], b["id"], "{a} {b}");
+    let (_, subs) = server.get(key, "/api/v1/webhooks").await;
+    assert_eq!(subs["webhooks"].as_array().unwrap().len(), 1, "{subs}");
+    for _ in 0..2 {
+        let resp = send(
+            Method::POST,
+            "/api/v1/webhooks/test",
+            "test-1",
+            json!({"id": a["id"]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let (_, events) = server
+        .get(key, "/api/v1/events?event_type=webhook.test")
+        .await;
+    assert_eq!(
+        events["events"].as_array().unwrap().len(),
+        1,
+        "one test event: {events}"
+    );
+
+    // A refusal is remembered like a success; without a key nothing is remembered.
+    let bad = json!({"name": "x", "score": 101});
+    for _ in 0..2 {
+        let resp = send(Method::POST, "/api/v1/leads", "bad-1", bad.clone())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+    }
+    let patch = json!({"id": first["id"], "notes": "patched"});
+    let resp = send(Method::PATCH, "/api/v1/leads", "patch-1", patch.clone())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = send(Method::PATCH, "/api/v1/leads", "patch-1", patch)
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["idempotent-replayed"], "true");
+}
