@@ -11,7 +11,7 @@ use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::ids;
 use crate::store::sql::Sql;
-use crate::store::{Store, Tx};
+use crate::store::{stored, Store, Tx};
 
 const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name, c.lead_id, c.key_id, c.mode, c.status, c.direction,
     c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
@@ -25,17 +25,17 @@ fn json_opt<T: serde::de::DeserializeOwned>(text: Option<String>) -> Option<T> {
     text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
-fn from_row(r: &AnyRow) -> Call {
+fn from_row(r: &AnyRow) -> sqlx::Result<Call> {
     let ts = |i: usize| r.get::<Option<i64>, _>(i).map(Timestamp);
-    Call {
+    Ok(Call {
         id: r.get(0),
         business_id: r.get(1),
         agent_id: r.get(2),
         agent_name: r.get(3),
         lead_id: r.get(4),
         key_id: r.get(5),
-        mode: Mode::parse(&r.get::<String, _>(6)).unwrap_or(Mode::Test),
-        status: CallStatus::parse(&r.get::<String, _>(7)).unwrap_or(CallStatus::Failed),
+        mode: stored(r, 6, Mode::parse)?,
+        status: stored(r, 7, CallStatus::parse)?,
         direction: r.get(8),
         to: r.get(9),
         from: r.get(10),
@@ -69,7 +69,7 @@ fn from_row(r: &AnyRow) -> Call {
         control_url: r.get(36),
         recording_key: r.get(37),
         outcome: r.get(38),
-    }
+    })
 }
 
 fn to_json_text<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
@@ -172,7 +172,7 @@ pub async fn get_by_id(conn: &mut AnyConnection, id: &str) -> sqlx::Result<Optio
         .bind(id)
         .fetch_optional(conn)
         .await?;
-    Ok(row.as_ref().map(from_row))
+    row.as_ref().map(from_row).transpose()
 }
 
 /// The call, if the tenant may see it (its business, its mode).
@@ -182,7 +182,7 @@ pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Optio
         .push(" AND c.mode = ?", tenant.mode.as_str())
         .push_list(" AND c.business_id IN (?)", &tenant.business_ids);
     let row = sql.query().fetch_optional(&store.pool).await?;
-    Ok(row.as_ref().map(from_row))
+    row.as_ref().map(from_row).transpose()
 }
 
 pub async fn events(store: &Store, call_id: &str) -> sqlx::Result<Vec<CallEvent>> {
@@ -234,7 +234,7 @@ pub async fn list(store: &Store, tenant: &Tenant, filter: &ListFilter) -> sqlx::
             filter.limit + 1,
         );
     let rows = sql.query().fetch_all(&store.pool).await?;
-    Ok(rows.iter().map(from_row).collect())
+    rows.iter().map(from_row).collect::<sqlx::Result<_>>()
 }
 
 /// The call a provider knows by its conversation id.
@@ -248,7 +248,7 @@ pub async fn get_by_conversation(
     .bind(conversation_id)
     .fetch_optional(&store.pool)
     .await?;
-    Ok(row.as_ref().map(from_row))
+    row.as_ref().map(from_row).transpose()
 }
 
 /// Records where the stored copy of a call's recording lives.

@@ -5,6 +5,7 @@
 
 pub mod routes;
 
+use crate::store::stored;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
@@ -58,17 +59,17 @@ impl Event {
 
 pub const COLUMNS: &str = "id, type, object_type, object_id, business_id, mode, data, created_at";
 
-pub fn from_row(r: &AnyRow) -> Event {
-    Event {
+pub fn from_row(r: &AnyRow) -> sqlx::Result<Event> {
+    Ok(Event {
         id: r.get(0),
         kind: r.get(1),
         object_type: r.get(2),
         object_id: r.get(3),
         business_id: r.get(4),
-        mode: Mode::parse(&r.get::<String, _>(5)).unwrap_or(Mode::Test),
+        mode: stored(r, 5, Mode::parse)?,
         data: serde_json::from_str(&r.get::<String, _>(6)).unwrap_or(Value::Null),
         created_at: Timestamp(r.get(7)),
-    }
+    })
 }
 
 /// The webhook body of a call event: the reference's payloads for `call.completed`

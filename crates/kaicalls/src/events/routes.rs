@@ -75,7 +75,7 @@ async fn find_events(
         .await?
         .iter()
         .map(from_row)
-        .collect())
+        .collect::<sqlx::Result<_>>()?)
 }
 
 pub async fn list(

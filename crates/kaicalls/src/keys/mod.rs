@@ -10,7 +10,7 @@ use crate::auth::api_key::{self, Mode};
 use crate::auth::scope::Scopes;
 use crate::clock::Timestamp;
 use crate::ids;
-use crate::store::{Store, Tx};
+use crate::store::{stored, Store, Tx};
 
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
@@ -45,8 +45,8 @@ pub struct NewKeySpec<'a> {
 
 const COLUMNS: &str = "id, user_id, business_id, name, prefix, key_hash, scopes, mode, created_at, last_used_at, expires_at, revoked_at";
 
-fn from_row(r: &AnyRow) -> KeyRecord {
-    KeyRecord {
+fn from_row(r: &AnyRow) -> sqlx::Result<KeyRecord> {
+    Ok(KeyRecord {
         id: r.get(0),
         user_id: r.get(1),
         business_id: r.get(2),
@@ -54,12 +54,12 @@ fn from_row(r: &AnyRow) -> KeyRecord {
         prefix: r.get(4),
         key_hash: r.get(5),
         scopes: Scopes::from_json(&r.get::<String, _>(6)),
-        mode: Mode::parse(&r.get::<String, _>(7)).unwrap_or(Mode::Test),
+        mode: stored(r, 7, Mode::parse)?,
         created_at: Timestamp(r.get(8)),
         last_used_at: r.get::<Option<i64>, _>(9).map(Timestamp),
         expires_at: r.get::<Option<i64>, _>(10).map(Timestamp),
         revoked_at: r.get::<Option<i64>, _>(11).map(Timestamp),
-    }
+    })
 }
 
 /// Creates a key and returns it with its secret, which is not stored anywhere.
@@ -108,7 +108,7 @@ pub async fn find_by_hash(store: &Store, hash: &str) -> sqlx::Result<Option<KeyR
     .bind(hash)
     .fetch_optional(&store.pool)
     .await?;
-    Ok(row.as_ref().map(from_row))
+    row.as_ref().map(from_row).transpose()
 }
 
 pub async fn list_for_user(store: &Store, user_id: &str) -> sqlx::Result<Vec<KeyRecord>> {
@@ -118,7 +118,7 @@ pub async fn list_for_user(store: &Store, user_id: &str) -> sqlx::Result<Vec<Key
     .bind(user_id)
     .fetch_all(&store.pool)
     .await?;
-    Ok(rows.iter().map(from_row).collect())
+    rows.iter().map(from_row).collect::<sqlx::Result<_>>()
 }
 
 /// Revokes the user's key; false when the user has no such key (or it was revoked).

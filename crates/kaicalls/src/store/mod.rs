@@ -110,6 +110,21 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A stored enum read back by its column: an unknown value is an error, never a
+/// silent default.
+pub fn stored<T>(
+    row: &sqlx::any::AnyRow,
+    index: usize,
+    parse: impl Fn(&str) -> Option<T>,
+) -> sqlx::Result<T> {
+    use sqlx::Row;
+    let raw: String = row.try_get(index)?;
+    parse(&raw).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: index.to_string(),
+        source: format!("unknown stored value '{raw}'").into(),
+    })
+}
+
 /// True when the error is a unique-constraint violation (both backends).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {

@@ -97,16 +97,19 @@ impl Deliverer {
         .bind(id)
         .fetch_optional(&self.store.pool)
         .await?;
-        Ok(row.map(|r| Pending {
-            id: r.get(0),
-            event_id: r.get(1),
-            business_id: r.get(2),
-            mode: Mode::parse(&r.get::<String, _>(3)).unwrap_or(Mode::Test),
-            subscription_id: r.get(4),
-            url: r.get(5),
-            webhook_id: r.get(6),
-            attempts: r.get(7),
-        }))
+        row.map(|r| {
+            Ok(Pending {
+                id: r.get(0),
+                event_id: r.get(1),
+                business_id: r.get(2),
+                mode: crate::store::stored(&r, 3, Mode::parse)?,
+                subscription_id: r.get(4),
+                url: r.get(5),
+                webhook_id: r.get(6),
+                attempts: r.get(7),
+            })
+        })
+        .transpose()
     }
 
     /// Runs one delivery job.

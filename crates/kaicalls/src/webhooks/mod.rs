@@ -16,7 +16,7 @@ use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::ids;
 use crate::store::sql::Sql;
-use crate::store::{Store, Tx};
+use crate::store::{stored, Store, Tx};
 
 /// How long a rotated-out business secret keeps signing.
 pub const SECRET_OVERLAP_MICROS: i64 = 24 * 3600 * 1_000_000;
@@ -68,11 +68,11 @@ impl Subscription {
 
 const COLUMNS: &str = "id, business_id, mode, url, events, description, is_active, secret, disabled_reason, created_at, updated_at";
 
-fn from_row(r: &AnyRow) -> Subscription {
-    Subscription {
+fn from_row(r: &AnyRow) -> sqlx::Result<Subscription> {
+    Ok(Subscription {
         id: r.get(0),
         business_id: r.get(1),
-        mode: Mode::parse(&r.get::<String, _>(2)).unwrap_or(Mode::Test),
+        mode: stored(r, 2, Mode::parse)?,
         url: r.get(3),
         events: serde_json::from_str(&r.get::<String, _>(4)).unwrap_or_default(),
         description: r.get(5),
@@ -81,7 +81,7 @@ fn from_row(r: &AnyRow) -> Subscription {
         disabled_reason: r.get(8),
         created_at: Timestamp(r.get(9)),
         updated_at: Timestamp(r.get(10)),
-    }
+    })
 }
 
 /// The tenant's subscriptions (in its mode), optionally of one business.
@@ -96,7 +96,7 @@ pub async fn list(
         .push_opt(" AND business_id = ?", business_id)
         .text(" ORDER BY created_at, id");
     let rows = sql.query().fetch_all(&store.pool).await?;
-    Ok(rows.iter().map(from_row).collect())
+    rows.iter().map(from_row).collect::<sqlx::Result<_>>()
 }
 
 pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Option<Subscription>> {
@@ -113,7 +113,7 @@ pub async fn get_by_id(store: &Store, id: &str) -> sqlx::Result<Option<Subscript
     .bind(id)
     .fetch_optional(&store.pool)
     .await?;
-    Ok(row.as_ref().map(from_row))
+    row.as_ref().map(from_row).transpose()
 }
 
 pub async fn save(tx: &mut Tx, sub: &Subscription, is_new: bool) -> sqlx::Result<()> {

@@ -756,3 +756,38 @@ async fn every_mutating_endpoint_honours_idempotency_keys() {
         .unwrap();
     assert_eq!(resp.headers()["idempotent-replayed"], "true");
 }
+
+/// A stored value this version does not know is an error (500, cause logged), never
+/// silently read as a default (an unknown mode as `test`, an unknown status as
+/// `failed`).
+#[tokio::test]
+async fn an_unknown_stored_value_is_an_error_not_a_default() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("stored@tenant.test");
+    let (_, call) = server
+        .post(
+            &boot.test_key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": "+15005550006"}),
+        )
+        .await;
+    let id = call["id"].as_str().unwrap();
+    let mut db = sqlite(&server).await;
+    sqlx::query("UPDATE calls SET status = 'teleported' WHERE id = $1")
+        .bind(id)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let (status, err) = server
+        .get(&boot.test_key, &format!("/api/v1/calls?id={id}"))
+        .await;
+    assert_eq!(
+        (status.as_u16(), code(&err)),
+        (500, "internal_error"),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("teleported"),
+        "the cause stays in the log: {err}"
+    );
+}
