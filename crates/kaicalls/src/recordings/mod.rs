@@ -35,6 +35,8 @@ const MAX_ATTEMPTS: i64 = 10;
 #[derive(Clone)]
 pub struct RecordingStore {
     objects: Arc<dyn ObjectStore>,
+    /// Fetches a provider's recording (to copy it, or to serve it until copied).
+    http: reqwest::Client,
     /// For messages: where the objects are.
     pub location: String,
 }
@@ -53,6 +55,7 @@ impl RecordingStore {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(RecordingStore {
             objects: Arc::new(LocalFileSystem::new_with_prefix(&dir)?),
+            http: provider_client()?,
             location: dir.display().to_string(),
         })
     }
@@ -69,8 +72,26 @@ impl RecordingStore {
         }
         Ok(RecordingStore {
             objects: Arc::new(builder.build()?),
+            http: provider_client()?,
             location: format!("s3://{}", config.bucket),
         })
+    }
+
+    /// A provider's recording, fetched (at most 120 s, `MAX_BYTES`).
+    pub async fn fetch(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+        let resp = self.http.get(url).send().await?.error_for_status()?;
+        if resp
+            .content_length()
+            .is_some_and(|n| n as usize > MAX_BYTES)
+        {
+            anyhow::bail!("recording larger than {MAX_BYTES} bytes");
+        }
+        let bytes = resp.bytes().await?;
+        anyhow::ensure!(
+            bytes.len() <= MAX_BYTES,
+            "recording larger than {MAX_BYTES} bytes"
+        );
+        Ok(bytes.to_vec())
     }
 
     fn path(key: &str) -> anyhow::Result<ObjectPath> {
@@ -105,18 +126,11 @@ impl RecordingStore {
 pub struct Copier {
     store: Store,
     storage: RecordingStore,
-    http: reqwest::Client,
 }
 
 impl Copier {
     pub fn new(store: Store, storage: RecordingStore) -> anyhow::Result<Copier> {
-        Ok(Copier {
-            store,
-            storage,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(120))
-                .build()?,
-        })
+        Ok(Copier { store, storage })
     }
 
     pub async fn run(&self, job: &Job) -> anyhow::Result<()> {
@@ -131,7 +145,7 @@ impl Copier {
                 let bytes = if source == SIMULATED {
                     render_simulated(&call)
                 } else {
-                    match self.download(source).await {
+                    match self.storage.fetch(source).await {
                         Ok(bytes) => bytes,
                         Err(err) if job.attempts >= MAX_ATTEMPTS => {
                             tracing::error!(call = %call.id, error = %format!("{err:#}"), "giving up copying the recording");
@@ -147,22 +161,12 @@ impl Copier {
         }
         crate::jobs::finish(&self.store, &job.id).await
     }
+}
 
-    async fn download(&self, url: &str) -> anyhow::Result<Vec<u8>> {
-        let resp = self.http.get(url).send().await?.error_for_status()?;
-        if resp
-            .content_length()
-            .is_some_and(|n| n as usize > MAX_BYTES)
-        {
-            anyhow::bail!("recording larger than {MAX_BYTES} bytes");
-        }
-        let bytes = resp.bytes().await?;
-        anyhow::ensure!(
-            bytes.len() <= MAX_BYTES,
-            "recording larger than {MAX_BYTES} bytes"
-        );
-        Ok(bytes.to_vec())
-    }
+fn provider_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()?)
 }
 
 /// A simulated call's audio: as long as the call, a tone per transcript turn.

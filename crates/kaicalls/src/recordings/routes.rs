@@ -81,6 +81,15 @@ pub async fn audio(
         (Some(key), _) => app.recordings.get(key).await?,
         // Rendered on demand until the copy job has stored it.
         (None, Some(source)) if source == SIMULATED => Some(render_simulated(&call)),
+        // The provider's, streamed through until our copy lands: a link we hand
+        // out works the moment we hand it out.
+        (None, Some(source)) => match app.recordings.fetch(source).await {
+            Ok(audio) => Some(audio),
+            Err(err) => {
+                tracing::warn!(call = %call.id, error = %format!("{err:#}"), "fetching the provider's recording failed");
+                None
+            }
+        },
         _ => None,
     };
     let audio = audio.ok_or_else(|| ApiError::not_found("Recording (still being processed)"))?;

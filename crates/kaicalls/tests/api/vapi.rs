@@ -18,8 +18,15 @@ pub struct Setup {
 /// A server whose live calls go through a fake Vapi, with the bootstrap agent and
 /// its number mapped to Vapi ids.
 pub async fn setup() -> Setup {
+    setup_with(&[]).await
+}
+
+/// `setup`, with more environment for the server.
+pub async fn setup_with(env: &[(&str, &str)]) -> Setup {
     let vapi = FakeVapi::start().await;
-    let server = Server::builder()
+    let server = env
+        .iter()
+        .fold(Server::builder(), |b, (k, v)| b.env(k, v))
         .env("KAICALLS_VAPI_API_KEY", "vapi-test-key")
         .env("KAICALLS_VAPI_BASE_URL", &vapi.url)
         .env("KAICALLS_VAPI_WEBHOOK_SECRET", SECRET)
@@ -398,4 +405,28 @@ async fn a_call_whose_every_message_was_lost_is_reconciled_after_its_expected_en
         .await;
     assert_eq!(call["ended_reason"], "agent_hangup");
     assert_eq!(call["duration"], 10, "never longer than max_duration");
+}
+
+/// `recording_url` is in the call and in `call.completed` before our copy is stored:
+/// it must play then too. Here the copy never lands (every job panics), and the link
+/// streams Vapi's recording through.
+#[tokio::test]
+async fn a_recording_link_plays_before_the_copy_is_stored() {
+    let s = setup_with(&[("KAICALLS_FAULT", "panic-in-job")]).await;
+    let (id, conversation) = s.place(json!({})).await;
+    let update = status_update(&conversation, "in-progress", None);
+    assert_eq!(send(&s.server.url, Some(SECRET), update).await, 200);
+    let mut report = end_of_call_report(&conversation, "customer-ended-call");
+    let audio = kaicalls::voice::recording::wav(&[], 61);
+    report["artifact"]["recordingUrl"] = json!(s.vapi.host_recording("early.wav", audio.clone()));
+    assert_eq!(send(&s.server.url, Some(SECRET), report).await, 200);
+    let call = s.wait_for(&id, |c| c["status"] == "completed").await;
+    let link = call["recording_url"].as_str().unwrap();
+    let resp = reqwest::get(link).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "the link works as soon as it is handed out"
+    );
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), audio);
 }
