@@ -36,6 +36,10 @@ pub async fn list(
         .map(str::trim)
         .filter(|p| !p.is_empty());
     let business = q.business_id.as_deref().filter(|b| !b.is_empty());
+    if let Some(b) = business {
+        // Another tenant's business is not there to filter by.
+        auth.tenant.resolve_business(Some(b))?;
+    }
     let mut numbers = super::list(&app.store, &auth.tenant, business, phone).await?;
     if let Some(id) = q.id.as_deref() {
         numbers.retain(|n| n.id == id);

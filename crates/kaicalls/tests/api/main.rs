@@ -13,6 +13,7 @@ mod client;
 mod crm;
 mod errors;
 mod hardening;
+mod isolation;
 mod lifecycle;
 mod recordings;
 mod reference;
