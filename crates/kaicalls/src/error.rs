@@ -158,6 +158,15 @@ fn unique_violation(err: &sqlx::Error) -> Option<String> {
     )
 }
 
+/// The message a panic carried (`panic!("…")` gives a `&str` or a `String`).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 /// Carried in the response extensions of a 500 so the logging middleware can print the
 /// cause that the body hides.
 #[derive(Clone)]

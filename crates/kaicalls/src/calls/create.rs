@@ -342,13 +342,28 @@ pub async fn resume_call(
             .ok_or_else(|| ApiError::not_found("Agent"))?;
         return dial_and_record(&engine, &key, &agent, call, Some(&idempotency_key)).await;
     }
-    let now = engine.clock().now();
     let mut tx = store.begin().await?;
-    let saved = Saved {
-        status: 201,
-        body: call.summary_json().to_string(),
-    };
-    idempotency::save(&mut tx, &key.key_id, &idempotency_key, &saved).await?;
+    record_created(
+        &mut tx,
+        &key,
+        &call,
+        Some(&idempotency_key),
+        engine.clock().now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(call)
+}
+
+/// The answer to a creation that placed `call`: the request's usage row and, with an
+/// `Idempotency-Key`, the saved 201 — in the transaction that makes it so.
+async fn record_created(
+    tx: &mut crate::store::Tx,
+    key: &KeyPrincipal,
+    call: &Call,
+    idempotency_key: Option<&str>,
+    now: crate::clock::Timestamp,
+) -> sqlx::Result<()> {
     let entry = usage::Entry {
         endpoint: "/v1/calls".into(),
         method: "POST",
@@ -356,9 +371,15 @@ pub async fn resume_call(
         call_id: Some(&call.id),
         cost_cents: 0,
     };
-    usage::record_in(&mut tx, &key, &entry, now).await?;
-    tx.commit().await?;
-    Ok(call)
+    usage::record_in(tx, key, &entry, now).await?;
+    if let Some(idem) = idempotency_key {
+        let saved = Saved {
+            status: 201,
+            body: call.summary_json().to_string(),
+        };
+        idempotency::save(tx, &key.key_id, idem, &saved).await?;
+    }
+    Ok(())
 }
 
 /// Steps 2 and 3 of a creation: dial the recorded, queued call and record what came
@@ -395,21 +416,7 @@ async fn dial_and_record(
                 .schedule_script(&mut tx, &placed, &dialed.script, now)
                 .await?;
             engine.schedule_reconcile(&mut tx, &placed, now).await?;
-            let entry = usage::Entry {
-                endpoint: "/v1/calls".into(),
-                method: "POST",
-                status_code: 201,
-                call_id: Some(&call.id),
-                cost_cents: 0,
-            };
-            usage::record_in(&mut tx, key, &entry, now).await?;
-            if let Some(idem) = idempotency_key {
-                let saved = Saved {
-                    status: 201,
-                    body: placed.summary_json().to_string(),
-                };
-                idempotency::save(&mut tx, &key.key_id, idem, &saved).await?;
-            }
+            record_created(&mut tx, key, &placed, idempotency_key, now).await?;
             tx.commit().await?;
             Ok(placed)
         }

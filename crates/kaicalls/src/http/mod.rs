@@ -138,11 +138,7 @@ async fn health(State(app): State<AppState>) -> Response {
 /// A panic in a handler: the `internal_error` envelope, its message logged (by the
 /// logging middleware, with the request's id), never sent.
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into());
+    let message = crate::error::panic_message(panic.as_ref());
     ApiError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 

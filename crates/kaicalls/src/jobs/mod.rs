@@ -39,16 +39,9 @@ impl Kind {
 
 /// An error a job cannot recover from by running again (a malformed payload, a
 /// refused address): the job goes dead at once.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct Permanent(pub String);
-
-impl std::fmt::Display for Permanent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Permanent {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -98,7 +98,11 @@ impl Worker {
                 tokio::spawn(async move { worker.dispatch(&running).await })
                     .await
                     .unwrap_or_else(|join| {
-                        Err(anyhow::anyhow!("job panicked: {}", panic_message(join)))
+                        let why = match join.try_into_panic() {
+                            Ok(panic) => crate::error::panic_message(panic.as_ref()),
+                            Err(join) => join.to_string(),
+                        };
+                        Err(anyhow::anyhow!("job panicked: {why}"))
                     })
             }
         };
@@ -169,16 +173,5 @@ impl Worker {
             };
             tokio::time::sleep(wait).await;
         }
-    }
-}
-
-fn panic_message(join: tokio::task::JoinError) -> String {
-    match join.try_into_panic() {
-        Ok(panic) => panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".into()),
-        Err(join) => join.to_string(),
     }
 }

@@ -60,16 +60,9 @@ pub fn refused_literal(url: &str) -> Option<String> {
 
 /// The resolver's refusal, recognisable in a transport error's source chain so the
 /// delivery fails at once instead of retrying a target that can never be reached.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct Refused(pub String);
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
 
 /// A resolver that drops every non-public address; a name with none left fails.
 pub struct PublicOnlyResolver;
