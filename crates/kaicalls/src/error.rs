@@ -6,7 +6,8 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -175,15 +176,39 @@ pub struct InternalCause(pub std::sync::Arc<String>);
 impl ApiError {
     /// The JSON body of this error: `{"error": {"code", "message", "param"?}}`.
     pub fn envelope(&self) -> serde_json::Value {
-        let mut error = json!({ "code": self.code(), "message": self.public_message() });
-        if let ApiError::InvalidRequest {
-            param: Some(param), ..
-        } = self
-        {
-            error["param"] = json!(param);
-        }
-        json!({ "error": error })
+        let param = match self {
+            ApiError::InvalidRequest { param, .. } => param.clone(),
+            _ => None,
+        };
+        let body = ErrorEnvelope {
+            error: ErrorDetail {
+                code: self.code().to_string(),
+                message: self.public_message(),
+                param,
+            },
+        };
+        serde_json::to_value(body).unwrap_or_default()
     }
+}
+
+/// Every error answer: `{"error": {"code", "message", "param"?}}`.
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct ErrorEnvelope {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ErrorDetail {
+    /// `invalid_request`, `unauthorized`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `payload_too_large`, `request_timeout`,
+    /// `unsupported_media_type`, `idempotency_error`, `rate_limited`, `call_failed`
+    /// or `internal_error`.
+    pub code: String,
+    pub message: String,
+    /// The parameter or body field at fault, for `invalid_request`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
 }
 
 impl IntoResponse for ApiError {

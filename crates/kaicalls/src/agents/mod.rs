@@ -3,6 +3,8 @@
 
 pub mod routes;
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -12,7 +14,8 @@ use crate::clock::Timestamp;
 use crate::store::sql::Sql;
 use crate::store::{Store, Tx};
 
-#[derive(Debug, Clone)]
+/// An agent, as stored and as the API shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Agent {
     pub id: String,
     pub business_id: String,
@@ -30,6 +33,7 @@ pub struct Agent {
     pub phone_number: Option<String>,
     pub phone_number_id: Option<String>,
     /// The Vapi id of that number (`phoneNumberId` when dialing through Vapi).
+    #[serde(skip)]
     pub vapi_phone_number_id: Option<String>,
 }
 
@@ -53,25 +57,6 @@ impl Agent {
             phone_number_id: None,
             vapi_phone_number_id: None,
         }
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "business_id": self.business_id,
-            "vapi_assistant_id": self.vapi_assistant_id,
-            "phone_number": self.phone_number,
-            "phone_number_id": self.phone_number_id,
-            "system_prompt": self.system_prompt,
-            "first_message": self.first_message,
-            "voice": self.voice,
-            "model": self.model,
-            "metadata": self.metadata,
-            "max_duration": self.max_duration,
-            "created_at": self.created_at.to_rfc3339(),
-            "updated_at": self.updated_at.to_rfc3339(),
-        })
     }
 }
 
@@ -149,4 +134,9 @@ pub async fn save(tx: &mut Tx, agent: &Agent, is_new: bool) -> sqlx::Result<()> 
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AgentList {
+    pub agents: Vec<Agent>,
 }

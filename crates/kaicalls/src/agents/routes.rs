@@ -2,10 +2,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::Agent;
+use super::{Agent, AgentList};
 use crate::app::AppState;
 use crate::auth::extract::{AgentsRead, AgentsWrite, Auth};
 use crate::calls;
@@ -21,20 +22,27 @@ pub async fn list_or_get(
     State(app): State<AppState>,
     auth: Auth<AgentsRead>,
     Query(q): Query<AgentQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AgentOrList>> {
     if let Some(id) = q.id.as_deref() {
         let agent = super::get(&app.store, &auth.tenant, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Agent"))?;
-        return Ok(Json(agent.to_json()));
+        return Ok(Json(AgentOrList::Agent(Box::new(agent))));
     }
     let agents = super::list(&app.store, &auth.tenant).await?;
-    let agents: Vec<Value> = agents.iter().map(Agent::to_json).collect();
-    Ok(Json(json!({ "agents": agents })))
+    Ok(Json(AgentOrList::List(AgentList { agents })))
+}
+
+/// `GET /api/v1/agents`: one agent with `?id=`, else all of them.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AgentOrList {
+    Agent(Box<Agent>),
+    List(AgentList),
 }
 
 /// The writable fields; `null` means "leave as is".
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 pub struct AgentFields {
     id: Option<String>,
     business_id: Option<String>,
@@ -102,7 +110,7 @@ pub async fn create(
     State(app): State<AppState>,
     auth: Auth<AgentsWrite>,
     Json(mut body): Json<AgentFields>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Agent>)> {
     let business_id = auth.tenant.resolve_business(body.business_id.as_deref())?;
     if body.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
         return Err(ApiError::invalid("name", "name is required"));
@@ -114,14 +122,14 @@ pub async fn create(
     let mut tx = app.store.begin().await?;
     super::save(&mut tx, &agent, true).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(agent.to_json())))
+    Ok((StatusCode::CREATED, Json(agent)))
 }
 
 pub async fn update(
     State(app): State<AppState>,
     auth: Auth<AgentsWrite>,
     Json(body): Json<AgentFields>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Agent>> {
     let id = body
         .id
         .clone()
@@ -143,5 +151,5 @@ pub async fn update(
     let mut tx = app.store.begin().await?;
     super::save(&mut tx, &agent, false).await?;
     tx.commit().await?;
-    Ok(Json(agent.to_json()))
+    Ok(Json(agent))
 }

@@ -9,7 +9,8 @@ const RANDOM_LEN: usize = 40;
 /// The reference's `prefix`: the first 12 characters, e.g. `kc_live_abc1`.
 pub const PREFIX_LEN: usize = 12;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Mode {
     Live,
     Test,

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::extract::SessionAuth;
 use super::password;
@@ -90,10 +90,19 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "Login")]
 pub struct LoginBody {
     email: Option<String>,
     password: Option<String>,
+}
+
+/// `POST /api/v1/auth/login`: who is signed in (the session is the cookie).
+#[derive(Serialize, JsonSchema)]
+pub struct LoggedIn {
+    pub user_id: String,
+    pub email: String,
+    pub business_ids: Vec<String>,
 }
 
 pub async fn login(
@@ -134,11 +143,11 @@ pub async fn login(
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECS}{}",
         if app.secure_cookies() { "; Secure" } else { "" }
     );
-    let mut response = Json(json!({
-        "user_id": user.id,
-        "email": user.email,
-        "business_ids": business_ids,
-    }))
+    let mut response = Json(LoggedIn {
+        user_id: user.id,
+        email: user.email,
+        business_ids,
+    })
     .into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -155,7 +164,7 @@ pub async fn logout(
         .bind(&session.session_id)
         .execute(&app.store.pool)
         .await?;
-    let mut response = (StatusCode::OK, Json(json!({ "success": true }))).into_response();
+    let mut response = (StatusCode::OK, Json(crate::http::Success::TRUE)).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_static("kc_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),

@@ -37,9 +37,13 @@ pub const WEBHOOK_EVENT_TYPES: [&str; 5] = [
 /// The request body. Unknown fields are ignored and `null` equals absent; the
 /// reference's aliases (`customer_name`, `first_message`) are separate fields so a
 /// client sending both spellings is not refused.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
+#[schemars(rename = "CreateCall")]
 pub struct CreateCallBody {
+    #[schemars(required, with = "String")]
     pub agent_id: Option<String>,
+    /// The number to call (E.164, e.g. `+15125550100`).
+    #[schemars(required, with = "String")]
     pub to: Option<String>,
     pub name: Option<String>,
     pub customer_name: Option<String>,
@@ -49,6 +53,8 @@ pub struct CreateCallBody {
     pub first_message: Option<String>,
     pub lead_id: Option<String>,
     pub webhook_url: Option<String>,
+    /// Seconds after which the call is ended (default: the agent's, else 600).
+    #[schemars(range(min = 10, max = 3600))]
     pub max_duration: Option<i64>,
     pub metadata: Option<Value>,
     pub webhook_events: Option<Vec<String>>,
@@ -375,7 +381,8 @@ async fn record_created(
     if let Some(idem) = idempotency_key {
         let saved = Saved {
             status: 201,
-            body: call.summary_json().to_string(),
+            body: serde_json::to_string(&call.summary())
+                .map_err(|e| sqlx::Error::Encode(e.into()))?,
         };
         idempotency::save(tx, &key.key_id, idem, &saved).await?;
     }

@@ -19,7 +19,9 @@ pub mod repo;
 pub mod routes;
 pub mod status;
 
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::auth::api_key::Mode;
 use crate::clock::Timestamp;
@@ -97,59 +99,131 @@ pub struct CallEvent {
     pub created_at: Timestamp,
 }
 
+/// A call as the API shows it in lists and in the creation response.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Call")]
+pub struct CallSummary {
+    pub id: String,
+    /// The provider's id for the conversation, once dialed.
+    pub conversation_id: Option<String>,
+    pub status: CallStatus,
+    /// `outbound` (calls KaiCalls places).
+    pub direction: String,
+    /// Seconds, once ended.
+    pub duration: Option<i64>,
+    pub agent_id: String,
+    pub agent_name: Option<String>,
+    pub business_id: String,
+    pub lead_id: Option<String>,
+    /// The number called (E.164).
+    pub to: String,
+    pub name: Option<String>,
+    pub summary: Option<String>,
+    /// A signed, expiring link to the recording.
+    pub recording_url: Option<String>,
+    pub quality_dimensions: Option<QualityDimensions>,
+    /// `resolved`, `follow_up`, `voicemail`, `cut_off` or `no_conversation`.
+    pub outcome: Option<String>,
+    pub ended_reason: Option<EndedReason>,
+    /// The provider's own code, kept beside `ended_reason`.
+    pub provider_ended_reason: Option<String>,
+    pub error: Option<String>,
+    pub metadata: Option<Value>,
+    pub cost_cents: Option<i64>,
+    pub mode: Mode,
+    pub scheduled_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+/// One call in full (`GET /api/v1/calls?id=`, `POST /api/v1/calls/end`): the summary's
+/// fields, SPEC §5's additions, the transcript and the status timeline.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CallDetail {
+    #[serde(flatten)]
+    pub call: CallSummary,
+    /// The caller id dialed from (E.164).
+    pub from: Option<String>,
+    pub context: Option<String>,
+    pub first_message: Option<String>,
+    /// Seconds after which the call is ended.
+    pub max_duration: i64,
+    pub webhook_url: Option<String>,
+    pub transcript: Vec<Turn>,
+    /// The enrichment variables the agent received.
+    pub variables: Value,
+    pub events: Vec<TimelineEntry>,
+}
+
+/// A status change on a call's timeline.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TimelineEntry {
+    /// `call.<status>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: CallStatus,
+    pub created_at: Timestamp,
+}
+
+/// A page of calls, newest first.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CallList {
+    pub calls: Vec<CallSummary>,
+    pub has_more: bool,
+}
+
 impl Call {
-    /// The detail view (`GET /api/v1/calls?id=`): the reference's fields and SPEC §5's
-    /// additions.
-    pub fn detail_json(&self, events: &[CallEvent]) -> Value {
-        let mut v = self.summary_json();
-        let extra = json!({
-            "from": self.from,
-            "context": self.context,
-            "first_message": self.first_message,
-            "max_duration": self.max_duration,
-            "webhook_url": self.webhook_url,
-            "transcript": self.transcript.clone().unwrap_or_default(),
-            "variables": self.variables,
-            "events": events.iter().map(|e| json!({
-                "type": format!("call.{}", e.status.as_str()),
-                "status": e.status.as_str(),
-                "created_at": e.created_at.to_rfc3339(),
-            })).collect::<Vec<_>>(),
-        });
-        if let (Value::Object(base), Value::Object(extra)) = (&mut v, extra) {
-            base.extend(extra);
+    /// The detail view (`GET /api/v1/calls?id=`).
+    pub fn detail(&self, events: &[CallEvent]) -> CallDetail {
+        CallDetail {
+            call: self.summary(),
+            from: self.from.clone(),
+            context: self.context.clone(),
+            first_message: self.first_message.clone(),
+            max_duration: self.max_duration,
+            webhook_url: self.webhook_url.clone(),
+            transcript: self.transcript.clone().unwrap_or_default(),
+            variables: self.variables.clone(),
+            events: events
+                .iter()
+                .map(|e| TimelineEntry {
+                    kind: format!("call.{}", e.status.as_str()),
+                    status: e.status,
+                    created_at: e.created_at,
+                })
+                .collect(),
         }
-        v
     }
 
     /// The fields shown in lists and in the creation response.
-    pub fn summary_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "conversation_id": self.conversation_id,
-            "status": self.status.as_str(),
-            "direction": self.direction,
-            "duration": self.duration,
-            "agent_id": self.agent_id,
-            "agent_name": self.agent_name,
-            "business_id": self.business_id,
-            "lead_id": self.lead_id,
-            "to": self.to,
-            "name": self.name,
-            "summary": self.summary,
-            "recording_url": self.recording_url,
-            "quality_dimensions": self.quality_dimensions,
-            "outcome": self.outcome,
-            "ended_reason": self.ended_reason.map(EndedReason::as_str),
-            "provider_ended_reason": self.provider_ended_reason,
-            "error": self.error,
-            "metadata": self.metadata,
-            "cost_cents": self.cost_cents,
-            "mode": self.mode.as_str(),
-            "scheduled_at": self.scheduled_at.map(Timestamp::to_rfc3339),
-            "started_at": self.started_at.map(Timestamp::to_rfc3339),
-            "ended_at": self.ended_at.map(Timestamp::to_rfc3339),
-            "created_at": self.created_at.to_rfc3339(),
-        })
+    pub fn summary(&self) -> CallSummary {
+        CallSummary {
+            id: self.id.clone(),
+            conversation_id: self.conversation_id.clone(),
+            status: self.status,
+            direction: self.direction.clone(),
+            duration: self.duration,
+            agent_id: self.agent_id.clone(),
+            agent_name: self.agent_name.clone(),
+            business_id: self.business_id.clone(),
+            lead_id: self.lead_id.clone(),
+            to: self.to.clone(),
+            name: self.name.clone(),
+            summary: self.summary.clone(),
+            recording_url: self.recording_url.clone(),
+            quality_dimensions: self.quality_dimensions.clone(),
+            outcome: self.outcome.clone(),
+            ended_reason: self.ended_reason,
+            provider_ended_reason: self.provider_ended_reason.clone(),
+            error: self.error.clone(),
+            metadata: self.metadata.clone(),
+            cost_cents: self.cost_cents,
+            mode: self.mode,
+            scheduled_at: self.scheduled_at,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            created_at: self.created_at,
+        }
     }
 }

@@ -5,13 +5,14 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::create::{create_call, resume_call, CreateCallBody};
 use super::idempotency::{self, Claim, Saved};
 use super::repo::{self, ListFilter};
-use super::{Call, CallStatus};
+use super::{Call, CallDetail, CallList, CallStatus};
 use crate::app::AppState;
 use crate::auth::extract::{Auth, CallsRead, CallsWrite};
 use crate::auth::Tenant;
@@ -19,6 +20,7 @@ use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::{parse_limit, require, Json, JsonWithBytes, Query};
 use crate::usage::{UsageCallId, UsageRecorded};
+use crate::voice::Turn;
 
 /// `POST /api/v1/calls`.
 pub async fn create(
@@ -58,7 +60,7 @@ pub async fn create(
         .map_err(|join| anyhow::anyhow!("call creation task failed: {join}"))?;
     match outcome {
         Ok(call) => {
-            let mut response = (StatusCode::CREATED, Json(call.summary_json())).into_response();
+            let mut response = (StatusCode::CREATED, Json(call.summary())).into_response();
             response.extensions_mut().insert(UsageRecorded);
             Ok(response)
         }
@@ -111,6 +113,14 @@ fn replay(saved: Saved) -> Response {
     response
 }
 
+/// `GET /api/v1/calls`: one call with `?id=`, else a page of them.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CallOrList {
+    Call(Box<CallDetail>),
+    List(CallList),
+}
+
 #[derive(Deserialize)]
 pub struct CallsQuery {
     id: Option<String>,
@@ -144,7 +154,7 @@ pub async fn list_or_get(
         };
         let call = get_waiting(&app, &auth.tenant, id, Duration::from_secs(wait)).await?;
         let events = repo::events(&app.store, &call.id).await?;
-        let mut response = Json(call.detail_json(&events)).into_response();
+        let mut response = Json(CallOrList::Call(Box::new(call.detail(&events)))).into_response();
         response.extensions_mut().insert(UsageCallId(call.id));
         return Ok(response);
     }
@@ -174,8 +184,8 @@ pub async fn list_or_get(
     let mut calls = repo::list(&app.store, &auth.tenant, &filter).await?;
     let has_more = calls.len() as i64 > limit;
     calls.truncate(limit as usize);
-    let calls: Vec<Value> = calls.iter().map(Call::summary_json).collect();
-    Ok(Json(json!({ "calls": calls, "has_more": has_more })).into_response())
+    let calls = calls.iter().map(Call::summary).collect();
+    Ok(Json(CallOrList::List(CallList { calls, has_more })).into_response())
 }
 
 async fn get_waiting(app: &AppState, tenant: &Tenant, id: &str, wait: Duration) -> ApiResult<Call> {
@@ -212,7 +222,7 @@ pub async fn end(
         .await
         .map_err(anyhow::Error::from)??;
     let events = repo::events(&app.store, &call.id).await?;
-    let mut response = Json(call.detail_json(&events)).into_response();
+    let mut response = Json(call.detail(&events)).into_response();
     response.extensions_mut().insert(UsageCallId(call.id));
     Ok(response)
 }
@@ -225,12 +235,32 @@ pub struct TranscriptsQuery {
     days: Option<String>,
 }
 
+/// A completed call's transcript.
+#[derive(Serialize, JsonSchema)]
+pub struct Transcript {
+    pub call_id: String,
+    pub conversation_id: Option<String>,
+    pub agent_id: String,
+    pub agent_name: Option<String>,
+    pub status: CallStatus,
+    pub duration: Option<i64>,
+    pub summary: Option<String>,
+    pub transcript: Vec<Turn>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct TranscriptList {
+    pub transcripts: Vec<Transcript>,
+    pub has_more: bool,
+}
+
 /// `GET /api/v1/transcripts`: completed calls' transcripts, newest first.
 pub async fn transcripts(
     State(app): State<AppState>,
     auth: Auth<CallsRead>,
     Query(q): Query<TranscriptsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TranscriptList>> {
     let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
     let since = match q.days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         None => None,
@@ -260,23 +290,22 @@ pub async fn transcripts(
     let mut calls = repo::list(&app.store, &auth.tenant, &filter).await?;
     let has_more = calls.len() as i64 > limit;
     calls.truncate(limit as usize);
-    let transcripts: Vec<Value> = calls
-        .iter()
-        .map(|c| {
-            json!({
-                "call_id": c.id,
-                "conversation_id": c.conversation_id,
-                "agent_id": c.agent_id,
-                "agent_name": c.agent_name,
-                "status": c.status.as_str(),
-                "duration": c.duration,
-                "summary": c.summary,
-                "transcript": c.transcript.clone().unwrap_or_default(),
-                "created_at": c.created_at.to_rfc3339(),
-            })
+    let transcripts = calls
+        .into_iter()
+        .map(|c| Transcript {
+            call_id: c.id,
+            conversation_id: c.conversation_id,
+            agent_id: c.agent_id,
+            agent_name: c.agent_name,
+            status: c.status,
+            duration: c.duration,
+            summary: c.summary,
+            transcript: c.transcript.unwrap_or_default(),
+            created_at: c.created_at,
         })
         .collect();
-    Ok(Json(
-        json!({ "transcripts": transcripts, "has_more": has_more }),
-    ))
+    Ok(Json(TranscriptList {
+        transcripts,
+        has_more,
+    }))
 }

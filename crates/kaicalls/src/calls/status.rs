@@ -1,7 +1,8 @@
 //! The call state machine's vocabulary: statuses that only move forward, and the
 //! normalized reasons a call ended for, mapped from providers' raw codes.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum CallStatus {
     Queued,
     Ringing,
@@ -57,7 +58,8 @@ impl CallStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum EndedReason {
     CustomerHangup,
     AgentHangup,

@@ -6,6 +6,8 @@
 pub mod routes;
 
 use crate::store::stored;
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
@@ -30,9 +32,12 @@ pub const EVENT_TYPES: [&str; 9] = [
     "webhook.test",
 ];
 
-#[derive(Debug, Clone)]
+/// A durable event, as stored and as the API shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Event {
     pub id: String,
+    /// `call.completed`, `lead.created`, …
+    #[serde(rename = "type")]
     pub kind: String,
     pub object_type: String,
     pub object_id: String,
@@ -40,21 +45,6 @@ pub struct Event {
     pub mode: Mode,
     pub data: Value,
     pub created_at: Timestamp,
-}
-
-impl Event {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "type": self.kind,
-            "object_type": self.object_type,
-            "object_id": self.object_id,
-            "business_id": self.business_id,
-            "mode": self.mode.as_str(),
-            "created_at": self.created_at.to_rfc3339(),
-            "data": self.data,
-        })
-    }
 }
 
 pub const COLUMNS: &str = "id, type, object_type, object_id, business_id, mode, data, created_at";

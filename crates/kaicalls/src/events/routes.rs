@@ -2,8 +2,8 @@
 //! `POST /api/v1/events/replay`.
 
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::{enqueue_delivery, from_row, Event, COLUMNS};
@@ -82,13 +82,64 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth<EventsRead>,
     Query(q): Query<EventsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventList>> {
     let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
     let mut events = find_events(&app.store, &auth.tenant, &q, limit + 1).await?;
     let has_more = events.len() as i64 > limit;
     events.truncate(limit as usize);
-    let events: Vec<Value> = events.iter().map(Event::to_json).collect();
-    Ok(Json(json!({ "events": events, "has_more": has_more })))
+    Ok(Json(EventList { events, has_more }))
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct EventList {
+    pub events: Vec<Event>,
+    pub has_more: bool,
+}
+
+/// One webhook delivery of one event to one target, with every attempt.
+#[derive(Serialize, JsonSchema)]
+pub struct Delivery {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// The message's `webhook-id` header (the same on every attempt and replay).
+    pub webhook_id: String,
+    pub subscription_id: Option<String>,
+    pub call_id: Option<String>,
+    pub url: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    pub attempt_count: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Attempt {
+    pub attempt: i64,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+    pub created_at: Timestamp,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct DeliveryList {
+    pub deliveries: Vec<Delivery>,
+    pub has_more: bool,
+}
+
+/// `POST /api/v1/events/replay`.
+#[derive(Serialize, JsonSchema)]
+pub struct Replayed {
+    /// Events replayed.
+    pub replayed: usize,
+    /// Deliveries queued (one per target each event went to).
+    pub deliveries: usize,
+    pub event_ids: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -105,7 +156,7 @@ pub async fn deliveries(
     State(app): State<AppState>,
     auth: Auth<EventsRead>,
     Query(q): Query<DeliveriesQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DeliveryList>> {
     let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
     let mut sql = Sql::new(
         "SELECT d.id, d.event_id, e.type, d.webhook_id, d.subscription_id, d.call_id, d.url, d.status, d.attempts,
@@ -143,43 +194,45 @@ pub async fn deliveries(
         .fetch_all(&app.store.pool)
         .await?
         .iter()
-        .map(|a| {
-            json!({
-                "attempt": a.get::<i64, _>(0),
-                "status_code": a.get::<Option<i64>, _>(1),
-                "error": a.get::<Option<String>, _>(2),
-                "latency_ms": a.get::<i64, _>(3),
-                "created_at": Timestamp(a.get(4)).to_rfc3339(),
-            })
+        .map(|a| Attempt {
+            attempt: a.get(0),
+            status_code: a.get(1),
+            error: a.get(2),
+            latency_ms: a.get(3),
+            created_at: Timestamp(a.get(4)),
         })
-        .collect::<Vec<_>>();
-        out.push(json!({
-            "id": id,
-            "event_id": r.get::<String, _>(1),
-            "event_type": r.get::<String, _>(2),
-            "webhook_id": r.get::<String, _>(3),
-            "subscription_id": r.get::<Option<String>, _>(4),
-            "call_id": r.get::<Option<String>, _>(5),
-            "url": r.get::<String, _>(6),
-            "status": r.get::<String, _>(7),
-            "attempt_count": r.get::<i64, _>(8),
-            "last_status_code": r.get::<Option<i64>, _>(9),
-            "last_error": r.get::<Option<String>, _>(10),
-            "next_attempt_at": r.get::<Option<i64>, _>(11).map(|t| Timestamp(t).to_rfc3339()),
-            "created_at": Timestamp(r.get(12)).to_rfc3339(),
-            "attempts": attempts,
-        }));
+        .collect();
+        out.push(Delivery {
+            id,
+            event_id: r.get(1),
+            event_type: r.get(2),
+            webhook_id: r.get(3),
+            subscription_id: r.get(4),
+            call_id: r.get(5),
+            url: r.get(6),
+            status: r.get(7),
+            attempt_count: r.get(8),
+            last_status_code: r.get(9),
+            last_error: r.get(10),
+            next_attempt_at: r.get::<Option<i64>, _>(11).map(Timestamp),
+            created_at: Timestamp(r.get(12)),
+            attempts,
+        });
     }
-    Ok(Json(json!({ "deliveries": out, "has_more": has_more })))
+    Ok(Json(DeliveryList {
+        deliveries: out,
+        has_more,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct ReplayFilter {
     event_type: Option<String>,
     object_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "Replay")]
 pub struct ReplayBody {
     business_id: Option<String>,
     event_id: Option<String>,
@@ -194,7 +247,7 @@ pub async fn replay(
     State(app): State<AppState>,
     auth: Auth<EventsReplay>,
     Json(body): Json<ReplayBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Replayed>> {
     let mut ids: Vec<String> = body.event_ids.unwrap_or_default();
     ids.extend(body.event_id);
     let mut events = Vec::new();
@@ -257,9 +310,9 @@ pub async fn replay(
         .await?;
     }
     tx.commit().await?;
-    Ok(Json(json!({
-        "replayed": events.len(),
-        "deliveries": targets.len(),
-        "event_ids": events.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Replayed {
+        replayed: events.len(),
+        deliveries: targets.len(),
+        event_ids: events.iter().map(|e| e.id.clone()).collect(),
+    }))
 }

@@ -23,7 +23,7 @@ use crate::error::ApiError;
 /// creation, whose answer holds the one plaintext copy of a key we store only hashed;
 /// and those that are not a client's resource (signing in and out, the provider's
 /// messages).
-const EXEMPT: [&str; 5] = [
+pub const EXEMPT: [&str; 5] = [
     "/api/v1/calls",
     "/api/v1/keys",
     "/api/v1/auth/login",

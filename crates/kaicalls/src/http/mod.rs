@@ -16,7 +16,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::AppState;
@@ -116,17 +117,37 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `{"success": true}`: the answer of deletions, revocations and logouts.
+#[derive(Serialize, JsonSchema)]
+pub struct Success {
+    pub success: bool,
+}
+
+impl Success {
+    pub const TRUE: Success = Success { success: true };
+}
+
+/// `GET /api/v1/health`.
+#[derive(Serialize, JsonSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` (answered with 503) when the database does not answer.
+    pub status: &'static str,
+    /// `ok` or `unreachable`.
+    pub database: &'static str,
+    pub version: &'static str,
+}
+
 async fn health(State(app): State<AppState>) -> Response {
     crate::fault::panic_point("panic-in-request");
     let db = sqlx::query_scalar::<_, i64>("SELECT 1")
         .fetch_one(&app.store.pool)
         .await
         .is_ok();
-    let body = json!({
-        "status": if db { "ok" } else { "degraded" },
-        "database": if db { "ok" } else { "unreachable" },
-        "version": env!("CARGO_PKG_VERSION"),
-    });
+    let body = Health {
+        status: if db { "ok" } else { "degraded" },
+        database: if db { "ok" } else { "unreachable" },
+        version: env!("CARGO_PKG_VERSION"),
+    };
     let status = if db {
         axum::http::StatusCode::OK
     } else {

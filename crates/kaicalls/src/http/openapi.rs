@@ -1,13 +1,44 @@
-//! The OpenAPI 3.1 document, built from the table of operations below — the
-//! operations `http::api_routes` serves (a test probes the router to keep the two
-//! equal) — served at `/api/v1/openapi.json`, rendered as HTML at `/docs`, and
+//! The OpenAPI 3.1 document, derived from the code: every request body and response
+//! is a Rust type (`#[derive(JsonSchema)]`, the same type the handler deserializes or
+//! serializes), and the table of operations below names those types. The table holds
+//! the operations `http::api_routes` serves (a test probes the router to keep the two
+//! equal); the integration suite validates every answer it receives against this
+//! document. Served at `/api/v1/openapi.json`, rendered as HTML at `/docs`, and
 //! committed as `openapi.json` (a test fails when the file drifts; regenerate with
 //! `kaicalls openapi > openapi.json`).
+//!
+//! Response objects are closed (`additionalProperties: false`): a field the server
+//! sends is a documented field. Request bodies are open: clients written for other
+//! versions may send fields we ignore.
 
 use std::sync::OnceLock;
 
 use axum::response::{Html, IntoResponse, Response};
+use schemars::generate::{Contract, SchemaSettings};
+use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
+
+use super::limits;
+use super::{Health, Success};
+use crate::agents::routes::{AgentFields, AgentOrList};
+use crate::agents::Agent;
+use crate::auth::sessions::{LoggedIn, LoginBody};
+use crate::calls::create::CreateCallBody;
+use crate::calls::routes::{CallOrList, TranscriptList};
+use crate::calls::{CallDetail, CallSummary};
+use crate::error::ErrorEnvelope;
+use crate::events::routes::{DeliveryList, EventList, ReplayBody, Replayed};
+use crate::keys::routes::{CreateKey, KeyList, NewKey};
+use crate::leads::routes::{LeadFields, LeadOrList};
+use crate::leads::Lead;
+use crate::numbers::routes::{AssignBody, NumberList, ReleasedNumber};
+use crate::numbers::PhoneNumber;
+use crate::recordings::routes::Recording;
+use crate::usage::routes::{Balance, UsageList};
+use crate::webhooks::routes::{
+    BusinessSecret, IdBody, RotatedSecret, TestSent, UpsertBody, WebhookList,
+};
+use crate::webhooks::WebhookView;
 
 /// Who may call an operation.
 #[derive(Clone, Copy)]
@@ -27,6 +58,9 @@ pub enum Access {
 /// A query parameter: name, type (`string`, `integer`), required, description.
 pub type Param = (&'static str, &'static str, bool, &'static str);
 
+/// The schema of a body: a `$ref` to the type's component (added to the generator).
+pub type SchemaFn = fn(&mut Generators) -> Value;
+
 pub struct Op {
     pub method: &'static str,
     /// Under `/api/v1`.
@@ -34,12 +68,50 @@ pub struct Op {
     pub summary: &'static str,
     pub access: Access,
     pub query: &'static [Param],
-    /// The request body's schema (a component name), if it takes one.
-    pub body: Option<&'static str>,
-    /// Success status and the response's schema (a component name).
-    pub ok: (u16, &'static str),
-    /// Error statuses beyond 401/403 that the operation answers.
+    /// The request body's type, if it takes one.
+    pub body: Option<SchemaFn>,
+    /// Each success status with its response type.
+    pub ok: &'static [(u16, SchemaFn)],
+    /// Error statuses particular to the operation; those every operation of its kind
+    /// can answer (see `error_statuses`) are added.
     pub errors: &'static [u16],
+}
+
+/// Responses are generated under the serialize contract and closed; requests under
+/// the deserialize contract (aliases, optional fields) and left open.
+pub struct Generators {
+    responses: SchemaGenerator,
+    requests: SchemaGenerator,
+}
+
+impl Generators {
+    fn new() -> Generators {
+        let settings = |contract| {
+            SchemaSettings::draft2020_12().with(|s| {
+                s.definitions_path = "/components/schemas".into();
+                s.contract = contract;
+            })
+        };
+        Generators {
+            responses: SchemaGenerator::new(settings(Contract::Serialize)),
+            requests: SchemaGenerator::new(settings(Contract::Deserialize)),
+        }
+    }
+}
+
+/// A response type.
+fn r<T: JsonSchema>(g: &mut Generators) -> Value {
+    g.responses.subschema_for::<T>().to_value()
+}
+
+/// A request body type.
+fn q<T: JsonSchema>(g: &mut Generators) -> Value {
+    g.requests.subschema_for::<T>().to_value()
+}
+
+/// Any JSON object (this document; Vapi's messages, which are Vapi's to define).
+fn any_object(_: &mut Generators) -> Value {
+    json!({ "type": "object" })
 }
 
 const ID: Param = (
@@ -51,197 +123,138 @@ const ID: Param = (
 const LIMIT: Param = ("limit", "integer", false, "Results per page");
 
 pub const OPS: &[Op] = &[
-    Op { method: "get", path: "/health", summary: "Service health", access: Access::Public, query: &[], body: None, ok: (200, "Health"), errors: &[] },
-    Op { method: "get", path: "/openapi.json", summary: "This document", access: Access::Public, query: &[], body: None, ok: (200, "Object"), errors: &[] },
-    Op { method: "post", path: "/auth/login", summary: "Log in to the dashboard (sets the session cookie)", access: Access::Public, query: &[], body: Some("Login"), ok: (200, "Object"), errors: &[400, 429] },
-    Op { method: "post", path: "/auth/logout", summary: "Log out", access: Access::Session, query: &[], body: None, ok: (200, "Success"), errors: &[] },
-    Op { method: "get", path: "/keys", summary: "List your API keys", access: Access::Session, query: &[], body: None, ok: (200, "KeyList"), errors: &[] },
-    Op { method: "post", path: "/keys", summary: "Create an API key (the key is shown once)", access: Access::Session, query: &[], body: Some("NewKeyRequest"), ok: (201, "NewKey"), errors: &[400, 404] },
-    Op { method: "delete", path: "/keys", summary: "Revoke an API key", access: Access::Session, query: &[("id", "string", true, "The key's id")], body: None, ok: (200, "Success"), errors: &[400, 404] },
-    Op { method: "get", path: "/agents", summary: "List agents, or get one with ?id=", access: Access::Scope("agents:read"), query: &[ID], body: None, ok: (200, "AgentList"), errors: &[404] },
-    Op { method: "post", path: "/agents", summary: "Create an agent", access: Access::Scope("agents:write"), query: &[], body: Some("AgentFields"), ok: (201, "Agent"), errors: &[400, 404] },
-    Op { method: "patch", path: "/agents", summary: "Update an agent (id in the body)", access: Access::Scope("agents:write"), query: &[], body: Some("AgentFields"), ok: (200, "Agent"), errors: &[400, 404] },
-    Op { method: "get", path: "/numbers", summary: "List phone numbers", access: Access::Scope("numbers:read"), query: &[("business_id", "string", false, "Only this business"), ("phone_number", "string", false, "Only this number (E.164)")], body: None, ok: (200, "NumberList"), errors: &[] },
-    Op { method: "get", path: "/phone-numbers", summary: "List phone numbers (same as /numbers)", access: Access::Scope("numbers:read"), query: &[("business_id", "string", false, "Only this business"), ("phone_number", "string", false, "Only this number (E.164)")], body: None, ok: (200, "NumberList"), errors: &[] },
-    Op { method: "post", path: "/phone-numbers", summary: "Register or reassign a phone number", access: Access::Scope("numbers:write"), query: &[], body: Some("AssignNumber"), ok: (201, "PhoneNumber"), errors: &[400, 404, 409] },
-    Op { method: "delete", path: "/phone-numbers", summary: "Release a phone number", access: Access::Scope("numbers:write"), query: &[("phone_number", "string", true, "The number (E.164)")], body: None, ok: (200, "Success"), errors: &[400, 404] },
-    Op { method: "get", path: "/leads", summary: "List leads with filters, or get one with ?id=", access: Access::Scope("leads:read"), query: &[ID, ("status", "string", false, "Comma-separated statuses"), ("source", "string", false, "Lead source"), ("agent_id", "string", false, "Agent"), ("phone", "string", false, "E.164 phone"), ("email", "string", false, "Email"), ("created_after", "string", false, "ISO 8601"), ("created_before", "string", false, "ISO 8601"), ("updated_after", "string", false, "ISO 8601"), ("updated_before", "string", false, "ISO 8601"), ("score_gte", "integer", false, "Minimum score"), ("score_lte", "integer", false, "Maximum score"), LIMIT], body: None, ok: (200, "LeadList"), errors: &[400, 404] },
-    Op { method: "post", path: "/leads", summary: "Create a lead", access: Access::Scope("leads:write"), query: &[], body: Some("LeadFields"), ok: (201, "Lead"), errors: &[400, 404] },
-    Op { method: "patch", path: "/leads", summary: "Update a lead (id in the body)", access: Access::Scope("leads:write"), query: &[], body: Some("LeadFields"), ok: (200, "Lead"), errors: &[400, 404] },
-    Op { method: "get", path: "/calls", summary: "List calls (newest first), or get one with ?id= (and wait up to ?wait= seconds for it to finish)", access: Access::Scope("calls:read"), query: &[ID, ("wait", "integer", false, "With id: seconds (≤ 60) to wait for a terminal status"), ("limit", "integer", false, "Max results per page (default 50, max 100)"), ("agent_id", "string", false, "Filter by agent"), ("status", "string", false, "Filter by call status"), ("after", "string", false, "Cursor: the created_at of the last result")], body: None, ok: (200, "CallList"), errors: &[400, 404] },
-    Op { method: "post", path: "/calls", summary: "Make an outbound call (Idempotency-Key supported)", access: Access::Scope("calls:write"), query: &[], body: Some("CreateCall"), ok: (201, "Call"), errors: &[400, 404, 409, 429, 500] },
-    Op { method: "post", path: "/calls/end", summary: "Hang up or cancel a call", access: Access::Scope("calls:write"), query: &[("id", "string", true, "The call's id")], body: None, ok: (200, "Call"), errors: &[400, 404] },
-    Op { method: "get", path: "/recordings", summary: "A fresh signed link to a call's recording", access: Access::Scope("calls:read"), query: &[("call_id", "string", true, "The call's id")], body: None, ok: (200, "Recording"), errors: &[400, 404] },
-    Op { method: "get", path: "/transcripts", summary: "Completed calls' transcripts", access: Access::Scope("calls:read"), query: &[LIMIT, ("agent_id", "string", false, "Filter by agent"), ("after", "string", false, "Cursor"), ("days", "integer", false, "Only the last N days")], body: None, ok: (200, "TranscriptList"), errors: &[400] },
-    Op { method: "get", path: "/webhooks", summary: "List webhook subscriptions", access: Access::Scope("webhooks:read"), query: &[("business_id", "string", false, "Only this business"), ID], body: None, ok: (200, "WebhookList"), errors: &[] },
-    Op { method: "post", path: "/webhooks", summary: "Create (secret shown once) or update (id) a subscription", access: Access::Scope("webhooks:write"), query: &[], body: Some("WebhookFields"), ok: (201, "Webhook"), errors: &[400, 404] },
-    Op { method: "delete", path: "/webhooks", summary: "Delete a subscription", access: Access::Scope("webhooks:write"), query: &[("id", "string", true, "The subscription's id")], body: None, ok: (200, "Success"), errors: &[400, 404] },
-    Op { method: "post", path: "/webhooks/test", summary: "Send a signed webhook.test", access: Access::Scope("webhooks:write"), query: &[], body: Some("IdBody"), ok: (200, "Object"), errors: &[400, 404] },
-    Op { method: "post", path: "/webhooks/rotate-secret", summary: "Rotate a subscription's secret", access: Access::Scope("webhooks:write"), query: &[], body: Some("IdBody"), ok: (200, "Object"), errors: &[400, 404] },
-    Op { method: "get", path: "/webhooks/secret", summary: "The business secret that signs per-call webhooks", access: Access::Scope("webhooks:read"), query: &[("business_id", "string", false, "Which business")], body: None, ok: (200, "Object"), errors: &[400, 404] },
-    Op { method: "post", path: "/webhooks/secret/rotate", summary: "Rotate the business secret (the old one signs for 24 h)", access: Access::Scope("webhooks:write"), query: &[("business_id", "string", false, "Which business")], body: None, ok: (200, "Object"), errors: &[400, 404] },
-    Op { method: "get", path: "/events", summary: "Durable events", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("event_type", "string", false, "Type"), ("object_type", "string", false, "call, lead, webhook"), ("object_id", "string", false, "Object"), ("from", "string", false, "ISO 8601"), ("to", "string", false, "ISO 8601"), LIMIT], body: None, ok: (200, "EventList"), errors: &[400, 404] },
-    Op { method: "post", path: "/events/replay", summary: "Deliver events again (same webhook-id)", access: Access::Scope("events:replay"), query: &[], body: Some("Replay"), ok: (200, "Object"), errors: &[400, 404] },
-    Op { method: "get", path: "/event-deliveries", summary: "Webhook deliveries with every attempt", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("webhook_id", "string", false, "Subscription id or webhook-id"), ("call_id", "string", false, "Call"), ("status", "string", false, "succeeded, failed or pending"), LIMIT], body: None, ok: (200, "DeliveryList"), errors: &[400, 404] },
-    Op { method: "post", path: "/providers/vapi/events", summary: "Vapi server messages (status-update, end-of-call-report)", access: Access::ProviderSecret, query: &[], body: Some("Object"), ok: (200, "Object"), errors: &[404] },
-    Op { method: "get", path: "/balance", summary: "Subscription and minutes per business", access: Access::AnyKey, query: &[], body: None, ok: (200, "Balance"), errors: &[] },
-    Op { method: "get", path: "/usage", summary: "API usage log", access: Access::AnyKey, query: &[("start", "string", false, "ISO 8601 start"), ("end", "string", false, "ISO 8601 end"), ("limit", "integer", false, "Max results (default 100, max 500)")], body: None, ok: (200, "Usage"), errors: &[400] },
+    Op { method: "get", path: "/health", summary: "Service health", access: Access::Public, query: &[], body: None, ok: &[(200, r::<Health>), (503, r::<Health>)], errors: &[] },
+    Op { method: "get", path: "/openapi.json", summary: "This document", access: Access::Public, query: &[], body: None, ok: &[(200, any_object)], errors: &[] },
+    Op { method: "post", path: "/auth/login", summary: "Log in to the dashboard (sets the session cookie)", access: Access::Public, query: &[], body: Some(q::<LoginBody>), ok: &[(200, r::<LoggedIn>)], errors: &[401, 429] },
+    Op { method: "post", path: "/auth/logout", summary: "Log out", access: Access::Session, query: &[], body: None, ok: &[(200, r::<Success>)], errors: &[] },
+    Op { method: "get", path: "/keys", summary: "List your API keys", access: Access::Session, query: &[], body: None, ok: &[(200, r::<KeyList>)], errors: &[] },
+    Op { method: "post", path: "/keys", summary: "Create an API key (the key is shown once)", access: Access::Session, query: &[], body: Some(q::<CreateKey>), ok: &[(201, r::<NewKey>)], errors: &[400, 404] },
+    Op { method: "delete", path: "/keys", summary: "Revoke an API key", access: Access::Session, query: &[("id", "string", true, "The key's id")], body: None, ok: &[(200, r::<Success>)], errors: &[400, 404] },
+    Op { method: "get", path: "/agents", summary: "List agents, or get one with ?id=", access: Access::Scope("agents:read"), query: &[ID], body: None, ok: &[(200, r::<AgentOrList>)], errors: &[404] },
+    Op { method: "post", path: "/agents", summary: "Create an agent", access: Access::Scope("agents:write"), query: &[], body: Some(q::<AgentFields>), ok: &[(201, r::<Agent>)], errors: &[400, 404] },
+    Op { method: "patch", path: "/agents", summary: "Update an agent (id in the body)", access: Access::Scope("agents:write"), query: &[], body: Some(q::<AgentFields>), ok: &[(200, r::<Agent>)], errors: &[400, 404] },
+    Op { method: "get", path: "/numbers", summary: "List phone numbers", access: Access::Scope("numbers:read"), query: &[("business_id", "string", false, "Only this business"), ("phone_number", "string", false, "Only this number (E.164)")], body: None, ok: &[(200, r::<NumberList>)], errors: &[] },
+    Op { method: "get", path: "/phone-numbers", summary: "List phone numbers (same as /numbers)", access: Access::Scope("numbers:read"), query: &[("business_id", "string", false, "Only this business"), ("phone_number", "string", false, "Only this number (E.164)")], body: None, ok: &[(200, r::<NumberList>)], errors: &[] },
+    Op { method: "post", path: "/phone-numbers", summary: "Register or reassign a phone number", access: Access::Scope("numbers:write"), query: &[], body: Some(q::<AssignBody>), ok: &[(201, r::<PhoneNumber>), (200, r::<PhoneNumber>)], errors: &[400, 404, 409] },
+    Op { method: "delete", path: "/phone-numbers", summary: "Release a phone number", access: Access::Scope("numbers:write"), query: &[("phone_number", "string", true, "The number (E.164)")], body: None, ok: &[(200, r::<ReleasedNumber>)], errors: &[400, 404] },
+    Op { method: "get", path: "/leads", summary: "List leads with filters, or get one with ?id=", access: Access::Scope("leads:read"), query: &[ID, ("status", "string", false, "Comma-separated statuses"), ("source", "string", false, "Lead source"), ("agent_id", "string", false, "Agent"), ("phone", "string", false, "E.164 phone"), ("email", "string", false, "Email"), ("created_after", "string", false, "ISO 8601"), ("created_before", "string", false, "ISO 8601"), ("updated_after", "string", false, "ISO 8601"), ("updated_before", "string", false, "ISO 8601"), ("score_gte", "integer", false, "Minimum score"), ("score_lte", "integer", false, "Maximum score"), LIMIT], body: None, ok: &[(200, r::<LeadOrList>)], errors: &[400, 404] },
+    Op { method: "post", path: "/leads", summary: "Create a lead", access: Access::Scope("leads:write"), query: &[], body: Some(q::<LeadFields>), ok: &[(201, r::<Lead>)], errors: &[400, 404] },
+    Op { method: "patch", path: "/leads", summary: "Update a lead (id in the body)", access: Access::Scope("leads:write"), query: &[], body: Some(q::<LeadFields>), ok: &[(200, r::<Lead>)], errors: &[400, 404] },
+    Op { method: "get", path: "/calls", summary: "List calls (newest first), or get one with ?id= (and wait up to ?wait= seconds for it to finish)", access: Access::Scope("calls:read"), query: &[ID, ("wait", "integer", false, "With id: seconds (≤ 60) to wait for a terminal status"), ("limit", "integer", false, "Max results per page (default 50, max 100)"), ("agent_id", "string", false, "Filter by agent"), ("status", "string", false, "Filter by call status"), ("after", "string", false, "Cursor: the created_at of the last result")], body: None, ok: &[(200, r::<CallOrList>)], errors: &[400, 404] },
+    Op { method: "post", path: "/calls", summary: "Make an outbound call (Idempotency-Key supported)", access: Access::Scope("calls:write"), query: &[], body: Some(q::<CreateCallBody>), ok: &[(201, r::<CallSummary>)], errors: &[400, 404, 409, 429, 500] },
+    Op { method: "post", path: "/calls/end", summary: "Hang up or cancel a call", access: Access::Scope("calls:write"), query: &[("id", "string", true, "The call's id")], body: None, ok: &[(200, r::<CallDetail>)], errors: &[400, 404] },
+    Op { method: "get", path: "/recordings", summary: "A fresh signed link to a call's recording", access: Access::Scope("calls:read"), query: &[("call_id", "string", true, "The call's id")], body: None, ok: &[(200, r::<Recording>)], errors: &[400, 404] },
+    Op { method: "get", path: "/transcripts", summary: "Completed calls' transcripts", access: Access::Scope("calls:read"), query: &[LIMIT, ("agent_id", "string", false, "Filter by agent"), ("after", "string", false, "Cursor"), ("days", "integer", false, "Only the last N days")], body: None, ok: &[(200, r::<TranscriptList>)], errors: &[400] },
+    Op { method: "get", path: "/webhooks", summary: "List webhook subscriptions", access: Access::Scope("webhooks:read"), query: &[("business_id", "string", false, "Only this business"), ID], body: None, ok: &[(200, r::<WebhookList>)], errors: &[] },
+    Op { method: "post", path: "/webhooks", summary: "Create (secret shown once) or update (id) a subscription", access: Access::Scope("webhooks:write"), query: &[], body: Some(q::<UpsertBody>), ok: &[(201, r::<WebhookView>), (200, r::<WebhookView>)], errors: &[400, 404] },
+    Op { method: "delete", path: "/webhooks", summary: "Delete a subscription", access: Access::Scope("webhooks:write"), query: &[("id", "string", true, "The subscription's id")], body: None, ok: &[(200, r::<Success>)], errors: &[400, 404] },
+    Op { method: "post", path: "/webhooks/test", summary: "Send a signed webhook.test", access: Access::Scope("webhooks:write"), query: &[], body: Some(q::<IdBody>), ok: &[(200, r::<TestSent>)], errors: &[400, 404] },
+    Op { method: "post", path: "/webhooks/rotate-secret", summary: "Rotate a subscription's secret", access: Access::Scope("webhooks:write"), query: &[], body: Some(q::<IdBody>), ok: &[(200, r::<RotatedSecret>)], errors: &[400, 404] },
+    Op { method: "get", path: "/webhooks/secret", summary: "The business secret that signs per-call webhooks", access: Access::Scope("webhooks:read"), query: &[("business_id", "string", false, "Which business")], body: None, ok: &[(200, r::<BusinessSecret>)], errors: &[400, 404] },
+    Op { method: "post", path: "/webhooks/secret/rotate", summary: "Rotate the business secret (the old one signs for 24 h)", access: Access::Scope("webhooks:write"), query: &[("business_id", "string", false, "Which business")], body: None, ok: &[(200, r::<BusinessSecret>)], errors: &[400, 404] },
+    Op { method: "get", path: "/events", summary: "Durable events", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("event_type", "string", false, "Type"), ("object_type", "string", false, "call, lead, webhook"), ("object_id", "string", false, "Object"), ("from", "string", false, "ISO 8601"), ("to", "string", false, "ISO 8601"), LIMIT], body: None, ok: &[(200, r::<EventList>)], errors: &[400, 404] },
+    Op { method: "post", path: "/events/replay", summary: "Deliver events again (same webhook-id)", access: Access::Scope("events:replay"), query: &[], body: Some(q::<ReplayBody>), ok: &[(200, r::<Replayed>)], errors: &[400, 404] },
+    Op { method: "get", path: "/event-deliveries", summary: "Webhook deliveries with every attempt", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("webhook_id", "string", false, "Subscription id or webhook-id"), ("call_id", "string", false, "Call"), ("status", "string", false, "succeeded, failed or pending"), LIMIT], body: None, ok: &[(200, r::<DeliveryList>)], errors: &[400, 404] },
+    Op { method: "post", path: "/providers/vapi/events", summary: "Vapi server messages (status-update, end-of-call-report)", access: Access::ProviderSecret, query: &[], body: Some(any_object), ok: &[(200, any_object)], errors: &[404] },
+    Op { method: "get", path: "/balance", summary: "Subscription and minutes per business", access: Access::AnyKey, query: &[], body: None, ok: &[(200, r::<Balance>)], errors: &[] },
+    Op { method: "get", path: "/usage", summary: "API usage log", access: Access::AnyKey, query: &[("start", "string", false, "ISO 8601 start"), ("end", "string", false, "ISO 8601 end"), ("limit", "integer", false, "Max results (default 100, max 500)")], body: None, ok: &[(200, r::<UsageList>)], errors: &[400] },
 ];
-
-fn obj(props: &[(&str, Value)]) -> Value {
-    let properties: Map<String, Value> = props
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    json!({ "type": "object", "properties": properties })
-}
-
-fn s() -> Value {
-    json!({ "type": "string" })
-}
-fn ns() -> Value {
-    json!({ "type": ["string", "null"] })
-}
-fn int() -> Value {
-    json!({ "type": "integer" })
-}
-fn nint() -> Value {
-    json!({ "type": ["integer", "null"] })
-}
-fn time() -> Value {
-    json!({ "type": "string", "format": "date-time" })
-}
-fn list_of(name: &str) -> Value {
-    json!({ "type": "array", "items": { "$ref": format!("#/components/schemas/{name}") } })
-}
-fn any() -> Value {
-    json!({ "type": "object" })
-}
-
-fn schemas() -> Value {
-    let call = obj(&[
-        ("id", s()),
-        ("conversation_id", ns()),
-        (
-            "status",
-            json!({"type": "string", "enum": ["queued", "ringing", "in_progress", "completed", "failed", "canceled"]}),
-        ),
-        ("direction", s()),
-        ("duration", nint()),
-        ("agent_id", s()),
-        ("agent_name", ns()),
-        ("business_id", s()),
-        ("lead_id", ns()),
-        ("to", s()),
-        ("from", ns()),
-        ("name", ns()),
-        ("context", ns()),
-        ("summary", ns()),
-        ("recording_url", ns()),
-        (
-            "quality_dimensions",
-            json!({"type": ["object", "null"], "properties": {"professionalism": int(), "empathy": int(), "information_gathering": int(), "resolution": int()}}),
-        ),
-        ("outcome", ns()),
-        ("ended_reason", ns()),
-        ("provider_ended_reason", ns()),
-        ("error", ns()),
-        ("metadata", json!({"type": ["object", "null"]})),
-        ("variables", any()),
-        (
-            "transcript",
-            json!({"type": "array", "items": obj(&[("role", json!({"type": "string", "enum": ["agent", "customer"]})), ("text", s()), ("start_s", json!({"type": "number"}))])}),
-        ),
-        (
-            "events",
-            json!({"type": "array", "items": obj(&[("type", s()), ("status", s()), ("created_at", time())])}),
-        ),
-        ("cost_cents", nint()),
-        ("mode", json!({"type": "string", "enum": ["live", "test"]})),
-        ("started_at", ns()),
-        ("ended_at", ns()),
-        ("created_at", time()),
-    ]);
-    json!({
-        "Error": obj(&[("error", obj(&[("code", s()), ("message", s()), ("param", s())]))]),
-        "Object": any(),
-        "Success": obj(&[("success", json!({"type": "boolean"}))]),
-        "Health": obj(&[("status", s()), ("database", s()), ("version", s())]),
-        "Login": obj(&[("email", s()), ("password", s())]),
-        "IdBody": obj(&[("id", s())]),
-        "Key": obj(&[("id", s()), ("prefix", s()), ("name", s()), ("scopes", json!({"type": "array", "items": s()})), ("business_id", ns()), ("mode", s()), ("created_at", time()), ("last_used_at", ns()), ("expires_at", ns()), ("is_active", json!({"type": "boolean"}))]),
-        "KeyList": obj(&[("keys", list_of("Key"))]),
-        "NewKeyRequest": obj(&[("name", s()), ("business_id", s()), ("scopes", json!({"type": "array", "items": s()})), ("mode", json!({"type": "string", "enum": ["live", "test"]})), ("expires_at", time())]),
-        "NewKey": obj(&[("key", s()), ("id", s()), ("prefix", s()), ("name", s()), ("scopes", json!({"type": "array", "items": s()})), ("business_id", ns()), ("created_at", time())]),
-        "Agent": obj(&[("id", s()), ("name", s()), ("business_id", s()), ("vapi_assistant_id", ns()), ("phone_number", ns()), ("system_prompt", ns()), ("first_message", ns()), ("voice", any()), ("model", any()), ("metadata", any()), ("max_duration", nint()), ("created_at", time())]),
-        "AgentList": obj(&[("agents", list_of("Agent"))]),
-        "AgentFields": obj(&[("id", s()), ("business_id", s()), ("name", s()), ("system_prompt", s()), ("first_message", s()), ("voice", any()), ("model", any()), ("metadata", any()), ("vapi_assistant_id", s()), ("max_duration", int())]),
-        "PhoneNumber": obj(&[("id", s()), ("phone_number", s()), ("agent_id", ns()), ("business_id", s()), ("vapi_phone_number_id", ns()), ("created_at", time())]),
-        "NumberList": obj(&[("numbers", list_of("PhoneNumber"))]),
-        "AssignNumber": obj(&[("phone_number", s()), ("business_id", s()), ("agent_id", s()), ("vapi_phone_number_id", s())]),
-        "Lead": obj(&[("id", s()), ("business_id", s()), ("agent_id", ns()), ("name", ns()), ("phone", ns()), ("email", ns()), ("status", s()), ("source", ns()), ("score", nint()), ("notes", ns()), ("interaction_count", int()), ("created_at", time()), ("updated_at", time())]),
-        "LeadList": obj(&[("leads", list_of("Lead")), ("has_more", json!({"type": "boolean"}))]),
-        "LeadFields": obj(&[("id", s()), ("business_id", s()), ("name", s()), ("phone", s()), ("email", s()), ("status", s()), ("source", s()), ("score", int()), ("notes", s()), ("agent_id", s()), ("metadata", any())]),
-        "Call": call,
-        "CallList": obj(&[("calls", list_of("Call")), ("has_more", json!({"type": "boolean"}))]),
-        "CreateCall": json!({"type": "object", "required": ["agent_id", "to"], "properties": {
-            "agent_id": s(), "to": {"type": "string", "description": "E.164"}, "name": s(), "customer_name": s(), "context": s(),
-            "firstMessage": s(), "first_message": s(), "lead_id": s(), "webhook_url": s(),
-            "max_duration": {"type": "integer", "minimum": 10, "maximum": 3600, "default": 600},
-            "metadata": any(), "webhook_events": {"type": "array", "items": s()}}}),
-        "Recording": obj(&[("call_id", s()), ("status", s()), ("recording_url", ns()), ("expires_at", ns()), ("duration", nint())]),
-        "TranscriptList": obj(&[("transcripts", json!({"type": "array", "items": any()})), ("has_more", json!({"type": "boolean"}))]),
-        "Webhook": obj(&[("id", s()), ("url", s()), ("events", json!({"type": "array", "items": s()})), ("description", ns()), ("is_active", json!({"type": "boolean"})), ("webhook_secret_masked", s()), ("webhook_secret", s())]),
-        "WebhookList": obj(&[("webhooks", list_of("Webhook")), ("events", json!({"type": "array", "items": s()}))]),
-        "WebhookFields": obj(&[("id", s()), ("business_id", s()), ("webhook_url", s()), ("events", json!({"type": "array", "items": s()})), ("description", s()), ("is_active", json!({"type": "boolean"}))]),
-        "Event": obj(&[("id", s()), ("type", s()), ("object_type", s()), ("object_id", s()), ("business_id", s()), ("mode", s()), ("created_at", time()), ("data", any())]),
-        "EventList": obj(&[("events", list_of("Event")), ("has_more", json!({"type": "boolean"}))]),
-        "DeliveryList": obj(&[("deliveries", json!({"type": "array", "items": any()})), ("has_more", json!({"type": "boolean"}))]),
-        "Replay": obj(&[("business_id", s()), ("event_id", s()), ("event_ids", json!({"type": "array", "items": s()})), ("filter", obj(&[("event_type", s()), ("object_id", s())]))]),
-        "Balance": obj(&[("businesses", json!({"type": "array", "items": obj(&[("business_id", s()), ("minutes_used", int()), ("phone_numbers", int()), ("subscription_status", s())])}))]),
-        "Usage": obj(&[("usage", json!({"type": "array", "items": obj(&[("id", s()), ("endpoint", s()), ("method", s()), ("status_code", int()), ("call_id", ns()), ("cost_cents", int()), ("created_at", time())])})), ("has_more", json!({"type": "boolean"}))]),
-    })
-}
 
 fn reason(status: u16) -> &'static str {
     match status {
-        400 => "invalid_request (names the parameter in `param`)",
-        401 => "unauthorized",
+        200 => "OK",
+        201 => "Created",
+        400 => "invalid_request (names the parameter in `param`): a missing, malformed or too long value, or a control character",
+        401 => "unauthorized: no credentials, or they are not valid",
         403 => "forbidden: the key lacks the scope",
-        404 => "not_found",
-        409 => "conflict",
-        429 => "rate_limited (Retry-After)",
-        500 => "call_failed or internal_error",
+        404 => "not_found: no such object among yours",
+        408 => "request_timeout: the body did not arrive in time",
+        409 => "conflict: it already exists, or a request with this Idempotency-Key is in progress or had another body",
+        413 => "payload_too_large: the body is over 1 MiB",
+        415 => "unsupported_media_type: send Content-Type: application/json",
+        429 => "rate_limited (Retry-After says when to retry)",
+        500 => "internal_error (or call_failed: the provider refused the call)",
+        503 => "degraded: the database does not answer",
         _ => "error",
     }
 }
 
-fn operation(op: &Op) -> Value {
+fn is_mutating(op: &Op) -> bool {
+    matches!(op.method, "post" | "patch" | "put" | "delete")
+}
+
+/// Whether the generic `Idempotency-Key` layer (or, for `POST /calls`, the call's
+/// own) honours the header on this operation.
+fn takes_idempotency_key(op: &Op) -> bool {
+    let path = format!("/api/v1{}", op.path);
+    is_mutating(op) && (!super::idempotency::EXEMPT.contains(&path.as_str()) || op.path == "/calls")
+}
+
+/// Every status an operation can answer with an error: its own, plus those of the
+/// layers in front of every handler.
+fn error_statuses(op: &Op) -> Vec<u16> {
+    // The edge refuses bad strings in any query or body; anything can fail inside.
+    let mut statuses = vec![400, 500];
+    statuses.extend(op.errors);
+    match op.access {
+        Access::Public => {}
+        Access::Scope(_) => statuses.extend([401, 403, 429]),
+        Access::AnyKey => statuses.extend([401, 429]),
+        // A cookie write from another site is refused with 403.
+        Access::Session => statuses.extend([401, 403]),
+        Access::ProviderSecret => statuses.push(401),
+    }
+    if op.body.is_some() {
+        statuses.extend([408, 413, 415]);
+    }
+    if takes_idempotency_key(op) {
+        statuses.push(409);
+    }
+    statuses.sort_unstable();
+    statuses.dedup();
+    statuses
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+/// Every answer carries a `Request-Id` (quote it to support).
+fn response_headers() -> Value {
+    json!({ "Request-Id": { "$ref": "#/components/headers/RequestId" } })
+}
+
+fn operation(op: &Op, g: &mut Generators) -> Value {
     let mut params: Vec<Value> = op
         .query
         .iter()
-        .map(|(name, ty, required, desc)| json!({"name": name, "in": "query", "required": required, "description": desc, "schema": {"type": ty}}))
+        .map(|(name, ty, required, desc)| {
+            let mut schema = json!({ "type": ty });
+            if *ty == "string" {
+                schema["maxLength"] = json!(limits::max_chars(name));
+            }
+            json!({"name": name, "in": "query", "required": required, "description": desc, "schema": schema})
+        })
         .collect();
-    if op.method == "post" && op.path == "/calls" {
-        params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"}, "description": "Replays the first response for 24 hours"}));
+    if takes_idempotency_key(op) {
+        params.push(json!({
+            "name": "Idempotency-Key", "in": "header", "required": false,
+            "schema": { "type": "string", "minLength": 1, "maxLength": 255 },
+            "description": "Replays the first answer to the same key and body for 24 hours; another body with the same key is 409",
+        }));
     }
     let mut responses = Map::new();
-    responses.insert(
-        op.ok.0.to_string(),
-        json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", op.ok.1)}}}}),
-    );
-    let mut errors: Vec<u16> = op.errors.to_vec();
-    match op.access {
-        Access::Public => {}
-        Access::Scope(_) => errors.extend([401, 403]),
-        _ => errors.push(401),
-    }
-    errors.sort_unstable();
-    errors.dedup();
-    for status in errors {
+    for (status, schema) in op.ok {
         responses.insert(
             status.to_string(),
-            json!({"description": reason(status), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
+            json!({"description": reason(*status), "headers": response_headers(), "content": json_content(schema(g))}),
+        );
+    }
+    let error = r::<ErrorEnvelope>(g);
+    for status in error_statuses(op) {
+        responses.insert(
+            status.to_string(),
+            json!({"description": reason(status), "headers": response_headers(), "content": json_content(error.clone())}),
         );
     }
     let (security, scope_note) = match op.access {
@@ -266,7 +279,7 @@ fn operation(op: &Op) -> Value {
     let mut out = json!({
         "summary": op.summary,
         "description": scope_note,
-        "operationId": format!("{}{}", op.method, op.path.replace(['/', '-', '.'], "_")),
+        "operationId": operation_id(op),
         "parameters": params,
         "responses": responses,
         "security": security,
@@ -275,20 +288,73 @@ fn operation(op: &Op) -> Value {
         out["x-kaicalls-scope"] = json!(scope);
     }
     if let Some(body) = op.body {
-        out["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
+        out["requestBody"] = json!({"required": true, "content": json_content(body(g))});
     }
     out
 }
 
+fn operation_id(op: &Op) -> String {
+    format!("{}{}", op.method, op.path.replace(['/', '-', '.'], "_"))
+}
+
+/// Response objects are closed: `additionalProperties: false` on every object schema
+/// with properties (an open map, like `metadata`, has none and stays open).
+fn close_objects(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            map.values_mut().for_each(close_objects);
+        }
+        Value::Array(items) => items.iter_mut().for_each(close_objects),
+        _ => {}
+    }
+}
+
+/// Request strings carry the edge's maximum (`http::limits`), by field name.
+fn limit_strings(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    if let Some(Value::Object(props)) = map.get_mut("properties") {
+        for (name, prop) in props.iter_mut() {
+            let is_string = match &prop["type"] {
+                Value::String(t) => t == "string",
+                Value::Array(ts) => ts.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            if is_string {
+                prop["maxLength"] = json!(limits::max_chars(name));
+            }
+        }
+    }
+    map.values_mut().for_each(limit_strings);
+}
+
 /// The whole document.
 pub fn document() -> Value {
+    let mut g = Generators::new();
     let mut paths = Map::new();
     for op in OPS {
         let entry = paths
             .entry(format!("/api/v1{}", op.path))
             .or_insert_with(|| json!({}));
-        entry[op.method] = operation(op);
+        entry[op.method] = operation(op, &mut g);
     }
+    let mut schemas = Map::new();
+    for (name, mut schema) in g.responses.take_definitions(true) {
+        close_objects(&mut schema);
+        schemas.insert(name, schema);
+    }
+    for (name, mut schema) in g.requests.take_definitions(true) {
+        limit_strings(&mut schema);
+        assert!(
+            schemas.insert(name.clone(), schema).is_none(),
+            "{name} names both a request and a response type"
+        );
+    }
+    schemas.sort_keys();
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -299,7 +365,10 @@ pub fn document() -> Value {
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "schemas": schemas(),
+            "schemas": schemas,
+            "headers": {
+                "RequestId": { "description": "This request's id (quote it to support)", "required": true, "schema": { "type": "string" } },
+            },
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer kc_live_… or kc_test_…"},
                 "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-KaiCalls-API-Key"},
@@ -317,6 +386,15 @@ fn cached() -> &'static Value {
 
 pub async fn serve_json() -> Response {
     axum::Json(cached().clone()).into_response()
+}
+
+/// The component a `$ref` names (`#/components/schemas/Call` → `Call`).
+fn ref_name(schema: &Value) -> String {
+    schema["$ref"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or("object")
+        .to_string()
 }
 
 fn escape(text: &str) -> String {
@@ -337,13 +415,14 @@ pub async fn serve_docs() -> Html<String> {
          Errors: <code>{\"error\": {\"code\", \"message\", \"param\"}}</code>. Machine-readable: \
          <a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>.</p>",
     );
+    let mut g = Generators::new();
     for op in OPS {
         html.push_str(&format!(
             "<h2><span class=\"m\">{}</span> /api/v1{}</h2><p>{}. {}</p>",
             op.method.to_uppercase(),
             op.path,
             escape(op.summary),
-            escape(operation(op)["description"].as_str().unwrap_or("")),
+            escape(operation(op, &mut g)["description"].as_str().unwrap_or("")),
         ));
         if !op.query.is_empty() {
             html.push_str("<table><tr><th>Parameter</th><th>Type</th><th>Description</th></tr>");
@@ -357,12 +436,15 @@ pub async fn serve_docs() -> Html<String> {
             html.push_str("</table>");
         }
         if let Some(body) = op.body {
-            html.push_str(&format!("<p>Body: <code>{body}</code></p>"));
+            let name = ref_name(&body(&mut g));
+            html.push_str(&format!("<p>Body: <code>{name}</code></p>"));
         }
-        html.push_str(&format!(
-            "<p>Answers {} with <code>{}</code>.</p>",
-            op.ok.0, op.ok.1
-        ));
+        for (status, schema) in op.ok {
+            let name = ref_name(&schema(&mut g));
+            html.push_str(&format!(
+                "<p>Answers {status} with <code>{name}</code>.</p>"
+            ));
+        }
     }
     html.push_str("</body></html>");
     Html(html)

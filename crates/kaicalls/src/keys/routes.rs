@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{KeyRecord, NewKeySpec};
 use crate::app::AppState;
@@ -13,34 +13,70 @@ use crate::auth::scope::{Scope, Scopes};
 use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::{require, Json, Query};
+use crate::http::Success;
 
-fn key_json(key: &KeyRecord, now: Timestamp) -> Value {
-    json!({
-        "id": key.id,
-        "prefix": key.prefix,
-        "name": key.name,
-        "scopes": key.scopes.to_strings(),
-        "business_id": key.business_id,
-        "mode": key.mode.as_str(),
-        "created_at": key.created_at.to_rfc3339(),
-        "last_used_at": key.last_used_at.map(Timestamp::to_rfc3339),
-        "expires_at": key.expires_at.map(Timestamp::to_rfc3339),
-        "revoked_at": key.revoked_at.map(Timestamp::to_rfc3339),
-        "is_active": key.is_active(now),
-    })
+/// An API key as listed (never the key itself).
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Key")]
+pub struct KeyView {
+    pub id: String,
+    /// The key's first 12 characters, e.g. `kc_live_abc1`.
+    pub prefix: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub business_id: Option<String>,
+    pub mode: Mode,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub is_active: bool,
+}
+
+impl KeyView {
+    fn new(key: &KeyRecord, now: Timestamp) -> KeyView {
+        KeyView {
+            id: key.id.clone(),
+            prefix: key.prefix.clone(),
+            name: key.name.clone(),
+            scopes: key.scopes.to_strings(),
+            business_id: key.business_id.clone(),
+            mode: key.mode,
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+            expires_at: key.expires_at,
+            revoked_at: key.revoked_at,
+            is_active: key.is_active(now),
+        }
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct KeyList {
+    pub keys: Vec<KeyView>,
+}
+
+/// A new key: the listing's fields and, this once, the key.
+#[derive(Serialize, JsonSchema)]
+pub struct NewKey {
+    #[serde(flatten)]
+    pub record: KeyView,
+    /// The full key. Store it now: it is never shown again.
+    pub key: String,
 }
 
 pub async fn list(
     State(app): State<AppState>,
     SessionAuth(session): SessionAuth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<KeyList>> {
     let now = app.clock.now();
     let keys = super::list_for_user(&app.store, &session.tenant.user_id).await?;
-    let keys: Vec<Value> = keys.iter().map(|k| key_json(k, now)).collect();
-    Ok(Json(json!({ "keys": keys })))
+    let keys = keys.iter().map(|k| KeyView::new(k, now)).collect();
+    Ok(Json(KeyList { keys }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "NewKeyRequest")]
 pub struct CreateKey {
     name: Option<String>,
     business_id: Option<String>,
@@ -53,7 +89,7 @@ pub async fn create(
     State(app): State<AppState>,
     SessionAuth(session): SessionAuth,
     Json(body): Json<CreateKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<NewKey>)> {
     let now = app.clock.now();
     let name = body
         .name
@@ -114,9 +150,14 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    let mut out = key_json(&record, now);
-    out["key"] = json!(secret);
-    Ok((StatusCode::CREATED, Json(out)))
+    let record = KeyView::new(&record, now);
+    Ok((
+        StatusCode::CREATED,
+        Json(NewKey {
+            record,
+            key: secret,
+        }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -128,7 +169,7 @@ pub async fn revoke(
     State(app): State<AppState>,
     SessionAuth(session): SessionAuth,
     Query(q): Query<KeyId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Success>> {
     let id = require("id", q.id.as_deref())?;
     let user = &session.tenant.user_id;
     if !super::revoke(&app.store, user, id, app.clock.now()).await?
@@ -136,5 +177,5 @@ pub async fn revoke(
     {
         return Err(ApiError::not_found("API key"));
     }
-    Ok(Json(json!({ "success": true })))
+    Ok(Json(Success::TRUE))
 }

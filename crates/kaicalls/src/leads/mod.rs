@@ -2,7 +2,9 @@
 
 pub mod routes;
 
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -11,7 +13,8 @@ use crate::clock::Timestamp;
 use crate::store::sql::Sql;
 use crate::store::{Store, Tx};
 
-#[derive(Debug, Clone)]
+/// A lead, as stored and as the API shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Lead {
     pub id: String,
     pub business_id: String,
@@ -38,27 +41,6 @@ impl Lead {
             .clone()
             .filter(|n| !n.trim().is_empty())
             .or_else(|| first_word(self.name.as_deref()))
-    }
-
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "business_id": self.business_id,
-            "agent_id": self.agent_id,
-            "name": self.name,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "phone": self.phone,
-            "email": self.email,
-            "status": self.status,
-            "source": self.source,
-            "score": self.score,
-            "notes": self.notes,
-            "metadata": self.metadata,
-            "interaction_count": self.interaction_count,
-            "created_at": self.created_at.to_rfc3339(),
-            "updated_at": self.updated_at.to_rfc3339(),
-        })
     }
 }
 
@@ -210,4 +192,11 @@ pub async fn increment_interactions(tx: &mut Tx, id: &str, now: Timestamp) -> sq
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// A page of leads.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LeadList {
+    pub leads: Vec<Lead>,
+    pub has_more: bool,
 }

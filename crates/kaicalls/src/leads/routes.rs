@@ -3,10 +3,11 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{Filter, Lead};
+use super::{Filter, Lead, LeadList};
 use crate::app::AppState;
 use crate::auth::api_key::Mode;
 use crate::auth::extract::{Auth, LeadsRead, LeadsWrite};
@@ -56,12 +57,12 @@ pub async fn list_or_get(
     State(app): State<AppState>,
     auth: Auth<LeadsRead>,
     Query(q): Query<LeadQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LeadOrList>> {
     if let Some(id) = q.id.as_deref() {
         let lead = super::get(&app.store, &auth.tenant, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Lead"))?;
-        return Ok(Json(lead.to_json()));
+        return Ok(Json(LeadOrList::Lead(Box::new(lead))));
     }
     let filter = Filter {
         statuses: q
@@ -87,13 +88,20 @@ pub async fn list_or_get(
     let mut leads = super::list(&app.store, &auth.tenant, &filter).await?;
     let has_more = leads.len() as i64 > filter.limit;
     leads.truncate(filter.limit as usize);
-    let leads: Vec<Value> = leads.iter().map(Lead::to_json).collect();
-    Ok(Json(json!({ "leads": leads, "has_more": has_more })))
+    Ok(Json(LeadOrList::List(LeadList { leads, has_more })))
+}
+
+/// `GET /api/v1/leads`: one lead with `?id=`, else a page of them.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LeadOrList {
+    Lead(Box<Lead>),
+    List(LeadList),
 }
 
 /// The writable fields; `null` means "leave as is". camelCase spellings are accepted
 /// because one published client sends update bodies without renaming keys.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 pub struct LeadFields {
     id: Option<String>,
     #[serde(alias = "businessId")]
@@ -209,7 +217,7 @@ pub async fn create(
     State(app): State<AppState>,
     auth: Auth<LeadsWrite>,
     Json(mut body): Json<LeadFields>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Lead>)> {
     let business_id = auth.tenant.resolve_business(body.business_id.as_deref())?;
     body.id = None;
     let now = app.clock.now();
@@ -237,14 +245,14 @@ pub async fn create(
     super::save(&mut tx, &lead, true).await?;
     emit(&mut tx, &lead, "lead.created", auth.tenant.mode, now).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(lead.to_json())))
+    Ok((StatusCode::CREATED, Json(lead)))
 }
 
 pub async fn update(
     State(app): State<AppState>,
     auth: Auth<LeadsWrite>,
     Json(body): Json<LeadFields>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Lead>> {
     let id = non_empty(body.id.clone()).ok_or_else(|| ApiError::invalid("id", "id is required"))?;
     let mut lead = super::get(&app.store, &auth.tenant, &id)
         .await?
@@ -267,5 +275,5 @@ pub async fn update(
     super::save(&mut tx, &lead, false).await?;
     emit(&mut tx, &lead, "lead.updated", auth.tenant.mode, now).await?;
     tx.commit().await?;
-    Ok(Json(lead.to_json()))
+    Ok(Json(lead))
 }

@@ -4,7 +4,8 @@
 
 pub mod routes;
 
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -13,7 +14,8 @@ use crate::clock::Timestamp;
 use crate::store::sql::Sql;
 use crate::store::{Store, Tx};
 
-#[derive(Debug, Clone)]
+/// A phone number, as stored and as the API shows it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PhoneNumber {
     pub id: String,
     pub business_id: String,
@@ -21,19 +23,6 @@ pub struct PhoneNumber {
     pub phone_number: String,
     pub vapi_phone_number_id: Option<String>,
     pub created_at: Timestamp,
-}
-
-impl PhoneNumber {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "phone_number": self.phone_number,
-            "agent_id": self.agent_id,
-            "business_id": self.business_id,
-            "vapi_phone_number_id": self.vapi_phone_number_id,
-            "created_at": self.created_at.to_rfc3339(),
-        })
-    }
 }
 
 const COLUMNS: &str = "id, business_id, agent_id, phone_number, vapi_phone_number_id, created_at";

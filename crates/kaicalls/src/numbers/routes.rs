@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::PhoneNumber;
 use crate::app::AppState;
@@ -20,8 +20,19 @@ pub struct NumbersQuery {
     id: Option<String>,
 }
 
-fn numbers_json(numbers: &[PhoneNumber]) -> Vec<Value> {
-    numbers.iter().map(PhoneNumber::to_json).collect()
+#[derive(Serialize, JsonSchema)]
+pub struct NumberList {
+    pub numbers: Vec<PhoneNumber>,
+    /// With `?phone_number=`: that number, or null when it is not yours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<Option<PhoneNumber>>,
+}
+
+/// `DELETE /api/v1/phone-numbers`.
+#[derive(Serialize, JsonSchema)]
+pub struct ReleasedNumber {
+    pub success: bool,
+    pub phone_number: String,
 }
 
 /// `GET /api/v1/numbers` and `GET /api/v1/phone-numbers`.
@@ -29,7 +40,7 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth<NumbersRead>,
     Query(q): Query<NumbersQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<NumberList>> {
     let phone = q
         .phone_number
         .as_deref()
@@ -44,17 +55,12 @@ pub async fn list(
     if let Some(id) = q.id.as_deref() {
         numbers.retain(|n| n.id == id);
     }
-    let mut out = json!({ "numbers": numbers_json(&numbers) });
-    if phone.is_some() {
-        out["number"] = numbers
-            .first()
-            .map(PhoneNumber::to_json)
-            .unwrap_or(Value::Null);
-    }
-    Ok(Json(out))
+    let number = phone.map(|_| numbers.first().cloned());
+    Ok(Json(NumberList { numbers, number }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "AssignNumber")]
 pub struct AssignBody {
     phone_number: Option<String>,
     business_id: Option<String>,
@@ -68,7 +74,7 @@ pub async fn assign(
     State(app): State<AppState>,
     auth: Auth<NumbersWrite>,
     Json(body): Json<AssignBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<PhoneNumber>)> {
     let raw = body
         .phone_number
         .as_deref()
@@ -128,7 +134,7 @@ pub async fn assign(
         }
     };
     tx.commit().await?;
-    Ok((status, Json(number.to_json())))
+    Ok((status, Json(number)))
 }
 
 /// `DELETE /api/v1/phone-numbers?phone_number=` (or `?id=`): releases the number.
@@ -136,7 +142,7 @@ pub async fn release(
     State(app): State<AppState>,
     auth: Auth<NumbersWrite>,
     Query(q): Query<NumbersQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ReleasedNumber>> {
     let phone = q
         .phone_number
         .as_deref()
@@ -156,7 +162,8 @@ pub async fn release(
         .first()
         .ok_or_else(|| ApiError::not_found("Phone number"))?;
     super::delete(&app.store, &number.id).await?;
-    Ok(Json(
-        json!({ "success": true, "phone_number": number.phone_number }),
-    ))
+    Ok(Json(ReleasedNumber {
+        success: true,
+        phone_number: number.phone_number.clone(),
+    }))
 }

@@ -5,13 +5,14 @@
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::{render_simulated, SIMULATED};
 use crate::app::AppState;
 use crate::auth::extract::{Auth, CallsRead};
 use crate::calls::repo;
+use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::{require, Json, Query};
 use crate::usage::UsageCallId;
@@ -19,6 +20,19 @@ use crate::usage::UsageCallId;
 #[derive(Deserialize)]
 pub struct InfoQuery {
     call_id: Option<String>,
+}
+
+/// `GET /api/v1/recordings?call_id=`.
+#[derive(Serialize, JsonSchema)]
+pub struct Recording {
+    pub call_id: String,
+    /// `available`, `processing` (being copied), `pending` (the call is not over) or
+    /// `unavailable`.
+    pub status: &'static str,
+    /// A signed link, valid until `expires_at`.
+    pub recording_url: Option<String>,
+    pub expires_at: Option<Timestamp>,
+    pub duration: Option<i64>,
 }
 
 pub async fn info(
@@ -39,13 +53,14 @@ pub async fn info(
         (None, _) if call.status.is_terminal() => ("unavailable", None),
         (None, _) => ("pending", None),
     };
-    let mut response = Json(json!({
-        "call_id": call.id,
-        "status": status,
-        "recording_url": link.as_ref().map(|(url, _)| url.clone()),
-        "expires_at": link.as_ref().map(|(_, at)| at.to_rfc3339()),
-        "duration": call.duration,
-    }))
+    let (recording_url, expires_at) = link.unzip();
+    let mut response = Json(Recording {
+        call_id: call.id.clone(),
+        status,
+        recording_url,
+        expires_at,
+        duration: call.duration,
+    })
     .into_response();
     response.extensions_mut().insert(UsageCallId(call.id));
     Ok(response)

@@ -1,8 +1,8 @@
 //! `GET /api/v1/usage` and `GET /api/v1/balance`: any valid key.
 
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::app::AppState;
@@ -24,7 +24,7 @@ pub async fn list_usage(
     State(app): State<AppState>,
     AnyKey(key): AnyKey,
     Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UsageList>> {
     let limit = parse_limit(q.limit.as_deref(), 100, 500)?;
     let start = parse_time("start", q.start.as_deref())?;
     let end = parse_time("end", q.end.as_deref())?;
@@ -40,25 +40,59 @@ pub async fn list_usage(
         .push(" ORDER BY created_at DESC, id DESC LIMIT ?", limit + 1);
     let rows = sql.query().fetch_all(&app.store.pool).await?;
     let has_more = rows.len() as i64 > limit;
-    let usage: Vec<Value> = rows
+    let usage = rows
         .iter()
         .take(limit as usize)
-        .map(|r| {
-            json!({
-                "id": r.get::<String, _>(0),
-                "endpoint": r.get::<String, _>(1),
-                "method": r.get::<String, _>(2),
-                "status_code": r.get::<i64, _>(3),
-                "call_id": r.get::<Option<String>, _>(4),
-                "cost_cents": r.get::<i64, _>(5),
-                "created_at": Timestamp(r.get(6)).to_rfc3339(),
-            })
+        .map(|r| UsageRow {
+            id: r.get(0),
+            endpoint: r.get(1),
+            method: r.get(2),
+            status_code: r.get(3),
+            call_id: r.get(4),
+            cost_cents: r.get(5),
+            created_at: Timestamp(r.get(6)),
         })
         .collect();
-    Ok(Json(json!({ "usage": usage, "has_more": has_more })))
+    Ok(Json(UsageList { usage, has_more }))
 }
 
-pub async fn balance(State(app): State<AppState>, AnyKey(key): AnyKey) -> ApiResult<Json<Value>> {
+/// One API request, as metered.
+#[derive(Serialize, JsonSchema)]
+pub struct UsageRow {
+    pub id: String,
+    pub endpoint: String,
+    pub method: String,
+    pub status_code: i64,
+    pub call_id: Option<String>,
+    pub cost_cents: i64,
+    pub created_at: Timestamp,
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Usage")]
+pub struct UsageList {
+    pub usage: Vec<UsageRow>,
+    pub has_more: bool,
+}
+
+/// A business's subscription and minutes.
+#[derive(Serialize, JsonSchema)]
+pub struct BusinessBalance {
+    pub business_id: String,
+    pub business_name: String,
+    /// Live minutes of completed calls (each call rounded up to the minute).
+    pub minutes_used: i64,
+    pub included_minutes: i64,
+    pub phone_numbers: i64,
+    pub subscription_status: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Balance {
+    pub businesses: Vec<BusinessBalance>,
+}
+
+pub async fn balance(State(app): State<AppState>, AnyKey(key): AnyKey) -> ApiResult<Json<Balance>> {
     let mut out = Vec::new();
     for business in tenancy::businesses(&app.store, &key.tenant.business_ids).await? {
         // Live minutes only: test calls are free and never count.
@@ -74,14 +108,14 @@ pub async fn balance(State(app): State<AppState>, AnyKey(key): AnyKey) -> ApiRes
                 .bind(&business.id)
                 .fetch_one(&app.store.pool)
                 .await?;
-        out.push(json!({
-            "business_id": business.id,
-            "business_name": business.name,
-            "minutes_used": minutes_used,
-            "included_minutes": business.included_minutes,
-            "phone_numbers": phone_numbers,
-            "subscription_status": business.subscription_status,
-        }));
+        out.push(BusinessBalance {
+            business_id: business.id,
+            business_name: business.name,
+            minutes_used,
+            included_minutes: business.included_minutes,
+            phone_numbers,
+            subscription_status: business.subscription_status,
+        });
     }
-    Ok(Json(json!({ "businesses": out })))
+    Ok(Json(Balance { businesses: out }))
 }

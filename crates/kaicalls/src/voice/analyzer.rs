@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Role, Turn};
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct QualityDimensions {
     pub professionalism: i64,
     pub empathy: i64,

@@ -7,7 +7,8 @@ pub mod routes;
 pub mod signing;
 pub mod ssrf;
 
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -49,21 +50,45 @@ pub fn mask(secret: &str) -> String {
 }
 
 impl Subscription {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "business_id": self.business_id,
-            "url": self.url,
-            "events": self.events,
-            "description": self.description,
-            "is_active": self.is_active,
-            "disabled_reason": self.disabled_reason,
-            "mode": self.mode.as_str(),
-            "webhook_secret_masked": mask(&self.secret),
-            "created_at": self.created_at.to_rfc3339(),
-            "updated_at": self.updated_at.to_rfc3339(),
-        })
+    /// The API's view: the secret masked (`reveal` adds it in full, at creation).
+    pub fn view(&self, reveal: bool) -> WebhookView {
+        WebhookView {
+            id: self.id.clone(),
+            business_id: self.business_id.clone(),
+            url: self.url.clone(),
+            events: self.events.clone(),
+            description: self.description.clone(),
+            is_active: self.is_active,
+            disabled_reason: self.disabled_reason.clone(),
+            mode: self.mode,
+            webhook_secret_masked: mask(&self.secret),
+            webhook_secret: reveal.then(|| self.secret.clone()),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
     }
+}
+
+/// A webhook subscription as the API shows it.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Webhook")]
+pub struct WebhookView {
+    pub id: String,
+    pub business_id: String,
+    pub url: String,
+    /// Event types delivered (`*` for all).
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub is_active: bool,
+    /// Why delivery stopped (a receiver answered 410), if it did.
+    pub disabled_reason: Option<String>,
+    pub mode: Mode,
+    pub webhook_secret_masked: String,
+    /// The signing secret, shown once: in the creation response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 const COLUMNS: &str = "id, business_id, mode, url, events, description, is_active, secret, disabled_reason, created_at, updated_at";

@@ -3,16 +3,19 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::Subscription;
+use super::{Subscription, WebhookView};
 use crate::app::AppState;
 use crate::auth::extract::{Auth, WebhooksRead, WebhooksWrite};
 use crate::calls::create::validate_webhook_url;
+use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, NewEvent, EVENT_TYPES};
 use crate::http::json::{require, Json, Query};
+use crate::http::Success;
 use crate::{ids, tenancy};
 
 #[derive(Deserialize)]
@@ -25,17 +28,53 @@ pub async fn list(
     State(app): State<AppState>,
     auth: Auth<WebhooksRead>,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookList>> {
     let business = q.business_id.as_deref().filter(|b| !b.is_empty());
     let mut subs = super::list(&app.store, &auth.tenant, business).await?;
     if let Some(id) = q.id.as_deref() {
         subs.retain(|s| s.id == id);
     }
-    let webhooks: Vec<Value> = subs.iter().map(Subscription::to_json).collect();
-    Ok(Json(json!({ "webhooks": webhooks, "events": EVENT_TYPES })))
+    let webhooks = subs.iter().map(|s| s.view(false)).collect();
+    Ok(Json(WebhookList {
+        webhooks,
+        events: EVENT_TYPES.to_vec(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, JsonSchema)]
+pub struct WebhookList {
+    pub webhooks: Vec<WebhookView>,
+    /// Every event type a subscription can ask for.
+    pub events: Vec<&'static str>,
+}
+
+/// `POST /api/v1/webhooks/test`.
+#[derive(Serialize, JsonSchema)]
+pub struct TestSent {
+    pub success: bool,
+    pub event_id: String,
+    pub delivery_id: String,
+}
+
+/// A subscription's new secret.
+#[derive(Serialize, JsonSchema)]
+pub struct RotatedSecret {
+    pub id: String,
+    pub webhook_secret: String,
+}
+
+/// The secret that signs a business's per-call webhooks.
+#[derive(Serialize, JsonSchema)]
+pub struct BusinessSecret {
+    pub business_id: String,
+    pub webhook_secret: String,
+    /// After a rotation: until when the previous secret also signs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<Timestamp>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "WebhookFields")]
 pub struct UpsertBody {
     id: Option<String>,
     business_id: Option<String>,
@@ -68,7 +107,7 @@ pub async fn upsert(
     State(app): State<AppState>,
     auth: Auth<WebhooksWrite>,
     Json(body): Json<UpsertBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<WebhookView>)> {
     let url = body.webhook_url.or(body.url).map(|u| u.trim().to_string());
     if let Some(url) = &url {
         validate_webhook_url(url)?;
@@ -122,13 +161,12 @@ pub async fn upsert(
     let mut tx = app.store.begin().await?;
     super::save(&mut tx, &sub, is_new).await?;
     tx.commit().await?;
-    let mut out = sub.to_json();
-    if is_new {
-        out["webhook_secret"] = json!(sub.secret);
-        Ok((StatusCode::CREATED, Json(out)))
+    let status = if is_new {
+        StatusCode::CREATED
     } else {
-        Ok((StatusCode::OK, Json(out)))
-    }
+        StatusCode::OK
+    };
+    Ok((status, Json(sub.view(is_new))))
 }
 
 #[derive(Deserialize)]
@@ -140,16 +178,16 @@ pub async fn delete(
     State(app): State<AppState>,
     auth: Auth<WebhooksWrite>,
     Query(q): Query<IdQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Success>> {
     let id = require("id", q.id.as_deref())?;
     let sub = super::get(&app.store, &auth.tenant, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Webhook"))?;
     super::delete(&app.store, &sub.id).await?;
-    Ok(Json(json!({ "success": true })))
+    Ok(Json(Success::TRUE))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct IdBody {
     id: Option<String>,
 }
@@ -159,7 +197,7 @@ pub async fn test(
     State(app): State<AppState>,
     auth: Auth<WebhooksWrite>,
     Json(body): Json<IdBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TestSent>> {
     let id = require("id", body.id.as_deref())?;
     let sub = super::get(&app.store, &auth.tenant, id)
         .await?
@@ -184,16 +222,18 @@ pub async fn test(
     let delivery =
         events::enqueue_delivery(&mut tx, &event, None, Some(&sub.id), &sub.url, now).await?;
     tx.commit().await?;
-    Ok(Json(
-        json!({ "success": true, "event_id": event.id, "delivery_id": delivery }),
-    ))
+    Ok(Json(TestSent {
+        success: true,
+        event_id: event.id,
+        delivery_id: delivery,
+    }))
 }
 
 pub async fn rotate_secret(
     State(app): State<AppState>,
     auth: Auth<WebhooksWrite>,
     Json(body): Json<IdBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RotatedSecret>> {
     let id = require("id", body.id.as_deref())?;
     let mut sub = super::get(&app.store, &auth.tenant, id)
         .await?
@@ -203,7 +243,10 @@ pub async fn rotate_secret(
     let mut tx = app.store.begin().await?;
     super::save(&mut tx, &sub, false).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "id": sub.id, "webhook_secret": sub.secret })))
+    Ok(Json(RotatedSecret {
+        id: sub.id,
+        webhook_secret: sub.secret,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -216,14 +259,16 @@ pub async fn business_secret(
     State(app): State<AppState>,
     auth: Auth<WebhooksRead>,
     Query(q): Query<BusinessQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BusinessSecret>> {
     let business_id = auth.tenant.resolve_business(q.business_id.as_deref())?;
     let business = tenancy::business(&app.store, &business_id)
         .await?
         .ok_or_else(|| ApiError::not_found("Business"))?;
-    Ok(Json(
-        json!({ "business_id": business.id, "webhook_secret": business.webhook_secret }),
-    ))
+    Ok(Json(BusinessSecret {
+        business_id: business.id,
+        webhook_secret: business.webhook_secret,
+        previous_secret_expires_at: None,
+    }))
 }
 
 /// `POST /api/v1/webhooks/secret/rotate`: a new secret; the old one signs too for 24 h.
@@ -231,13 +276,13 @@ pub async fn rotate_business_secret(
     State(app): State<AppState>,
     auth: Auth<WebhooksWrite>,
     Query(q): Query<BusinessQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BusinessSecret>> {
     let business_id = auth.tenant.resolve_business(q.business_id.as_deref())?;
     let now = app.clock.now();
     let secret = super::rotate_business_secret(&app.store, &business_id, now).await?;
-    Ok(Json(json!({
-        "business_id": business_id,
-        "webhook_secret": secret,
-        "previous_secret_expires_at": crate::clock::Timestamp(now.micros() + super::SECRET_OVERLAP_MICROS).to_rfc3339(),
-    })))
+    Ok(Json(BusinessSecret {
+        business_id,
+        webhook_secret: secret,
+        previous_secret_expires_at: Some(Timestamp(now.micros() + super::SECRET_OVERLAP_MICROS)),
+    }))
 }

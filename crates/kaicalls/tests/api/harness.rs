@@ -189,7 +189,7 @@ impl Server {
         key: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self.request(method, path);
+        let mut req = self.request(method.clone(), path);
         if let Some(key) = key {
             req = req.bearer_auth(key);
         }
@@ -202,7 +202,9 @@ impl Server {
             resp.headers().contains_key("request-id"),
             "every response carries Request-Id"
         );
+        let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
+        crate::contract::check(&method, path, status, &headers, &text);
         let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, json)
     }
@@ -305,7 +307,7 @@ impl Server {
         body: Option<Value>,
     ) -> (StatusCode, Value) {
         let mut req = self
-            .request(method, path)
+            .request(method.clone(), path)
             .header("cookie", &session.cookie)
             .header("origin", &self.url);
         if let Some(body) = body {
@@ -313,7 +315,10 @@ impl Server {
         }
         let resp = req.send().await.unwrap();
         let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        crate::contract::check(&method, path, status, &headers, &text);
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: each starts the real `kaicalls` binary on port 0 with its own
 //! SQLite file (or PostgreSQL where noted) and drives it over HTTP.
 
+mod contract;
 mod fake_vapi;
 mod harness;
 mod receiver;
