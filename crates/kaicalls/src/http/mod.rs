@@ -5,6 +5,7 @@ pub mod idempotency;
 pub mod json;
 pub mod limits;
 pub mod openapi;
+pub mod protocol_errors;
 pub mod rate_limit;
 pub mod serve;
 

@@ -4,6 +4,9 @@
 //! (beyond it the listener waits, and the kernel's backlog holds the rest), and a
 //! graceful shutdown that lets requests in flight finish.
 //!
+//! Hyper's own answers to requests that are not valid HTTP are rewritten into our
+//! envelope (`http::protocol_errors`).
+//!
 //! Request bodies have their own deadline where they are read
 //! (`http::json::json_bytes`).
 
@@ -22,6 +25,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+use super::protocol_errors::EnvelopeProtocolErrors;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -85,7 +90,7 @@ pub async fn serve(
             router.clone().oneshot(request)
         });
         let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(TokioIo::new(EnvelopeProtocolErrors::new(stream)), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

@@ -259,13 +259,17 @@ async fn slow_headers_and_bodies_time_out_and_connections_are_capped() {
         .await;
     let boot = server.bootstrap("slow@tenant.test");
 
-    // Slowloris: a request line and nothing more is cut off.
+    // Slowloris: a request line and nothing more is cut off (hyper answers 408,
+    // rewritten into our envelope).
     let mut slow = TcpStream::connect(host(&server)).await.unwrap();
     slow.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
-    assert!(
-        read_until_closed(&mut slow, 5).await.is_some(),
-        "a connection that never finishes its headers is closed"
-    );
+    let answer = read_until_closed(&mut slow, 5)
+        .await
+        .expect("a connection that never finishes its headers is closed");
+    if !answer.is_empty() {
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"request_timeout\""), "{answer}");
+    }
 
     // A body that never arrives: 408 in the envelope.
     let mut stream = TcpStream::connect(host(&server)).await.unwrap();
@@ -790,4 +794,68 @@ async fn an_unknown_stored_value_is_an_error_not_a_default() {
         !err.to_string().contains("teleported"),
         "the cause stays in the log: {err}"
     );
+}
+
+/// Requests hyper refuses before any handler runs (a raw 0xFF in the target, a NUL
+/// or an obs-fold in a header, an oversized header block) are answered like every
+/// other error: our envelope, a `Request-Id`, and the connection closed.
+#[tokio::test]
+async fn protocol_errors_are_answered_in_the_envelope_with_a_request_id() {
+    let server = Server::start().await;
+    let mut huge = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 512 * 1024));
+    huge.extend_from_slice(b"\r\n\r\n");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "0xFF in the target",
+            b"GET /api/v1/health\xff HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            "400",
+        ),
+        (
+            "NUL in a header",
+            b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n".to_vec(),
+            "400",
+        ),
+        (
+            "obs-fold",
+            b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n".to_vec(),
+            "400",
+        ),
+        (
+            "no version",
+            b"GET /api/v1/health HTTP/9.9\r\nHost: x\r\n\r\n".to_vec(),
+            "400",
+        ),
+        ("headers too large", huge, "431"),
+    ];
+    for (what, request, status) in cases {
+        let mut stream = TcpStream::connect(host(&server)).await.unwrap();
+        // The server may answer and close before it has read all of a huge request.
+        let _ = stream.write_all(&request).await;
+        let answer = read_until_closed(&mut stream, 5)
+            .await
+            .unwrap_or_else(|| panic!("{what}: answered and closed"));
+        let (head, body) = answer
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("{what}: {answer:?}"));
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status}")),
+            "{what}: {head}"
+        );
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("\r\nrequest-id: req_"), "{what}: {head}");
+        assert!(
+            head.contains("\r\ncontent-type: application/json"),
+            "{what}: {head}"
+        );
+        let body: Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: {e}: {body:?}"));
+        assert_eq!(code(&body), "invalid_request", "{what}: {body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // An ordinary request on the same server is unaffected.
+    let resp = reqwest::get(format!("{}/api/v1/health", server.url))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 }
