@@ -7,10 +7,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
+use crate::store::row::Columns;
 use crate::store::sql::Sql;
 use crate::store::{Store, Tx};
 
@@ -62,33 +62,30 @@ impl Agent {
 
 const SELECT: &str = "SELECT a.id, a.business_id, a.name, a.system_prompt, a.first_message, a.voice, a.model, a.metadata,
         a.vapi_assistant_id, a.max_duration, a.created_at, a.updated_at,
-        (SELECT p.phone_number FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1),
-        (SELECT p.id FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1),
-        (SELECT p.vapi_phone_number_id FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1)
+        (SELECT p.phone_number FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1) AS phone_number,
+        (SELECT p.id FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1) AS phone_number_id,
+        (SELECT p.vapi_phone_number_id FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1) AS vapi_phone_number_id
      FROM agents a";
 
-fn json_col(r: &AnyRow, i: usize) -> Value {
-    serde_json::from_str(&r.get::<String, _>(i)).unwrap_or(Value::Null)
-}
-
-fn from_row(r: &AnyRow) -> Agent {
-    Agent {
-        id: r.get(0),
-        business_id: r.get(1),
-        name: r.get(2),
-        system_prompt: r.get(3),
-        first_message: r.get(4),
-        voice: json_col(r, 5),
-        model: json_col(r, 6),
-        metadata: json_col(r, 7),
-        vapi_assistant_id: r.get(8),
-        max_duration: r.get(9),
-        created_at: Timestamp(r.get(10)),
-        updated_at: Timestamp(r.get(11)),
-        phone_number: r.get(12),
-        phone_number_id: r.get(13),
-        vapi_phone_number_id: r.get(14),
-    }
+fn from_row(row: &AnyRow) -> sqlx::Result<Agent> {
+    let r = Columns(row);
+    Ok(Agent {
+        id: r.get("id")?,
+        business_id: r.get("business_id")?,
+        name: r.get("name")?,
+        system_prompt: r.get("system_prompt")?,
+        first_message: r.get("first_message")?,
+        voice: r.json("voice")?,
+        model: r.json("model")?,
+        metadata: r.json("metadata")?,
+        vapi_assistant_id: r.get("vapi_assistant_id")?,
+        max_duration: r.get("max_duration")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+        phone_number: r.get("phone_number")?,
+        phone_number_id: r.get("phone_number_id")?,
+        vapi_phone_number_id: r.get("vapi_phone_number_id")?,
+    })
 }
 
 pub async fn list(store: &Store, tenant: &Tenant) -> sqlx::Result<Vec<Agent>> {
@@ -96,7 +93,7 @@ pub async fn list(store: &Store, tenant: &Tenant) -> sqlx::Result<Vec<Agent>> {
     sql.push_list(" WHERE a.business_id IN (?)", &tenant.business_ids)
         .text(" ORDER BY a.created_at, a.id");
     let rows = sql.query().fetch_all(&store.pool).await?;
-    Ok(rows.iter().map(from_row).collect())
+    rows.iter().map(from_row).collect()
 }
 
 /// The agent, if it belongs to one of the tenant's businesses.
@@ -105,7 +102,7 @@ pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Optio
     sql.push(" WHERE a.id = ?", id)
         .push_list(" AND a.business_id IN (?)", &tenant.business_ids);
     let row = sql.query().fetch_optional(&store.pool).await?;
-    Ok(row.as_ref().map(from_row))
+    row.as_ref().map(from_row).transpose()
 }
 
 /// Writes every column of `agent` (insert when new, else update).

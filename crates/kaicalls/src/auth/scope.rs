@@ -109,9 +109,14 @@ impl Scopes {
     }
 
     /// Reads the stored form; scopes this build does not know are dropped (never widened).
-    pub fn from_json(text: &str) -> Scopes {
-        let items: Vec<String> = serde_json::from_str(text).unwrap_or_default();
-        Scopes(items.iter().filter_map(|s| Scope::parse(s)).collect())
+    /// A stored list; `None` if it is not a JSON list of known scopes.
+    pub fn from_json(text: &str) -> Option<Scopes> {
+        let items: Vec<String> = serde_json::from_str(text).ok()?;
+        items
+            .iter()
+            .map(|s| Scope::parse(s))
+            .collect::<Option<_>>()
+            .map(Scopes)
     }
 }
 
@@ -139,6 +144,7 @@ mod tests {
     #[test]
     fn json_round_trip() {
         let scopes = Scopes::new(Scope::DEFAULTS.to_vec());
-        assert_eq!(Scopes::from_json(&scopes.to_json()), scopes);
+        assert_eq!(Scopes::from_json(&scopes.to_json()), Some(scopes));
+        assert_eq!(Scopes::from_json(r#"["calls:read", "calls:fly"]"#), None);
     }
 }

@@ -1,7 +1,6 @@
 //! The calls' SQL. Reads through the API are tenant-scoped (`Tenant`); the engine's
 //! reads are by id, inside the transaction that changes the call.
 
-use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -10,10 +9,11 @@ use crate::auth::api_key::Mode;
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::ids;
+use crate::store::row::Columns;
 use crate::store::sql::Sql;
-use crate::store::{stored, Store, Tx};
+use crate::store::{Store, Tx};
 
-const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name, c.lead_id, c.key_id, c.mode, c.status, c.direction,
+const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name AS agent_name, c.lead_id, c.key_id, c.mode, c.status, c.direction,
     c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
     c.metadata, c.variables, c.provider, c.conversation_id, c.ended_reason, c.provider_ended_reason, c.error,
     c.duration, c.summary, c.transcript, c.recording_source, c.recording_url, c.quality_dimensions, c.cost_cents,
@@ -21,54 +21,48 @@ const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name, c.lead_id, c.ke
 
 const FROM: &str = "FROM calls c LEFT JOIN agents ag ON ag.id = c.agent_id";
 
-fn json_opt<T: serde::de::DeserializeOwned>(text: Option<String>) -> Option<T> {
-    text.and_then(|t| serde_json::from_str(&t).ok())
-}
-
-fn from_row(r: &AnyRow) -> sqlx::Result<Call> {
-    let ts = |i: usize| r.get::<Option<i64>, _>(i).map(Timestamp);
+fn from_row(row: &AnyRow) -> sqlx::Result<Call> {
+    let r = Columns(row);
     Ok(Call {
-        id: r.get(0),
-        business_id: r.get(1),
-        agent_id: r.get(2),
-        agent_name: r.get(3),
-        lead_id: r.get(4),
-        key_id: r.get(5),
-        mode: stored(r, 6, Mode::parse)?,
-        status: stored(r, 7, CallStatus::parse)?,
-        direction: r.get(8),
-        to: r.get(9),
-        from: r.get(10),
-        name: r.get(11),
-        context: r.get(12),
-        first_message: r.get(13),
-        max_duration: r.get(14),
-        webhook_url: r.get(15),
-        webhook_events: json_opt(Some(r.get(16))).unwrap_or_default(),
-        metadata: json_opt(r.get(17)),
-        variables: json_opt(Some(r.get(18))).unwrap_or(Value::Null),
-        provider: r.get(19),
-        conversation_id: r.get(20),
-        ended_reason: r
-            .get::<Option<String>, _>(21)
-            .and_then(|s| EndedReason::parse(&s)),
-        provider_ended_reason: r.get(22),
-        error: r.get(23),
-        duration: r.get(24),
-        summary: r.get(25),
-        transcript: json_opt(r.get(26)),
-        recording_source: r.get(27),
-        recording_url: r.get(28),
-        quality_dimensions: json_opt(r.get(29)),
-        cost_cents: r.get(30),
-        scheduled_at: ts(31),
-        started_at: ts(32),
-        ended_at: ts(33),
-        created_at: Timestamp(r.get(34)),
-        updated_at: Timestamp(r.get(35)),
-        control_url: r.get(36),
-        recording_key: r.get(37),
-        outcome: r.get(38),
+        id: r.get("id")?,
+        business_id: r.get("business_id")?,
+        agent_id: r.get("agent_id")?,
+        agent_name: r.get("agent_name")?,
+        lead_id: r.get("lead_id")?,
+        key_id: r.get("key_id")?,
+        mode: r.parsed("mode", Mode::parse)?,
+        status: r.parsed("status", CallStatus::parse)?,
+        direction: r.get("direction")?,
+        to: r.get("to_number")?,
+        from: r.get("from_number")?,
+        name: r.get("name")?,
+        context: r.get("context")?,
+        first_message: r.get("first_message")?,
+        max_duration: r.get("max_duration")?,
+        webhook_url: r.get("webhook_url")?,
+        webhook_events: r.json("webhook_events")?,
+        metadata: r.json_opt("metadata")?,
+        variables: r.json("variables")?,
+        provider: r.get("provider")?,
+        conversation_id: r.get("conversation_id")?,
+        ended_reason: r.parsed_opt("ended_reason", EndedReason::parse)?,
+        provider_ended_reason: r.get("provider_ended_reason")?,
+        error: r.get("error")?,
+        duration: r.get("duration")?,
+        summary: r.get("summary")?,
+        transcript: r.json_opt("transcript")?,
+        recording_source: r.get("recording_source")?,
+        recording_url: r.get("recording_url")?,
+        quality_dimensions: r.json_opt("quality_dimensions")?,
+        cost_cents: r.get("cost_cents")?,
+        scheduled_at: r.time_opt("scheduled_at")?,
+        started_at: r.time_opt("started_at")?,
+        ended_at: r.time_opt("ended_at")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+        control_url: r.get("provider_control_url")?,
+        recording_key: r.get("recording_key")?,
+        outcome: r.get("outcome")?,
     })
 }
 

@@ -5,13 +5,12 @@
 
 pub mod routes;
 
-use crate::store::stored;
+use crate::store::row::Columns;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use crate::auth::api_key::Mode;
 use crate::calls::{Call, CallStatus};
@@ -49,16 +48,17 @@ pub struct Event {
 
 pub const COLUMNS: &str = "id, type, object_type, object_id, business_id, mode, data, created_at";
 
-pub fn from_row(r: &AnyRow) -> sqlx::Result<Event> {
+pub fn from_row(row: &AnyRow) -> sqlx::Result<Event> {
+    let r = Columns(row);
     Ok(Event {
-        id: r.get(0),
-        kind: r.get(1),
-        object_type: r.get(2),
-        object_id: r.get(3),
-        business_id: r.get(4),
-        mode: stored(r, 5, Mode::parse)?,
-        data: serde_json::from_str(&r.get::<String, _>(6)).unwrap_or(Value::Null),
-        created_at: Timestamp(r.get(7)),
+        id: r.get("id")?,
+        kind: r.get("type")?,
+        object_type: r.get("object_type")?,
+        object_id: r.get("object_id")?,
+        business_id: r.get("business_id")?,
+        mode: r.parsed("mode", Mode::parse)?,
+        data: r.json("data")?,
+        created_at: r.time("created_at")?,
     })
 }
 
@@ -171,15 +171,15 @@ async fn subscribers(tx: &mut Tx, event: &Event) -> sqlx::Result<Vec<(String, St
     .bind(event.mode.as_str())
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows
-        .iter()
-        .filter(|r| {
-            let types: Vec<String> =
-                serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default();
-            types.iter().any(|t| t == &event.kind || t == "*")
-        })
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
+    let mut out = Vec::new();
+    for row in &rows {
+        let r = Columns(row);
+        let types: Vec<String> = r.json("events")?;
+        if types.iter().any(|t| t == &event.kind || t == "*") {
+            out.push((r.get("id")?, r.get("url")?));
+        }
+    }
+    Ok(out)
 }
 
 /// The `webhook-id` of an event for one target: stable across retries and replays.

@@ -4,13 +4,13 @@
 pub mod routes;
 
 use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use crate::auth::api_key::{self, Mode};
 use crate::auth::scope::Scopes;
 use crate::clock::Timestamp;
 use crate::ids;
-use crate::store::{stored, Store, Tx};
+use crate::store::row::Columns;
+use crate::store::{Store, Tx};
 
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
@@ -45,20 +45,21 @@ pub struct NewKeySpec<'a> {
 
 const COLUMNS: &str = "id, user_id, business_id, name, prefix, key_hash, scopes, mode, created_at, last_used_at, expires_at, revoked_at";
 
-fn from_row(r: &AnyRow) -> sqlx::Result<KeyRecord> {
+fn from_row(row: &AnyRow) -> sqlx::Result<KeyRecord> {
+    let r = Columns(row);
     Ok(KeyRecord {
-        id: r.get(0),
-        user_id: r.get(1),
-        business_id: r.get(2),
-        name: r.get(3),
-        prefix: r.get(4),
-        key_hash: r.get(5),
-        scopes: Scopes::from_json(&r.get::<String, _>(6)),
-        mode: stored(r, 7, Mode::parse)?,
-        created_at: Timestamp(r.get(8)),
-        last_used_at: r.get::<Option<i64>, _>(9).map(Timestamp),
-        expires_at: r.get::<Option<i64>, _>(10).map(Timestamp),
-        revoked_at: r.get::<Option<i64>, _>(11).map(Timestamp),
+        id: r.get("id")?,
+        user_id: r.get("user_id")?,
+        business_id: r.get("business_id")?,
+        name: r.get("name")?,
+        prefix: r.get("prefix")?,
+        key_hash: r.get("key_hash")?,
+        scopes: r.parsed("scopes", Scopes::from_json)?,
+        mode: r.parsed("mode", Mode::parse)?,
+        created_at: r.time("created_at")?,
+        last_used_at: r.time_opt("last_used_at")?,
+        expires_at: r.time_opt("expires_at")?,
+        revoked_at: r.time_opt("revoked_at")?,
     })
 }
 

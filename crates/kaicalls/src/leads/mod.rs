@@ -6,10 +6,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
+use crate::store::row::Columns;
 use crate::store::sql::Sql;
 use crate::store::{Store, Tx};
 
@@ -51,25 +51,26 @@ pub fn first_word(name: Option<&str>) -> Option<String> {
 
 const COLUMNS: &str = "id, business_id, agent_id, name, first_name, last_name, phone, email, status, source, score, notes, metadata, interaction_count, created_at, updated_at";
 
-fn from_row(r: &AnyRow) -> Lead {
-    Lead {
-        id: r.get(0),
-        business_id: r.get(1),
-        agent_id: r.get(2),
-        name: r.get(3),
-        first_name: r.get(4),
-        last_name: r.get(5),
-        phone: r.get(6),
-        email: r.get(7),
-        status: r.get(8),
-        source: r.get(9),
-        score: r.get(10),
-        notes: r.get(11),
-        metadata: serde_json::from_str(&r.get::<String, _>(12)).unwrap_or(Value::Null),
-        interaction_count: r.get(13),
-        created_at: Timestamp(r.get(14)),
-        updated_at: Timestamp(r.get(15)),
-    }
+fn from_row(row: &AnyRow) -> sqlx::Result<Lead> {
+    let r = Columns(row);
+    Ok(Lead {
+        id: r.get("id")?,
+        business_id: r.get("business_id")?,
+        agent_id: r.get("agent_id")?,
+        name: r.get("name")?,
+        first_name: r.get("first_name")?,
+        last_name: r.get("last_name")?,
+        phone: r.get("phone")?,
+        email: r.get("email")?,
+        status: r.get("status")?,
+        source: r.get("source")?,
+        score: r.get("score")?,
+        notes: r.get("notes")?,
+        metadata: r.json("metadata")?,
+        interaction_count: r.get("interaction_count")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
 }
 
 /// Filters of `GET /api/v1/leads`; every one optional, combined with AND.
@@ -123,7 +124,7 @@ pub async fn list(store: &Store, tenant: &Tenant, filter: &Filter) -> sqlx::Resu
             filter.limit + 1,
         );
     let rows = sql.query().fetch_all(&store.pool).await?;
-    Ok(rows.iter().map(from_row).collect())
+    rows.iter().map(from_row).collect()
 }
 
 pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Option<Lead>> {
@@ -131,7 +132,7 @@ pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Optio
     sql.push(" WHERE id = ?", id)
         .push_list(" AND business_id IN (?)", &tenant.business_ids);
     let row = sql.query().fetch_optional(&store.pool).await?;
-    Ok(row.as_ref().map(from_row))
+    row.as_ref().map(from_row).transpose()
 }
 
 /// The business's most recently updated lead with this phone number.
@@ -147,7 +148,7 @@ pub async fn find_by_phone(
     .bind(phone)
     .fetch_optional(&store.pool)
     .await?;
-    Ok(row.as_ref().map(from_row))
+    row.as_ref().map(from_row).transpose()
 }
 
 pub async fn save(tx: &mut Tx, lead: &Lead, is_new: bool) -> sqlx::Result<()> {

@@ -7,10 +7,10 @@ pub mod routes;
 use schemars::JsonSchema;
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
+use crate::store::row::Columns;
 use crate::store::sql::Sql;
 use crate::store::{Store, Tx};
 
@@ -27,15 +27,16 @@ pub struct PhoneNumber {
 
 const COLUMNS: &str = "id, business_id, agent_id, phone_number, vapi_phone_number_id, created_at";
 
-fn from_row(r: &AnyRow) -> PhoneNumber {
-    PhoneNumber {
-        id: r.get(0),
-        business_id: r.get(1),
-        agent_id: r.get(2),
-        phone_number: r.get(3),
-        vapi_phone_number_id: r.get(4),
-        created_at: Timestamp(r.get(5)),
-    }
+fn from_row(row: &AnyRow) -> sqlx::Result<PhoneNumber> {
+    let r = Columns(row);
+    Ok(PhoneNumber {
+        id: r.get("id")?,
+        business_id: r.get("business_id")?,
+        agent_id: r.get("agent_id")?,
+        phone_number: r.get("phone_number")?,
+        vapi_phone_number_id: r.get("vapi_phone_number_id")?,
+        created_at: r.time("created_at")?,
+    })
 }
 
 /// The tenant's numbers, optionally narrowed to one business or one number.
@@ -51,7 +52,7 @@ pub async fn list(
         .push_opt(" AND phone_number = ?", phone_number)
         .text(" ORDER BY created_at, id");
     let rows = sql.query().fetch_all(&store.pool).await?;
-    Ok(rows.iter().map(from_row).collect())
+    rows.iter().map(from_row).collect()
 }
 
 /// The number wherever it is registered (numbers are unique across tenants).
@@ -62,7 +63,7 @@ pub async fn find_any(store: &Store, phone_number: &str) -> sqlx::Result<Option<
     .bind(phone_number)
     .fetch_optional(&store.pool)
     .await?;
-    Ok(row.as_ref().map(from_row))
+    row.as_ref().map(from_row).transpose()
 }
 
 pub async fn insert(tx: &mut Tx, number: &PhoneNumber) -> sqlx::Result<()> {

@@ -7,6 +7,7 @@
 //! module owns connecting, migrating and the few helpers they share.
 
 mod migrations;
+pub mod row;
 pub mod settings;
 pub mod sql;
 
@@ -108,21 +109,6 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
-}
-
-/// A stored enum read back by its column: an unknown value is an error, never a
-/// silent default.
-pub fn stored<T>(
-    row: &sqlx::any::AnyRow,
-    index: usize,
-    parse: impl Fn(&str) -> Option<T>,
-) -> sqlx::Result<T> {
-    use sqlx::Row;
-    let raw: String = row.try_get(index)?;
-    parse(&raw).ok_or_else(|| sqlx::Error::ColumnDecode {
-        index: index.to_string(),
-        source: format!("unknown stored value '{raw}'").into(),
-    })
 }
 
 /// True when the error is a unique-constraint violation (both backends).

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use crate::clock::Timestamp;
 use crate::ids;
+use crate::store::row::Columns;
 use crate::store::sql::Sql;
 use crate::store::{Store, Tx};
 
@@ -131,17 +132,18 @@ pub async fn business_ids_of_user(store: &Store, user_id: &str) -> sqlx::Result<
 const BUSINESS_COLUMNS: &str =
     "id, name, phone, timezone, subscription_status, included_minutes, webhook_secret, created_at";
 
-fn business_from_row(r: &AnyRow) -> Business {
-    Business {
-        id: r.get(0),
-        name: r.get(1),
-        phone: r.get(2),
-        timezone: r.get(3),
-        subscription_status: r.get(4),
-        included_minutes: r.get(5),
-        webhook_secret: r.get(6),
-        created_at: Timestamp(r.get(7)),
-    }
+fn business_from_row(row: &AnyRow) -> sqlx::Result<Business> {
+    let r = Columns(row);
+    Ok(Business {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        phone: r.get("phone")?,
+        timezone: r.get("timezone")?,
+        subscription_status: r.get("subscription_status")?,
+        included_minutes: r.get("included_minutes")?,
+        webhook_secret: r.get("webhook_secret")?,
+        created_at: r.time("created_at")?,
+    })
 }
 
 pub async fn businesses(store: &Store, ids: &[String]) -> sqlx::Result<Vec<Business>> {
@@ -149,7 +151,7 @@ pub async fn businesses(store: &Store, ids: &[String]) -> sqlx::Result<Vec<Busin
     sql.push_list(" WHERE id IN (?)", ids)
         .text(" ORDER BY created_at, id");
     let rows = sql.query().fetch_all(&store.pool).await?;
-    Ok(rows.iter().map(business_from_row).collect())
+    rows.iter().map(business_from_row).collect()
 }
 
 pub async fn business(store: &Store, id: &str) -> sqlx::Result<Option<Business>> {

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use sqlx::Row;
 
 use super::{signing, ssrf};
 use crate::auth::api_key::Mode;
 use crate::clock::{SharedClock, Timestamp};
 use crate::ids;
 use crate::jobs::{self, Job};
+use crate::store::row::Columns;
 use crate::store::Store;
 
 pub const TIMEOUT: Duration = Duration::from_secs(15);
@@ -97,16 +97,17 @@ impl Deliverer {
         .bind(id)
         .fetch_optional(&self.store.pool)
         .await?;
-        row.map(|r| {
+        row.map(|row| {
+            let r = Columns(&row);
             Ok(Pending {
-                id: r.get(0),
-                event_id: r.get(1),
-                business_id: r.get(2),
-                mode: crate::store::stored(&r, 3, Mode::parse)?,
-                subscription_id: r.get(4),
-                url: r.get(5),
-                webhook_id: r.get(6),
-                attempts: r.get(7),
+                id: r.get("id")?,
+                event_id: r.get("event_id")?,
+                business_id: r.get("business_id")?,
+                mode: r.parsed("mode", Mode::parse)?,
+                subscription_id: r.get("subscription_id")?,
+                url: r.get("url")?,
+                webhook_id: r.get("webhook_id")?,
+                attempts: r.get("attempts")?,
             })
         })
         .transpose()

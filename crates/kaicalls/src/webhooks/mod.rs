@@ -16,8 +16,9 @@ use crate::auth::api_key::Mode;
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::ids;
+use crate::store::row::Columns;
 use crate::store::sql::Sql;
-use crate::store::{stored, Store, Tx};
+use crate::store::{Store, Tx};
 
 /// How long a rotated-out business secret keeps signing.
 pub const SECRET_OVERLAP_MICROS: i64 = 24 * 3600 * 1_000_000;
@@ -93,19 +94,20 @@ pub struct WebhookView {
 
 const COLUMNS: &str = "id, business_id, mode, url, events, description, is_active, secret, disabled_reason, created_at, updated_at";
 
-fn from_row(r: &AnyRow) -> sqlx::Result<Subscription> {
+fn from_row(row: &AnyRow) -> sqlx::Result<Subscription> {
+    let r = Columns(row);
     Ok(Subscription {
-        id: r.get(0),
-        business_id: r.get(1),
-        mode: stored(r, 2, Mode::parse)?,
-        url: r.get(3),
-        events: serde_json::from_str(&r.get::<String, _>(4)).unwrap_or_default(),
-        description: r.get(5),
-        is_active: r.get::<i64, _>(6) != 0,
-        secret: r.get(7),
-        disabled_reason: r.get(8),
-        created_at: Timestamp(r.get(9)),
-        updated_at: Timestamp(r.get(10)),
+        id: r.get("id")?,
+        business_id: r.get("business_id")?,
+        mode: r.parsed("mode", Mode::parse)?,
+        url: r.get("url")?,
+        events: r.json("events")?,
+        description: r.get("description")?,
+        is_active: r.flag("is_active")?,
+        secret: r.get("secret")?,
+        disabled_reason: r.get("disabled_reason")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
     })
 }
 

@@ -794,6 +794,45 @@ async fn an_unknown_stored_value_is_an_error_not_a_default() {
         !err.to_string().contains("teleported"),
         "the cause stays in the log: {err}"
     );
+
+    // The same for a stored JSON column that does not parse, an unknown ended
+    // reason, and an unknown scope on a key: each is an error, not null, not dropped.
+    let (_, lead) = server
+        .post(&boot.live_key, "/api/v1/leads", json!({"name": "Corrupt"}))
+        .await;
+    let corruptions = [
+        (
+            "UPDATE leads SET metadata = 'not json' WHERE id = $1",
+            lead["id"].as_str().unwrap().to_string(),
+            format!("/api/v1/leads?id={}", lead["id"].as_str().unwrap()),
+            boot.live_key.clone(),
+        ),
+        (
+            "UPDATE calls SET status = 'completed', ended_reason = 'abducted' WHERE id = $1",
+            id.to_string(),
+            format!("/api/v1/calls?id={id}"),
+            boot.test_key.clone(),
+        ),
+        (
+            "UPDATE api_keys SET scopes = '[\"agents:read\", \"agents:fly\"]' WHERE key_hash = $1",
+            kaicalls::ids::sha256_hex(&boot.live_key),
+            "/api/v1/agents".to_string(),
+            boot.live_key.clone(),
+        ),
+    ];
+    for (update, bind, path, key) in corruptions {
+        sqlx::query(update)
+            .bind(&bind)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        let (status, err) = server.get(&key, &path).await;
+        assert_eq!(
+            (status.as_u16(), code(&err)),
+            (500, "internal_error"),
+            "{update}: {err}"
+        );
+    }
 }
 
 /// Requests hyper refuses before any handler runs (a raw 0xFF in the target, a NUL
