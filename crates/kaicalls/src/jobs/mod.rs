@@ -95,6 +95,9 @@ pub struct Job {
     pub attempts: i64,
     /// Why the stored payload could not be read, if it could not.
     pub payload_error: Option<String>,
+    /// The end of the lease this claim holds (microseconds): also the claim's token,
+    /// since a later claim of the job always sets a later end.
+    pub locked_until: i64,
 }
 
 pub async fn enqueue(
@@ -183,7 +186,7 @@ async fn claim_where(
         "UPDATE jobs SET locked_until = $1 + CASE kind{lease} ELSE 10000000 END, attempts = attempts + 1
          WHERE id IN (SELECT id FROM jobs WHERE due_at <= $1 AND dead_at IS NULL AND (locked_until IS NULL OR locked_until < $1)
                       AND {kind_filter} ORDER BY due_at LIMIT $2{lock})
-         RETURNING id, kind, subject_id, payload, attempts, due_at"
+         RETURNING id, kind, subject_id, payload, attempts, due_at, locked_until"
     );
     let rows = sqlx::query(&sql)
         .bind(now.micros())
@@ -206,12 +209,36 @@ async fn claim_where(
                 payload,
                 attempts: r.get(4),
                 payload_error,
+                locked_until: r.get(6),
             };
             (r.get::<i64, _>(5), job)
         })
         .collect();
     jobs.sort_by_key(|(due, _)| *due);
     Ok(jobs.into_iter().map(|(_, job)| job).collect())
+}
+
+/// Extends the lease of a job this claim still holds (its lease is `held`) to
+/// `until`; `None` when the claim was lost: the lease ran out and another worker
+/// claimed the job, or it is finished or dead. Renewed before a job runs (it may
+/// have waited behind others of its group) and while it runs, so the lease covers
+/// the work it guards.
+pub async fn renew(
+    store: &Store,
+    id: &str,
+    held: i64,
+    until: Timestamp,
+) -> sqlx::Result<Option<i64>> {
+    let until = until.micros().max(held);
+    let done = sqlx::query(
+        "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND locked_until = $3 AND dead_at IS NULL",
+    )
+    .bind(until)
+    .bind(id)
+    .bind(held)
+    .execute(&store.pool)
+    .await?;
+    Ok((done.rows_affected() == 1).then_some(until))
 }
 
 /// Removes a finished job, inside the transaction of the work it did.
@@ -322,4 +349,78 @@ pub async fn next_due(store: &Store, kinds: &[Kind]) -> sqlx::Result<Option<Time
     );
     let due: Option<i64> = sqlx::query_scalar(&sql).fetch_one(&store.pool).await?;
     Ok(due.map(Timestamp))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const SEC: i64 = 1_000_000;
+
+    /// A lease renewed while the work runs keeps other claimers out past its first
+    /// end; a claim whose lease ran out and was taken over cannot renew, so its
+    /// worker knows not to run the job.
+    #[tokio::test]
+    async fn a_renewed_lease_covers_the_work_and_a_lost_one_cannot_be_renewed() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let t0 = Timestamp(1_000 * SEC);
+        let mut tx = store.begin().await.unwrap();
+        let id = enqueue(&mut tx, Kind::ProviderEvent, "call-1", &json!({}), t0, t0)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let kinds = [Kind::ProviderEvent];
+        let lease = Kind::ProviderEvent.lease_secs() * SEC;
+
+        let first = claim(&store, t0, 10, &kinds).await.unwrap().pop().unwrap();
+        assert_eq!(
+            (first.id.as_str(), first.locked_until),
+            (id.as_str(), t0.micros() + lease)
+        );
+        // Renewed shortly before it would run out: nobody else may claim it after
+        // the first lease's end.
+        let almost = Timestamp(t0.micros() + lease - SEC);
+        let held = renew(
+            &store,
+            &id,
+            first.locked_until,
+            Timestamp(almost.micros() + lease),
+        )
+        .await
+        .unwrap()
+        .expect("the claim still holds");
+        let after_first_end = Timestamp(t0.micros() + lease + SEC);
+        assert!(claim(&store, after_first_end, 10, &kinds)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // Not renewed again: once it runs out, another worker takes the job, and the
+        // first claim can no longer renew (its token is stale).
+        let later = Timestamp(held + SEC);
+        let second = claim(&store, later, 10, &kinds)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert_eq!(second.id, id);
+        assert!(second.locked_until > held);
+        assert_eq!(
+            renew(&store, &id, held, Timestamp(later.micros() + lease))
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(renew(
+            &store,
+            &id,
+            second.locked_until,
+            Timestamp(later.micros() + lease)
+        )
+        .await
+        .unwrap()
+        .is_some());
+    }
 }

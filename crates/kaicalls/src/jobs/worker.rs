@@ -90,12 +90,19 @@ impl Worker {
     /// permanent one (malformed payload, `jobs::Permanent`) and a job past its
     /// maximum go dead. A panic is caught, logged and counted as a failed attempt.
     async fn run_job(self: &Arc<Self>, job: Job) {
+        // The job may have waited behind others of its group: make sure the claim
+        // still holds, and that the lease covers the run from now.
+        let Some(lease) = self.renew(&job, job.locked_until).await else {
+            tracing::warn!(job = %job.id, kind = %job.raw_kind, "lease lost before the job ran; another worker has it");
+            return;
+        };
         let result = match &job.payload_error {
             Some(why) => Err(anyhow::Error::new(Permanent(why.clone()))),
             None => {
                 let worker = self.clone();
                 let running = job.clone();
-                tokio::spawn(async move { worker.dispatch(&running).await })
+                let heartbeat = tokio::spawn(self.clone().keep_leased(job.clone(), lease));
+                let result = tokio::spawn(async move { worker.dispatch(&running).await })
                     .await
                     .unwrap_or_else(|join| {
                         let why = match join.try_into_panic() {
@@ -103,7 +110,9 @@ impl Worker {
                             Err(join) => join.to_string(),
                         };
                         Err(anyhow::anyhow!("job panicked: {why}"))
-                    })
+                    });
+                heartbeat.abort();
+                result
             }
         };
         let Err(err) = result else { return };
@@ -124,6 +133,35 @@ impl Worker {
         tracing::warn!(job = %job.id, kind = %job.raw_kind, attempts = job.attempts, %error, "job failed; will retry");
         if let Err(e) = retry_later(store, &job.id, &error, retry_at).await {
             tracing::error!(job = %job.id, error = %e, "could not reschedule job");
+        }
+    }
+
+    /// Extends the claim's lease to a full lease from now; `None` if it was lost.
+    async fn renew(&self, job: &Job, held: i64) -> Option<i64> {
+        let lease = job.kind.map_or(10, Kind::lease_secs);
+        let until = Timestamp(self.engine.clock().now().micros() + lease * 1_000_000);
+        match super::renew(self.engine.store(), &job.id, held, until).await {
+            Ok(renewed) => renewed,
+            Err(err) => {
+                tracing::error!(job = %job.id, error = %err, "could not renew a job's lease");
+                None
+            }
+        }
+    }
+
+    /// While a job runs, renews its lease every third of it.
+    async fn keep_leased(self: Arc<Self>, job: Job, mut held: i64) {
+        let lease = job.kind.map_or(10, Kind::lease_secs);
+        let every = Duration::from_secs((lease / 3).max(1) as u64);
+        loop {
+            tokio::time::sleep(every).await;
+            match self.renew(&job, held).await {
+                Some(renewed) => held = renewed,
+                None => {
+                    tracing::warn!(job = %job.id, kind = %job.raw_kind, "lost a running job's lease");
+                    return;
+                }
+            }
         }
     }
 
