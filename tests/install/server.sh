@@ -34,6 +34,8 @@ kc_server_start() {
   [ -n "$KC_AGENT_ID" ] && [ -n "$KC_BUSINESS_ID" ] \
     || { echo "admin bootstrap printed no agent/business id" >&2; return 1; }
 
+  # Created before the server starts, so the wait below never reads a missing file.
+  : >"$dir/serve.out"
   KAICALLS_SIM_SPEED=1000 KAICALLS_RECORDINGS_DIR="$dir/recordings" \
     "$bin" serve --database-url "sqlite://$dir/k.db" --bind 127.0.0.1:0 \
     >"$dir/serve.out" 2>"$dir/serve.err" &

@@ -25,6 +25,7 @@ import {
   WorkspacesResource,
 } from './resources/platform.js';
 import { EventsResource, WebhooksResource } from './resources/webhooks.js';
+import type { Health } from './models.js';
 
 export { DEFAULT_BASE_URL, VERSION, HttpClient } from './client.js';
 export type { KaiCallsOptions, Query, QueryValue, RequestOptions } from './client.js';
@@ -134,7 +135,7 @@ export class KaiCalls {
   }
 
   /** `{status, database, version}` from `GET /api/v1/health`. */
-  health(): Promise<{ status: string; [key: string]: unknown }> {
+  health(): Promise<Health> {
     return this.discovery.health();
   }
 

@@ -3,9 +3,9 @@
  * and the next page is asked for with `after` = the last item's `created_at`.
  */
 
+/** A page of a list: its items under one key (`calls`, `transcripts`, ...) and `has_more`. */
 export interface Page {
   has_more?: boolean;
-  [key: string]: unknown;
 }
 
 /**
@@ -20,7 +20,8 @@ export async function* paginate<T extends { created_at?: string }>(
   let after = startAfter;
   for (;;) {
     const page = await fetchPage(after);
-    const items = (Array.isArray(page[key]) ? page[key] : []) as T[];
+    const list: unknown = (page as Record<string, unknown>)[key];
+    const items = (Array.isArray(list) ? list : []) as T[];
     for (const item of items) yield item;
     const last = items[items.length - 1];
     if (page.has_more !== true || last === undefined || !last.created_at) return;

@@ -250,14 +250,16 @@ describe('the reference example', () => {
     assert.ok(typeof result.duration === 'number' && result.duration > 0);
     assert.ok(result.quality_dimensions && Object.keys(result.quality_dimensions).length > 0);
     assert.match(String(result.recording_url), /^http/);
-    assert.equal(result.variables?.lead_source, 'web form');
+    // `variables` is free-form JSON (`unknown` in the document's types): narrow it to read it.
+    const variables = result.variables as Record<string, unknown>;
+    assert.equal(variables.lead_source, 'web form');
     assert.equal(result.transcript?.[0]?.text, 'Hey John, this is Kai — do you have a minute?');
 
     const simpleResult = await kai.calls.wait(simple.id, { intervalMs: 200 });
     assert.equal(simpleResult.status, 'completed');
     assert.ok((simpleResult.summary ?? '').length > 0);
     // Enrichment found the lead by phone number.
-    assert.equal(simpleResult.variables?.name, 'John');
+    assert.equal((simpleResult.variables as Record<string, unknown>).name, 'John');
 
     const recording = await kai.recordings.get(full.id);
     assert.equal(recording.call_id, full.id);
@@ -515,7 +517,7 @@ describe('agents, leads, phone numbers', () => {
       voice: { provider: '11labs', voiceId: 'v-1' },
     });
     assert.equal(ava.name, 'Ava');
-    assert.equal(ava.voice?.voiceId, 'v-1');
+    assert.equal((ava.voice as { voiceId?: string } | null)?.voiceId, 'v-1');
     const updated = await kai.agents.update({ id: ava.id, name: 'Ava 2', firstMessage: 'Hello!', maxDuration: 120 });
     assert.equal(updated.name, 'Ava 2');
     assert.equal(updated.first_message, 'Hello!');

@@ -17,7 +17,7 @@ class per error code, automatic retries with backoff, idempotency keys on create
 Docs: https://www.kaicalls.com/docs/api
 """
 
-from . import webhooks
+from . import _models, webhooks
 from ._client import AsyncKaiCalls, KaiCalls, signup
 from ._errors import (
     APIConnectionError,
@@ -40,6 +40,8 @@ from ._errors import (
     UnsupportedMediaTypeError,
     WaitTimeoutError,
 )
+from ._model import KaiModel
+from ._models import *  # noqa: F403  (the response models: Call, CallDetail, ...)
 from ._object import KaiObject
 from ._version import __version__
 from .webhooks import WebhookVerificationError
@@ -57,6 +59,7 @@ __all__ = [
     "InvalidRequestError",
     "KaiCalls",
     "KaiCallsError",
+    "KaiModel",
     "KaiObject",
     "MethodNotAllowedError",
     "NotFoundError",
@@ -72,3 +75,4 @@ __all__ = [
     "signup",
     "webhooks",
 ]
+__all__ += _models.__all__

@@ -34,6 +34,7 @@ from ._errors import (
     error_from_response,
     parse_retry_after,
 )
+from ._model import KaiModel
 from ._object import wrap
 from ._version import __version__
 
@@ -57,7 +58,8 @@ class Req:
     top-level ``None``s themselves, so they never send a top-level ``null``).
     ``idempotent`` says whether repeating the request after a
     5xx or a broken connection is safe; ``None`` infers it from the method and the
-    presence of an ``Idempotency-Key`` header.
+    presence of an ``Idempotency-Key`` header. ``model`` is the `KaiModel` a JSON
+    object answer is wrapped in (`KaiObject` without one).
     """
 
     method: str
@@ -66,6 +68,7 @@ class Req:
     body: Any = None
     headers: Mapping[str, str] | None = None
     idempotent: bool | None = None
+    model: type[KaiModel] | None = None
 
 
 @dataclass(frozen=True)
@@ -186,11 +189,14 @@ def parse_body(raw: RawResponse) -> Any:
         return raw.content.decode("utf-8", errors="replace")
 
 
-def handle(raw: RawResponse) -> Any:
-    """A 2xx's parsed body (dicts wrapped as `KaiObject`), or the typed error."""
+def handle(raw: RawResponse, model: type[KaiModel] | None = None) -> Any:
+    """A 2xx's parsed body (an object wrapped as ``model``, else dicts wrapped as
+    `KaiObject`), or the typed error."""
     data = parse_body(raw)
     if not 200 <= raw.status < 300:
         raise error_from_response(raw.status, data, raw.headers)
+    if model is not None and isinstance(data, dict):
+        return model(data)
     return wrap(data)
 
 
@@ -361,7 +367,7 @@ class Requester:
             else:
                 delay = self.policy.after_response(p, raw, attempt)
                 if delay is None:
-                    return handle(raw)
+                    return handle(raw, req.model)
                 _log_retry(p, delay, attempt, f"HTTP {raw.status}")
             self.sleep(delay)
             attempt += 1
@@ -408,7 +414,7 @@ class AsyncRequester:
             else:
                 delay = self.policy.after_response(p, raw, attempt)
                 if delay is None:
-                    return handle(raw)
+                    return handle(raw, req.model)
                 _log_retry(p, delay, attempt, f"HTTP {raw.status}")
             await self.sleep(delay)
             attempt += 1

@@ -1,20 +1,21 @@
 import { DEFAULT_BASE_URL, HttpClient, compact } from '../client.js';
 import { errorFromResponse } from '../errors.js';
-import type { BusinessBalance, SignupResult, UsageRow } from '../types.js';
+import type { Balance, Health, Usage } from '../models.js';
+import type { SignupResult } from '../types.js';
 
 export class AccountResource {
   constructor(private readonly http: HttpClient) {}
 
   /** Minutes used, phone numbers and subscription status per business. Any valid key. */
-  balance(): Promise<{ businesses: BusinessBalance[]; [key: string]: unknown }> {
-    return this.http.request('/api/v1/balance');
+  balance(): Promise<Balance> {
+    return this.http.request<Balance>('/api/v1/balance');
   }
 
   /** The key's API usage log, newest first. Any valid key. */
   usage(
     params: { start?: string; end?: string; limit?: number } = {},
-  ): Promise<{ usage: UsageRow[]; has_more?: boolean; [key: string]: unknown }> {
-    return this.http.request('/api/v1/usage', {
+  ): Promise<Usage> {
+    return this.http.request<Usage>('/api/v1/usage', {
       query: { start: params.start, end: params.end, limit: params.limit },
     });
   }
@@ -39,8 +40,8 @@ export class DiscoveryResource {
   }
 
   /** `{status, database, version}`; needs no key (a key sent along is accepted). */
-  health(): Promise<{ status: string; [key: string]: unknown }> {
-    return this.http.request('/api/v1/health');
+  health(): Promise<Health> {
+    return this.http.request<Health>('/api/v1/health');
   }
 }
 

@@ -1,5 +1,5 @@
 import { HttpClient, compact } from '../client.js';
-import type { Agent } from '../types.js';
+import type { Agent, AgentList } from '../models.js';
 
 export interface CreateAgentParams {
   businessId: string;
@@ -40,8 +40,8 @@ export class AgentsResource {
   constructor(private readonly http: HttpClient) {}
 
   /** Agents across the key's businesses. Requires agents:read. */
-  list(): Promise<{ agents: Agent[]; [key: string]: unknown }> {
-    return this.http.request('/api/v1/agents');
+  list(): Promise<AgentList> {
+    return this.http.request<AgentList>('/api/v1/agents');
   }
 
   /** One agent with its Vapi assistant id and phone number. Requires agents:read. */

@@ -1,7 +1,9 @@
 import { HttpClient, compact, sleep } from '../client.js';
 import { KaiCallsError } from '../errors.js';
 import { paginate } from '../pagination.js';
-import type { Call, CallList, Recording, Transcript } from '../types.js';
+import type { Call, CallDetail, CallList, Recording, Transcript, TranscriptList } from '../models.js';
+
+export type { TranscriptList } from '../models.js';
 
 /** Statuses during which `wait()` keeps polling; any other value counts as finished. */
 const ACTIVE_CALL_STATUSES = new Set(['queued', 'ringing', 'in-progress', 'in_progress', 'started']);
@@ -78,9 +80,9 @@ export class CallsResource {
    * With `wait` (seconds, ≤ 60) the server answers as soon as the call is finished,
    * or after that many seconds with its current state. Requires calls:read.
    */
-  get(id: string, options: { wait?: number } = {}): Promise<Call> {
+  get(id: string, options: { wait?: number } = {}): Promise<CallDetail> {
     const wait = options.wait;
-    return this.http.request<Call>('/api/v1/calls', {
+    return this.http.request<CallDetail>('/api/v1/calls', {
       query: { id, wait },
       timeoutMs: wait === undefined ? undefined : Math.max(this.http.timeoutMs, wait * 1000 + 10_000),
     });
@@ -110,7 +112,7 @@ export class CallsResource {
    * Polls until the call leaves an active status (queued, ringing, in_progress) and
    * returns it; throws `KaiCallsError` code `wait_timeout` after `timeoutMs`.
    */
-  async wait(id: string, options: WaitOptions = {}): Promise<Call> {
+  async wait(id: string, options: WaitOptions = {}): Promise<CallDetail> {
     const intervalMs = options.intervalMs ?? 3_000;
     const timeoutMs = options.timeoutMs ?? 10 * 60_000;
     const deadline = Date.now() + timeoutMs;
@@ -133,8 +135,8 @@ export class CallsResource {
    * Hangs up a live call (`ended_reason: "ended_by_api"`) or cancels a queued one
    * (`status: "canceled"`); a finished call comes back unchanged. Requires calls:write.
    */
-  end(id: string): Promise<Call> {
-    return this.http.request<Call>('/api/v1/calls/end', { method: 'POST', query: { id } });
+  end(id: string): Promise<CallDetail> {
+    return this.http.request<CallDetail>('/api/v1/calls/end', { method: 'POST', query: { id } });
   }
 }
 
@@ -154,12 +156,6 @@ export interface ListTranscriptsParams {
   after?: string;
   /** Only calls from the last N days. */
   days?: number;
-}
-
-export interface TranscriptList {
-  transcripts: Transcript[];
-  has_more?: boolean;
-  [key: string]: unknown;
 }
 
 export class TranscriptsResource {

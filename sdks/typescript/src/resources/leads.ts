@@ -1,5 +1,5 @@
 import { HttpClient, compact } from '../client.js';
-import type { Lead } from '../types.js';
+import type { Lead, LeadList } from '../models.js';
 
 export interface ListLeadsParams {
   /** One status or several (sent comma-separated). */
@@ -44,8 +44,8 @@ export class LeadsResource {
   constructor(private readonly http: HttpClient) {}
 
   /** Leads matching the filters. Requires leads:read. */
-  list(params: ListLeadsParams = {}): Promise<{ leads: Lead[]; has_more?: boolean; [key: string]: unknown }> {
-    return this.http.request('/api/v1/leads', {
+  list(params: ListLeadsParams = {}): Promise<LeadList> {
+    return this.http.request<LeadList>('/api/v1/leads', {
       query: {
         status: Array.isArray(params.status) ? params.status.join(',') : params.status,
         source: params.source,

@@ -1,16 +1,12 @@
 import { HttpClient, compact } from '../client.js';
-import type { PhoneNumber } from '../types.js';
+import type { NumberList, PhoneNumber, ReleasedNumber } from '../models.js';
 
 export class PhoneNumbersResource {
   constructor(private readonly http: HttpClient) {}
 
   /** The key's phone numbers, optionally filtered. Requires numbers:read. */
-  list(params: { businessId?: string; phoneNumber?: string } = {}): Promise<{
-    numbers?: PhoneNumber[];
-    number?: PhoneNumber | null;
-    [key: string]: unknown;
-  }> {
-    return this.http.request('/api/v1/phone-numbers', {
+  list(params: { businessId?: string; phoneNumber?: string } = {}): Promise<NumberList> {
+    return this.http.request<NumberList>('/api/v1/phone-numbers', {
       query: { business_id: params.businessId, phone_number: params.phoneNumber },
     });
   }
@@ -49,8 +45,8 @@ export class PhoneNumbersResource {
   }
 
   /** Releases a number. Requires numbers:write. */
-  release(params: { phoneNumber: string; businessId?: string }): Promise<Record<string, unknown>> {
-    return this.http.request('/api/v1/phone-numbers', {
+  release(params: { phoneNumber: string; businessId?: string }): Promise<ReleasedNumber> {
+    return this.http.request<ReleasedNumber>('/api/v1/phone-numbers', {
       method: 'DELETE',
       query: { phone_number: params.phoneNumber, business_id: params.businessId },
     });

@@ -1,5 +1,15 @@
 import { HttpClient, compact } from '../client.js';
-import type { EventDelivery, KaiEvent, WebhookSubscription } from '../types.js';
+import type {
+  BusinessSecret,
+  DeliveryList,
+  EventList,
+  Replayed,
+  RotatedSecret,
+  Success,
+  TestSent,
+  Webhook,
+  WebhookList,
+} from '../models.js';
 
 export interface CreateWebhookParams {
   webhookUrl: string;
@@ -16,20 +26,16 @@ export class WebhooksResource {
   constructor(private readonly http: HttpClient) {}
 
   /** Subscriptions (secrets masked) and the event types one can subscribe to. Requires webhooks:read. */
-  list(params: { businessId?: string } = {}): Promise<{
-    webhooks?: WebhookSubscription[];
-    events?: string[];
-    [key: string]: unknown;
-  }> {
-    return this.http.request('/api/v1/webhooks', { query: { business_id: params.businessId } });
+  list(params: { businessId?: string } = {}): Promise<WebhookList> {
+    return this.http.request<WebhookList>('/api/v1/webhooks', { query: { business_id: params.businessId } });
   }
 
   /**
    * Creates (or, with `id`, updates) a subscription. The answer carries its signing
    * secret ONCE, as `webhook_secret`: store it. Requires webhooks:write.
    */
-  create(params: CreateWebhookParams): Promise<WebhookSubscription> {
-    return this.http.request<WebhookSubscription>('/api/v1/webhooks', {
+  create(params: CreateWebhookParams): Promise<Webhook> {
+    return this.http.request<Webhook>('/api/v1/webhooks', {
       method: 'POST',
       body: compact({
         webhook_url: params.webhookUrl,
@@ -43,42 +49,37 @@ export class WebhooksResource {
   }
 
   /** Removes a subscription. Requires webhooks:write. */
-  delete(params: { id: string; businessId?: string }): Promise<Record<string, unknown>> {
-    return this.http.request('/api/v1/webhooks', {
+  delete(params: { id: string; businessId?: string }): Promise<Success> {
+    return this.http.request<Success>('/api/v1/webhooks', {
       method: 'DELETE',
       query: { id: params.id, business_id: params.businessId },
     });
   }
 
   /** Sends a signed `webhook.test` event to the subscription. Requires webhooks:write. */
-  test(params: { id: string; businessId?: string; data?: Record<string, unknown> }): Promise<Record<string, unknown>> {
-    return this.http.request('/api/v1/webhooks/test', {
+  test(params: { id: string; businessId?: string; data?: Record<string, unknown> }): Promise<TestSent> {
+    return this.http.request<TestSent>('/api/v1/webhooks/test', {
       method: 'POST',
       body: compact({ id: params.id, business_id: params.businessId, data: params.data }),
     });
   }
 
   /** Gives the subscription a new secret, returned once as `webhook_secret`. Requires webhooks:write. */
-  rotateSecret(params: { id: string; businessId?: string }): Promise<{ id: string; webhook_secret: string; [key: string]: unknown }> {
-    return this.http.request('/api/v1/webhooks/rotate-secret', {
+  rotateSecret(params: { id: string; businessId?: string }): Promise<RotatedSecret> {
+    return this.http.request<RotatedSecret>('/api/v1/webhooks/rotate-secret', {
       method: 'POST',
       body: compact({ id: params.id, business_id: params.businessId }),
     });
   }
 
   /** The business secret that signs per-call (`webhookUrl`) deliveries. Requires webhooks:read. */
-  secret(params: { businessId?: string } = {}): Promise<{ business_id: string; webhook_secret: string; [key: string]: unknown }> {
-    return this.http.request('/api/v1/webhooks/secret', { query: { business_id: params.businessId } });
+  secret(params: { businessId?: string } = {}): Promise<BusinessSecret> {
+    return this.http.request<BusinessSecret>('/api/v1/webhooks/secret', { query: { business_id: params.businessId } });
   }
 
   /** A new business secret; the previous one keeps signing for 24 h. Requires webhooks:write. */
-  rotateBusinessSecret(params: { businessId?: string } = {}): Promise<{
-    business_id: string;
-    webhook_secret: string;
-    previous_secret_expires_at?: string;
-    [key: string]: unknown;
-  }> {
-    return this.http.request('/api/v1/webhooks/secret/rotate', {
+  rotateBusinessSecret(params: { businessId?: string } = {}): Promise<BusinessSecret> {
+    return this.http.request<BusinessSecret>('/api/v1/webhooks/secret/rotate', {
       method: 'POST',
       query: { business_id: params.businessId },
     });
@@ -120,8 +121,8 @@ export class EventsResource {
   constructor(private readonly http: HttpClient) {}
 
   /** Durable events, newest first. Requires events:read. */
-  list(params: ListEventsParams = {}): Promise<{ events: KaiEvent[]; has_more?: boolean; [key: string]: unknown }> {
-    return this.http.request('/api/v1/events', {
+  list(params: ListEventsParams = {}): Promise<EventList> {
+    return this.http.request<EventList>('/api/v1/events', {
       query: {
         business_id: params.businessId,
         event_id: params.eventId,
@@ -137,12 +138,8 @@ export class EventsResource {
   }
 
   /** Webhook deliveries with every attempt. Requires events:read. */
-  deliveries(params: ListDeliveriesParams = {}): Promise<{
-    deliveries: EventDelivery[];
-    has_more?: boolean;
-    [key: string]: unknown;
-  }> {
-    return this.http.request('/api/v1/event-deliveries', {
+  deliveries(params: ListDeliveriesParams = {}): Promise<DeliveryList> {
+    return this.http.request<DeliveryList>('/api/v1/event-deliveries', {
       query: {
         business_id: params.businessId,
         event_id: params.eventId,
@@ -155,8 +152,8 @@ export class EventsResource {
   }
 
   /** Delivers events again (same `webhook-id`) to every target they went to. Requires events:replay. */
-  replay(params: ReplayParams): Promise<Record<string, unknown>> {
-    return this.http.request('/api/v1/events/replay', {
+  replay(params: ReplayParams): Promise<Replayed> {
+    return this.http.request<Replayed>('/api/v1/events/replay', {
       method: 'POST',
       body: compact({
         business_id: params.businessId,

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._http import Req
-from .._object import KaiObject
+from .._models import Balance, Usage, UsageRow
 from .._pagination import Pager, aiterate, iterate
-from ._base import Async, R, Resource, Sync
+from ._base import Async, R, Resource, Sync, get_req, returns
 
 USAGE = "/api/v1/usage"
 
@@ -19,7 +19,7 @@ def _usage_query(start: str | None, end: str | None, limit: int | None) -> dict[
 
 def _pager(query: dict[str, Any], max_items: int | None) -> Pager:
     return Pager(
-        lambda q: Req("GET", USAGE, query=q),
+        lambda q: Req("GET", USAGE, query=q, model=Usage),
         query,
         items_key="usage",
         cursor_param="end",
@@ -29,15 +29,17 @@ def _pager(query: dict[str, Any], max_items: int | None) -> Pager:
 
 
 class _AccountBase(Resource[R]):
-    def balance(self) -> R:
+    @returns(Balance)
+    def balance(self) -> Req:
         """``{businesses: [{business_id, minutes_used, phone_numbers, subscription_status}]}``."""
-        return self._get("/api/v1/balance")
+        return get_req("/api/v1/balance")
 
+    @returns(Usage)
     def usage(
         self, start: str | None = None, end: str | None = None, limit: int | None = None
-    ) -> R:
+    ) -> Req:
         """One page of the usage log, newest first: ``{usage: [...], has_more}``."""
-        return self._get(USAGE, _usage_query(start, end, limit))
+        return get_req(USAGE, _usage_query(start, end, limit))
 
 
 class Account(_AccountBase[Sync]):
@@ -48,7 +50,7 @@ class Account(_AccountBase[Sync]):
         limit: int | None = None,
         *,
         max_items: int | None = None,
-    ) -> Iterator[KaiObject]:
+    ) -> Iterator[UsageRow]:
         """Every usage row between ``start`` and ``end``, newest first, across pages."""
         return iterate(self._send, _pager(_usage_query(start, end, limit), max_items))
 
@@ -61,6 +63,6 @@ class AsyncAccount(_AccountBase[Async]):
         limit: int | None = None,
         *,
         max_items: int | None = None,
-    ) -> AsyncIterator[KaiObject]:
+    ) -> AsyncIterator[UsageRow]:
         """Async `Account.iter_usage`."""
         return aiterate(self._send, _pager(_usage_query(start, end, limit), max_items))

@@ -5,20 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._base import Async, R, Resource, Sync
+from .._http import Req
+from .._models import Agent, AgentList
+from ._base import Async, R, Resource, Sync, get_req, patch_req, post_req, returns
 
 PATH = "/api/v1/agents"
 
 
 class _AgentsBase(Resource[R]):
-    def list(self) -> R:
+    @returns(AgentList)
+    def list(self) -> Req:
         """``{agents: [...]}``. Requires agents:read."""
-        return self._get(PATH)
+        return get_req(PATH)
 
-    def get(self, agent_id: str) -> R:
+    @returns(Agent)
+    def get(self, agent_id: str) -> Req:
         """One agent, with ``phone_number`` and ``vapi_assistant_id``."""
-        return self._get(PATH, {"id": agent_id})
+        return get_req(PATH, {"id": agent_id})
 
+    @returns(Agent)
     def create(
         self,
         business_id: str,
@@ -32,7 +37,7 @@ class _AgentsBase(Resource[R]):
         vapi_assistant_id: str | None = None,
         max_duration: int | None = None,
         idempotency_key: str | None = None,
-    ) -> R:
+    ) -> Req:
         """Create a voice agent. Requires agents:write.
 
         ``vapi_assistant_id`` is the Vapi assistant that speaks on live calls;
@@ -49,13 +54,14 @@ class _AgentsBase(Resource[R]):
             "vapi_assistant_id": vapi_assistant_id,
             "max_duration": max_duration,
         }
-        return self._post(PATH, body, create=True, idempotency_key=idempotency_key)
+        return post_req(PATH, body, create=True, idempotency_key=idempotency_key)
 
-    def update(self, id: str, **fields: Any) -> R:
+    @returns(Agent)
+    def update(self, /, id: str, **fields: Any) -> Req:
         """Partial update: pass only the fields to change (``None`` values are not
         sent), e.g. ``name``, ``system_prompt``, ``first_message``, ``voice``,
         ``model``, ``metadata``, ``vapi_assistant_id``."""
-        return self._patch(PATH, {"id": id, **fields})
+        return patch_req(PATH, {"id": id, **fields})
 
     def versions(self, agent_id: str, version: int | None = None, limit: int | None = None) -> R:
         """Agent prompt versions (not served by every KaiCalls deployment)."""

@@ -9,9 +9,9 @@ from typing import Any
 
 from .._errors import WaitTimeoutError
 from .._http import Req
-from .._object import KaiObject
+from .._models import Call, CallDetail, CallList
 from .._pagination import Pager, aiterate, iterate
-from ._base import Async, R, Resource, Sync
+from ._base import Async, R, Resource, Sync, get_req, post_req, returns
 
 PATH = "/api/v1/calls"
 
@@ -21,6 +21,7 @@ ACTIVE_STATUSES = frozenset({"queued", "ringing", "in-progress", "in_progress", 
 
 
 class _CallsBase(Resource[R]):
+    @returns(Call)
     def create(
         self,
         agent_id: str,
@@ -35,7 +36,7 @@ class _CallsBase(Resource[R]):
         metadata: Mapping[str, Any] | None = None,
         webhook_events: Sequence[str] | None = None,
         idempotency_key: str | None = None,
-    ) -> R:
+    ) -> Req:
         """Start an outbound call. Requires calls:write.
 
         Every create carries an ``Idempotency-Key`` (a fresh uuid4 unless you pass
@@ -55,34 +56,37 @@ class _CallsBase(Resource[R]):
             "metadata": dict(metadata) if metadata is not None else None,
             "webhook_events": list(webhook_events) if webhook_events is not None else None,
         }
-        return self._post(PATH, body, create=True, idempotency_key=idempotency_key, idempotent=True)
+        return post_req(PATH, body, create=True, idempotency_key=idempotency_key, idempotent=True)
 
-    def get(self, call_id: str, *, wait: int | None = None) -> R:
+    @returns(CallDetail)
+    def get(self, call_id: str, *, wait: int | None = None) -> Req:
         """Fetch one call (summary, recording_url, quality_dimensions, transcript).
 
         ``wait`` (seconds, at most 60) asks the server to answer as soon as the call
         is finished, or after that long with its current state.
         """
-        return self._get(PATH, {"id": call_id, "wait": wait})
+        return get_req(PATH, {"id": call_id, "wait": wait})
 
+    @returns(CallList)
     def list(
         self,
         limit: int | None = None,
         agent_id: str | None = None,
         status: str | None = None,
         after: str | None = None,
-    ) -> R:
+    ) -> Req:
         """One page of calls, newest first: ``{calls: [...], has_more}``.
 
         ``after`` is the ``created_at`` of the last call of the previous page;
         `iter` does that paging for you.
         """
-        return self._get(PATH, _list_query(limit, agent_id, status, after))
+        return get_req(PATH, _list_query(limit, agent_id, status, after))
 
-    def end(self, call_id: str) -> R:
+    @returns(CallDetail)
+    def end(self, call_id: str) -> Req:
         """Hang up a live call (``ended_reason`` ``ended_by_api``) or cancel a queued
         one (status ``canceled``). A finished call is returned unchanged."""
-        return self._post(f"{PATH}/end", query={"id": call_id}, idempotent=True)
+        return post_req(f"{PATH}/end", query={"id": call_id}, idempotent=True)
 
 
 def _list_query(
@@ -93,7 +97,7 @@ def _list_query(
 
 def _pager(query: dict[str, Any], max_items: int | None) -> Pager:
     return Pager(
-        lambda q: Req("GET", PATH, query=q),
+        lambda q: Req("GET", PATH, query=q, model=CallList),
         query,
         items_key="calls",
         cursor_param="after",
@@ -115,7 +119,7 @@ def _finished(call: Any) -> bool:
 
 
 class Calls(_CallsBase[Sync]):
-    def wait(self, call_id: str, interval: float = 3.0, timeout: float = 600.0) -> KaiObject:
+    def wait(self, call_id: str, interval: float = 3.0, timeout: float = 600.0) -> CallDetail:
         """Poll a call until it is finished (completed, failed or canceled) and
         return it; raise `WaitTimeoutError` (``code == "wait_timeout"``) after
         ``timeout`` seconds. Failed and canceled calls are returned, not raised."""
@@ -136,7 +140,7 @@ class Calls(_CallsBase[Sync]):
         after: str | None = None,
         *,
         max_items: int | None = None,
-    ) -> Iterator[KaiObject]:
+    ) -> Iterator[Call]:
         """Every call matching the filters, newest first, across pages.
 
         ``limit`` is the page size (1..100); ``max_items`` stops after that many.
@@ -145,7 +149,7 @@ class Calls(_CallsBase[Sync]):
 
 
 class AsyncCalls(_CallsBase[Async]):
-    async def wait(self, call_id: str, interval: float = 3.0, timeout: float = 600.0) -> KaiObject:
+    async def wait(self, call_id: str, interval: float = 3.0, timeout: float = 600.0) -> CallDetail:
         """Async `Calls.wait`."""
         deadline = time.monotonic() + timeout
         while True:
@@ -164,6 +168,6 @@ class AsyncCalls(_CallsBase[Async]):
         after: str | None = None,
         *,
         max_items: int | None = None,
-    ) -> AsyncIterator[KaiObject]:
+    ) -> AsyncIterator[Call]:
         """Async `Calls.iter`: ``async for call in kai.calls.iter(...)``."""
         return aiterate(self._send, _pager(_list_query(limit, agent_id, status, after), max_items))

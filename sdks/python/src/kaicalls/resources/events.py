@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from .._http import Req
-from .._object import KaiObject
+from .._models import DeliveryList, Event, EventList, Replayed
 from .._pagination import Pager, aiterate, iterate
-from ._base import Async, R, Resource, Sync
+from ._base import Async, R, Resource, Sync, get_req, post_req, returns
 
 PATH = "/api/v1/events"
 
@@ -21,7 +21,7 @@ def _filters(filters: dict[str, Any]) -> dict[str, Any]:
 
 def _pager(filters: dict[str, Any], max_items: int | None) -> Pager:
     return Pager(
-        lambda q: Req("GET", PATH, query=q),
+        lambda q: Req("GET", PATH, query=q, model=EventList),
         _filters(filters),
         items_key="events",
         cursor_param="to",
@@ -31,24 +31,27 @@ def _pager(filters: dict[str, Any], max_items: int | None) -> Pager:
 
 
 class _EventsBase(Resource[R]):
-    def list(self, **filters: Any) -> R:
+    @returns(EventList)
+    def list(self, /, **filters: Any) -> Req:
         """``{events: [...], has_more}``, newest first. Filters: ``business_id``,
         ``event_id``, ``event_type``, ``object_type``, ``object_id``, ``from_`` (sent
         as ``from``), ``to``, ``limit``. A list value becomes repeated keys."""
-        return self._get(PATH, _filters(filters))
+        return get_req(PATH, _filters(filters))
 
-    def deliveries(self, **filters: Any) -> R:
+    @returns(DeliveryList)
+    def deliveries(self, /, **filters: Any) -> Req:
         """Every delivery attempt: ``business_id``, ``event_id``, ``webhook_id``,
         ``call_id``, ``status`` (succeeded|failed), ``limit``."""
-        return self._get("/api/v1/event-deliveries", filters)
+        return get_req("/api/v1/event-deliveries", filters)
 
+    @returns(Replayed)
     def replay(
         self,
         event_id: str | None = None,
         event_ids: Sequence[str] | None = None,
         filter: dict[str, Any] | None = None,
         business_id: str | None = None,
-    ) -> R:
+    ) -> Req:
         """Send events again, with their original ``webhook-id``."""
         body = {
             "event_id": event_id,
@@ -56,7 +59,7 @@ class _EventsBase(Resource[R]):
             "filter": filter,
             "business_id": business_id,
         }
-        return self._post(f"{PATH}/replay", body)
+        return post_req(f"{PATH}/replay", body)
 
     def backfill(
         self,
@@ -78,12 +81,12 @@ class _EventsBase(Resource[R]):
 
 
 class Events(_EventsBase[Sync]):
-    def iter(self, *, max_items: int | None = None, **filters: Any) -> Iterator[KaiObject]:
+    def iter(self, *, max_items: int | None = None, **filters: Any) -> Iterator[Event]:
         """Every event matching the filters, newest first, across pages."""
         return iterate(self._send, _pager(filters, max_items))
 
 
 class AsyncEvents(_EventsBase[Async]):
-    def iter(self, *, max_items: int | None = None, **filters: Any) -> AsyncIterator[KaiObject]:
+    def iter(self, *, max_items: int | None = None, **filters: Any) -> AsyncIterator[Event]:
         """Async `Events.iter`."""
         return aiterate(self._send, _pager(filters, max_items))

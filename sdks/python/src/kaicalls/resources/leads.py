@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from .._http import Req
-from .._object import KaiObject
+from .._models import Lead, LeadList
 from .._pagination import Pager, aiterate, iterate
-from ._base import Async, R, Resource, Sync
+from ._base import Async, R, Resource, Sync, get_req, patch_req, post_req, returns
 
 PATH = "/api/v1/leads"
 
@@ -47,7 +47,7 @@ def _list_query(
 
 def _pager(query: dict[str, Any], max_items: int | None) -> Pager:
     return Pager(
-        lambda q: Req("GET", PATH, query=q),
+        lambda q: Req("GET", PATH, query=q, model=LeadList),
         query,
         items_key="leads",
         cursor_param="created_before",
@@ -57,6 +57,7 @@ def _pager(query: dict[str, Any], max_items: int | None) -> Pager:
 
 
 class _LeadsBase(Resource[R]):
+    @returns(LeadList)
     def list(
         self,
         status: str | Iterable[str] | None = None,
@@ -71,12 +72,12 @@ class _LeadsBase(Resource[R]):
         score_gte: int | None = None,
         score_lte: int | None = None,
         limit: int | None = None,
-    ) -> R:
+    ) -> Req:
         """One page of leads, newest first: ``{leads: [...], has_more}``.
 
         Filters combine with AND; ``status`` may be a list (any of them matches).
         """
-        return self._get(
+        return get_req(
             PATH,
             _list_query(
                 status,
@@ -94,22 +95,27 @@ class _LeadsBase(Resource[R]):
             ),
         )
 
-    def get(self, lead_id: str) -> R:
-        return self._get(PATH, {"id": lead_id})
+    @returns(Lead)
+    def get(self, lead_id: str) -> Req:
+        return get_req(PATH, {"id": lead_id})
 
-    def create(self, business_id: str, *, idempotency_key: str | None = None, **fields: Any) -> R:
+    @returns(Lead)
+    def create(
+        self, /, business_id: str, *, idempotency_key: str | None = None, **fields: Any
+    ) -> Req:
         """Create a lead (``name``, ``phone``, ``email``, ``status``, ``source``,
         ``agent_id``, ``score``, ``notes``). Requires leads:write."""
-        return self._post(
+        return post_req(
             PATH,
             {"business_id": business_id, **fields},
             create=True,
             idempotency_key=idempotency_key,
         )
 
-    def update(self, id: str, **fields: Any) -> R:
+    @returns(Lead)
+    def update(self, /, id: str, **fields: Any) -> Req:
         """Partial update: pass only the fields to change. Requires leads:write."""
-        return self._patch(PATH, {"id": id, **fields})
+        return patch_req(PATH, {"id": id, **fields})
 
     def audit(
         self,
@@ -147,7 +153,7 @@ class Leads(_LeadsBase[Sync]):
         limit: int | None = None,
         *,
         max_items: int | None = None,
-    ) -> Iterator[KaiObject]:
+    ) -> Iterator[Lead]:
         """Every lead matching the filters, newest first, across pages
         (``limit`` is the page size)."""
         query = _list_query(
@@ -184,7 +190,7 @@ class AsyncLeads(_LeadsBase[Async]):
         limit: int | None = None,
         *,
         max_items: int | None = None,
-    ) -> AsyncIterator[KaiObject]:
+    ) -> AsyncIterator[Lead]:
         """Async `Leads.iter`."""
         query = _list_query(
             status,

@@ -6,17 +6,18 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._http import Req
-from .._object import KaiObject
+from .._models import Health, Recording, Transcript, TranscriptList
 from .._pagination import Pager, aiterate, iterate
-from ._base import Async, R, Resource, Sync
+from ._base import Async, R, Resource, Sync, get_req, returns
 
 TRANSCRIPTS = "/api/v1/transcripts"
 
 
 class _RecordingsBase(Resource[R]):
-    def get(self, call_id: str) -> R:
+    @returns(Recording)
+    def get(self, call_id: str) -> Req:
         """A fresh signed recording URL and status for one call. Requires calls:read."""
-        return self._get("/api/v1/recordings", {"call_id": call_id})
+        return get_req("/api/v1/recordings", {"call_id": call_id})
 
 
 class Recordings(_RecordingsBase[Sync]):
@@ -35,7 +36,7 @@ def _transcripts_query(
 
 def _pager(query: dict[str, Any], max_items: int | None) -> Pager:
     return Pager(
-        lambda q: Req("GET", TRANSCRIPTS, query=q),
+        lambda q: Req("GET", TRANSCRIPTS, query=q, model=TranscriptList),
         query,
         items_key="transcripts",
         cursor_param="after",
@@ -45,15 +46,16 @@ def _pager(query: dict[str, Any], max_items: int | None) -> Pager:
 
 
 class _TranscriptsBase(Resource[R]):
+    @returns(TranscriptList)
     def list(
         self,
         limit: int | None = None,
         agent_id: str | None = None,
         after: str | None = None,
         days: int | None = None,
-    ) -> R:
+    ) -> Req:
         """Completed calls' transcripts, newest first: ``{transcripts, has_more}``."""
-        return self._get(TRANSCRIPTS, _transcripts_query(limit, agent_id, after, days))
+        return get_req(TRANSCRIPTS, _transcripts_query(limit, agent_id, after, days))
 
 
 class Transcripts(_TranscriptsBase[Sync]):
@@ -65,7 +67,7 @@ class Transcripts(_TranscriptsBase[Sync]):
         days: int | None = None,
         *,
         max_items: int | None = None,
-    ) -> Iterator[KaiObject]:
+    ) -> Iterator[Transcript]:
         """Every transcript, newest first, across pages."""
         return iterate(
             self._send, _pager(_transcripts_query(limit, agent_id, after, days), max_items)
@@ -81,7 +83,7 @@ class AsyncTranscripts(_TranscriptsBase[Async]):
         days: int | None = None,
         *,
         max_items: int | None = None,
-    ) -> AsyncIterator[KaiObject]:
+    ) -> AsyncIterator[Transcript]:
         """Async `Transcripts.iter`."""
         return aiterate(
             self._send, _pager(_transcripts_query(limit, agent_id, after, days), max_items)
@@ -99,9 +101,10 @@ class _DiscoveryBase(Resource[R]):
     def schemas(self, name: str | None = None) -> R:
         return self._get("/api/v1/schemas", {"name": name})
 
-    def health(self) -> R:
+    @returns(Health)
+    def health(self) -> Req:
         """``{status, database, version}``; needs no key."""
-        return self._get("/api/v1/health")
+        return get_req("/api/v1/health")
 
 
 class Discovery(_DiscoveryBase[Sync]):

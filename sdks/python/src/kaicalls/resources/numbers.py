@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from ._base import Async, R, Resource, Sync
+from .._http import Req
+from .._models import NumberList, PhoneNumber, ReleasedNumber
+from ._base import Async, R, Resource, Sync, delete_req, get_req, post_req, returns
 
 PATH = "/api/v1/phone-numbers"
 
 
 class _PhoneNumbersBase(Resource[R]):
-    def list(self, business_id: str | None = None, phone_number: str | None = None) -> R:
+    @returns(NumberList)
+    def list(self, business_id: str | None = None, phone_number: str | None = None) -> Req:
         """``{numbers: [...]}`` (the same numbers as the reference's ``/api/v1/numbers``)."""
-        return self._get(PATH, {"business_id": business_id, "phone_number": phone_number})
+        return get_req(PATH, {"business_id": business_id, "phone_number": phone_number})
 
     def available(
         self,
@@ -25,6 +28,7 @@ class _PhoneNumbersBase(Resource[R]):
             {"country": country, "area_code": area_code, "capability": capability, "limit": limit},
         )
 
+    @returns(PhoneNumber)
     def assign(
         self,
         phone_number: str,
@@ -33,7 +37,7 @@ class _PhoneNumbersBase(Resource[R]):
         *,
         vapi_phone_number_id: str | None = None,
         idempotency_key: str | None = None,
-    ) -> R:
+    ) -> Req:
         """Register a number or reassign it to an agent. Requires numbers:write."""
         body = {
             "phone_number": phone_number,
@@ -41,11 +45,12 @@ class _PhoneNumbersBase(Resource[R]):
             "agent_id": agent_id,
             "vapi_phone_number_id": vapi_phone_number_id,
         }
-        return self._post(PATH, body, create=True, idempotency_key=idempotency_key)
+        return post_req(PATH, body, create=True, idempotency_key=idempotency_key)
 
-    def release(self, phone_number: str, business_id: str | None = None) -> R:
-        """Remove a number: ``{success: true}``."""
-        return self._delete(PATH, {"phone_number": phone_number, "business_id": business_id})
+    @returns(ReleasedNumber)
+    def release(self, phone_number: str, business_id: str | None = None) -> Req:
+        """Remove a number: ``{success: true, phone_number}``."""
+        return delete_req(PATH, {"phone_number": phone_number, "business_id": business_id})
 
 
 class PhoneNumbers(_PhoneNumbersBase[Sync]):

@@ -5,19 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._http import Req
+from .._models import BusinessSecret, RotatedSecret, Success, TestSent, Webhook, WebhookList
 from .._object import KaiObject
 from ..webhooks import DEFAULT_TOLERANCE, HeadersLike
 from ..webhooks import verify as _verify
-from ._base import Async, R, Resource, Sync
+from ._base import Async, R, Resource, Sync, delete_req, get_req, post_req, returns
 
 PATH = "/api/v1/webhooks"
 
 
 class _WebhooksBase(Resource[R]):
-    def list(self, business_id: str | None = None) -> R:
+    @returns(WebhookList)
+    def list(self, business_id: str | None = None) -> Req:
         """``{webhooks: [...], events: [...every event type]}``."""
-        return self._get(PATH, {"business_id": business_id})
+        return get_req(PATH, {"business_id": business_id})
 
+    @returns(Webhook)
     def create(
         self,
         webhook_url: str,
@@ -28,7 +32,7 @@ class _WebhooksBase(Resource[R]):
         is_active: bool | None = None,
         *,
         idempotency_key: str | None = None,
-    ) -> R:
+    ) -> Req:
         """Create a subscription, or update the one with ``id`` (only the fields
         given change). A new subscription's ``webhook_secret`` is returned once."""
         body = {
@@ -39,7 +43,7 @@ class _WebhooksBase(Resource[R]):
             "id": id,
             "is_active": is_active,
         }
-        return self._post(
+        return post_req(
             PATH,
             body,
             create=id is None,
@@ -47,26 +51,31 @@ class _WebhooksBase(Resource[R]):
             idempotent=id is not None,
         )
 
-    def delete(self, id: str, business_id: str | None = None) -> R:
-        return self._delete(PATH, {"id": id, "business_id": business_id})
+    @returns(Success)
+    def delete(self, id: str, business_id: str | None = None) -> Req:
+        return delete_req(PATH, {"id": id, "business_id": business_id})
 
+    @returns(TestSent)
     def test(
         self, id: str, business_id: str | None = None, data: Mapping[str, Any] | None = None
-    ) -> R:
+    ) -> Req:
         """Send a signed ``webhook.test`` event to the subscription."""
-        return self._post(f"{PATH}/test", {"id": id, "business_id": business_id, "data": data})
+        return post_req(f"{PATH}/test", {"id": id, "business_id": business_id, "data": data})
 
-    def rotate_secret(self, id: str, business_id: str | None = None) -> R:
+    @returns(RotatedSecret)
+    def rotate_secret(self, id: str, business_id: str | None = None) -> Req:
         """A new secret for the subscription: ``{id, webhook_secret}``."""
-        return self._post(f"{PATH}/rotate-secret", {"id": id, "business_id": business_id})
+        return post_req(f"{PATH}/rotate-secret", {"id": id, "business_id": business_id})
 
-    def secret(self, business_id: str | None = None) -> R:
+    @returns(BusinessSecret)
+    def secret(self, business_id: str | None = None) -> Req:
         """The business secret that signs per-call ``webhook_url`` deliveries."""
-        return self._get(f"{PATH}/secret", {"business_id": business_id})
+        return get_req(f"{PATH}/secret", {"business_id": business_id})
 
-    def rotate_business_secret(self, business_id: str | None = None) -> R:
+    @returns(BusinessSecret)
+    def rotate_business_secret(self, business_id: str | None = None) -> Req:
         """A new business secret; the previous one keeps signing for 24 hours."""
-        return self._post(f"{PATH}/secret/rotate", query={"business_id": business_id})
+        return post_req(f"{PATH}/secret/rotate", query={"business_id": business_id})
 
     @staticmethod
     def verify(
