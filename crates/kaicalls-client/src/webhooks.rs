@@ -33,7 +33,8 @@ pub fn verify(
         return Err(VerifyError::MissingHeaders);
     };
     let ts: i64 = ts.trim().parse().map_err(|_| VerifyError::StaleTimestamp)?;
-    if (now - ts).abs() > tolerance_secs {
+    // In i128: a timestamp near i64::MIN or i64::MAX is stale, not an overflow.
+    if (i128::from(now) - i128::from(ts)).abs() > i128::from(tolerance_secs) {
         return Err(VerifyError::StaleTimestamp);
     }
     let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
@@ -87,6 +88,14 @@ mod tests {
         assert_eq!(
             verify(body, |_| None, secret, 0, 300),
             Err(VerifyError::MissingHeaders)
+        );
+        let extreme = |name: &str| match name {
+            "webhook-timestamp" => Some(i64::MIN.to_string()),
+            other => headers(other),
+        };
+        assert_eq!(
+            verify(body, extreme, secret, 1614265330, 300),
+            Err(VerifyError::StaleTimestamp)
         );
     }
 }

@@ -55,6 +55,10 @@ pub struct AgentFields {
     model: Option<Value>,
     metadata: Option<Value>,
     vapi_assistant_id: Option<String>,
+    /// Seconds (10 to 3600): the default `max_duration` of this agent's calls.
+    #[schemars(range(min = 10, max = 3600))]
+    #[serde(default, deserialize_with = "crate::http::json::integral")]
+    #[schemars(with = "Option<i64>")]
     max_duration: Option<i64>,
 }
 

@@ -93,7 +93,9 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
 #[derive(Deserialize, JsonSchema)]
 #[schemars(rename = "Login")]
 pub struct LoginBody {
+    #[schemars(required, with = "String")]
     email: Option<String>,
+    #[schemars(required, with = "String")]
     password: Option<String>,
 }
 

@@ -55,6 +55,8 @@ pub struct CreateCallBody {
     pub webhook_url: Option<String>,
     /// Seconds after which the call is ended (default: the agent's, else 600).
     #[schemars(range(min = 10, max = 3600))]
+    #[serde(default, deserialize_with = "crate::http::json::integral")]
+    #[schemars(with = "Option<i64>")]
     pub max_duration: Option<i64>,
     pub metadata: Option<Value>,
     pub webhook_events: Option<Vec<String>>,

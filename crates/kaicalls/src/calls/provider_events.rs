@@ -40,7 +40,9 @@ pub async fn vapi_events(
     // Vapi's messages are Vapi's (long transcripts and all): parsed as they come,
     // not held to the limits of our own request bodies.
     let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| ApiError::bad_request("Invalid JSON body: expected a JSON object"))?;
     let message = &body["message"];
     let call = match message["call"]["id"].as_str() {
         Some(conversation) => repo::get_by_conversation(&app.store, conversation).await?,

@@ -18,7 +18,7 @@ use crate::auth::extract::{Auth, CallsRead, CallsWrite};
 use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
-use crate::http::json::{parse_limit, require, Json, JsonWithBytes, Query};
+use crate::http::json::{parse_int, parse_limit, parse_time, require, Json, JsonWithBytes, Query};
 use crate::usage::{UsageCallId, UsageRecorded};
 use crate::voice::Turn;
 
@@ -131,7 +131,7 @@ pub struct CallsQuery {
     after: Option<String>,
 }
 
-const MAX_WAIT_SECS: u64 = 60;
+const MAX_WAIT_SECS: i64 = 60;
 const WAIT_POLL: Duration = Duration::from_millis(200);
 
 /// `GET /api/v1/calls` (list) and `GET /api/v1/calls?id=` (detail, optionally waiting
@@ -141,18 +141,10 @@ pub async fn list_or_get(
     auth: Auth<CallsRead>,
     Query(q): Query<CallsQuery>,
 ) -> ApiResult<Response> {
+    // Checked with or without an id: a bad value is refused, not ignored.
+    let wait = parse_int("wait", q.wait.as_deref(), 0..=MAX_WAIT_SECS)?.unwrap_or(0);
     if let Some(id) = q.id.as_deref() {
-        let wait = match q.wait.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
-            None => 0,
-            Some(w) => w
-                .parse::<u64>()
-                .ok()
-                .filter(|w| *w <= MAX_WAIT_SECS)
-                .ok_or_else(|| {
-                    ApiError::invalid("wait", format!("wait must be 0 to {MAX_WAIT_SECS} seconds"))
-                })?,
-        };
-        let call = get_waiting(&app, &auth.tenant, id, Duration::from_secs(wait)).await?;
+        let call = get_waiting(&app, &auth.tenant, id, Duration::from_secs(wait as u64)).await?;
         let events = repo::events(&app.store, &call.id).await?;
         let mut response = Json(CallOrList::Call(Box::new(call.detail(&events)))).into_response();
         response.extensions_mut().insert(UsageCallId(call.id));
@@ -262,24 +254,9 @@ pub async fn transcripts(
     Query(q): Query<TranscriptsQuery>,
 ) -> ApiResult<Json<TranscriptList>> {
     let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
-    let since = match q.days.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-        None => None,
-        Some(d) => {
-            let days: i64 = d
-                .parse()
-                .ok()
-                .filter(|d| (1..=3650).contains(d))
-                .ok_or_else(|| ApiError::invalid("days", "days must be 1 to 3650"))?;
-            Some(Timestamp(app.clock.now().micros() - days * 86_400_000_000))
-        }
-    };
-    let before = match q.after.as_deref().filter(|a| !a.is_empty()) {
-        None => None,
-        Some(a) => Some(
-            Timestamp::parse(a)
-                .ok_or_else(|| ApiError::invalid("after", "after must be an ISO 8601 timestamp"))?,
-        ),
-    };
+    let since = parse_int("days", q.days.as_deref(), 1..=3650)?
+        .map(|days| Timestamp(app.clock.now().micros() - days * 86_400_000_000));
+    let before = parse_time("after", q.after.as_deref())?;
     let filter = ListFilter {
         agent_id: q.agent_id.filter(|a| !a.is_empty()),
         status: Some(CallStatus::Completed),

@@ -237,6 +237,7 @@ pub struct ReplayBody {
     business_id: Option<String>,
     event_id: Option<String>,
     event_ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "crate::http::json::object")]
     filter: Option<ReplayFilter>,
 }
 
@@ -250,6 +251,9 @@ pub async fn replay(
 ) -> ApiResult<Json<Replayed>> {
     let mut ids: Vec<String> = body.event_ids.unwrap_or_default();
     ids.extend(body.event_id);
+    if ids.iter().any(|id| id.trim().is_empty()) {
+        return Err(ApiError::invalid("event_id", "event ids must not be empty"));
+    }
     let mut events = Vec::new();
     if !ids.is_empty() {
         for id in ids.iter().take(MAX_REPLAY as usize) {

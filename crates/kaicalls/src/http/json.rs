@@ -90,6 +90,13 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // The whole body must be one JSON value: `{…}xyz` is refused, not truncated.
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|inner| ApiError::bad_request(format!("Invalid JSON body: {inner}")))?;
+    // Every body of the API is an object. (serde also reads a struct from an array of
+    // all its fields in order, whose strings the limits, keyed by field, would miss.)
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "Invalid JSON body: expected a JSON object",
+        ));
+    }
     limits::check_strings(&value)?;
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
@@ -143,15 +150,64 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 
 /// Parses an optional `limit` within `1..=max`, defaulting to `default`.
 pub fn parse_limit(value: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(default),
-        Some(v) => match v.parse::<i64>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid(
-                "limit",
-                format!("limit must be an integer between 1 and {max}"),
-            )),
-        },
+    Ok(parse_int("limit", value, 1..=max)?.unwrap_or(default))
+}
+
+/// An optional integer query parameter within `range`. Sent, it must be one: an
+/// empty value (`?limit=`) is refused like any other non-integer.
+pub fn parse_int(
+    param: &str,
+    value: Option<&str>,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<i64>, ApiError> {
+    let Some(v) = value else { return Ok(None) };
+    match v.trim().parse::<i64>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(ApiError::invalid(
+            param,
+            format!(
+                "{param} must be an integer from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// An optional nested object of a body, read only from a JSON object: serde's
+/// derive would also fill a struct from an array of its fields by position.
+/// `#[serde(default, deserialize_with = "crate::http::json::object")]`.
+pub fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize;
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None => Ok(None),
+        Some(value @ serde_json::Value::Object(_)) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+        Some(_) => Err(serde::de::Error::custom("expected a JSON object")),
+    }
+}
+
+/// An optional integer body field that also takes an integral number written as a
+/// float (`50.0`), which JSON Schema counts as an integer:
+/// `#[serde(default, deserialize_with = "crate::http::json::integral")]`.
+pub fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::Deserialize;
+    let Some(number) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(n) = number.as_i64() {
+        return Ok(Some(n));
+    }
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+        _ => Err(serde::de::Error::custom(format!(
+            "invalid value: {number}, expected an integer"
+        ))),
     }
 }
 
@@ -160,7 +216,7 @@ pub fn parse_time(
     param: &str,
     value: Option<&str>,
 ) -> Result<Option<crate::clock::Timestamp>, ApiError> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
+    match value.map(str::trim) {
         None => Ok(None),
         Some(v) => crate::clock::Timestamp::parse(v).map(Some).ok_or_else(|| {
             ApiError::invalid(param, format!("{param} must be an ISO 8601 timestamp"))
@@ -200,6 +256,12 @@ mod tests {
             Err(ApiError::InvalidRequest { param: None, .. })
         ));
         assert!(parse_body::<Body>(b"").is_ok());
+        for not_an_object in [&b"[600]"[..], b"null", b"\"x\"", b"1"] {
+            assert!(matches!(
+                parse_body::<Body>(not_an_object),
+                Err(ApiError::InvalidRequest { param: None, .. })
+            ));
+        }
     }
 
     #[test]
@@ -209,5 +271,7 @@ mod tests {
         assert!(parse_limit(Some("0"), 50, 100).is_err());
         assert!(parse_limit(Some("101"), 50, 100).is_err());
         assert!(parse_limit(Some("ten"), 50, 100).is_err());
+        assert!(parse_limit(Some(""), 50, 100).is_err());
+        assert!(parse_time("from", Some("")).is_err());
     }
 }

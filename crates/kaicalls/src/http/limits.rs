@@ -58,6 +58,7 @@ pub fn check_strings(body: &Value) -> Result<(), ApiError> {
         return Ok(());
     };
     for (key, value) in map {
+        check_text(key, "key", key, key)?;
         check_value(key, key, key, value)?;
     }
     Ok(())
@@ -148,6 +149,8 @@ mod tests {
         let in_list = check_strings(&json!({"events": ["call.completed", "\u{7f}"]}));
         assert_eq!(param_of(in_list).as_deref(), Some("events"));
         assert!(check_strings(&json!({"context": "line one\nline two\ttab\r\n"})).is_ok());
+        let top_level_key = check_strings(&json!({"na\u{1f}me": "Ann"}));
+        assert_eq!(param_of(top_level_key).as_deref(), Some("na\u{1f}me"));
         assert_eq!(
             param_of(check_query("id=%00")).as_deref(),
             Some("id"),

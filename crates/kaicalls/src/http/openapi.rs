@@ -55,7 +55,8 @@ pub enum Access {
     ProviderSecret,
 }
 
-/// A query parameter: name, type (`string`, `integer`), required, description.
+/// A query parameter: name, type, required, description. The type is `string`,
+/// `date-time` (an ISO 8601 string), `integer:MIN..MAX` or `enum:a|b|c`.
 pub type Param = (&'static str, &'static str, bool, &'static str);
 
 /// The schema of a body: a `$ref` to the type's component (added to the generator).
@@ -120,7 +121,12 @@ const ID: Param = (
     false,
     "The object's id: get one instead of listing",
 );
-const LIMIT: Param = ("limit", "integer", false, "Results per page");
+const LIMIT: Param = (
+    "limit",
+    "integer:1..100",
+    false,
+    "Results per page (default 50)",
+);
 
 pub const OPS: &[Op] = &[
     Op { method: "get", path: "/health", summary: "Service health", access: Access::Public, query: &[], body: None, ok: &[(200, r::<Health>), (503, r::<Health>)], errors: &[] },
@@ -133,18 +139,18 @@ pub const OPS: &[Op] = &[
     Op { method: "get", path: "/agents", summary: "List agents, or get one with ?id=", access: Access::Scope("agents:read"), query: &[ID], body: None, ok: &[(200, r::<AgentOrList>)], errors: &[404] },
     Op { method: "post", path: "/agents", summary: "Create an agent", access: Access::Scope("agents:write"), query: &[], body: Some(q::<AgentFields>), ok: &[(201, r::<Agent>)], errors: &[400, 404] },
     Op { method: "patch", path: "/agents", summary: "Update an agent (id in the body)", access: Access::Scope("agents:write"), query: &[], body: Some(q::<AgentFields>), ok: &[(200, r::<Agent>)], errors: &[400, 404] },
-    Op { method: "get", path: "/numbers", summary: "List phone numbers", access: Access::Scope("numbers:read"), query: &[("business_id", "string", false, "Only this business"), ("phone_number", "string", false, "Only this number (E.164)")], body: None, ok: &[(200, r::<NumberList>)], errors: &[] },
-    Op { method: "get", path: "/phone-numbers", summary: "List phone numbers (same as /numbers)", access: Access::Scope("numbers:read"), query: &[("business_id", "string", false, "Only this business"), ("phone_number", "string", false, "Only this number (E.164)")], body: None, ok: &[(200, r::<NumberList>)], errors: &[] },
+    Op { method: "get", path: "/numbers", summary: "List phone numbers", access: Access::Scope("numbers:read"), query: &[("business_id", "string", false, "Only this business"), ("phone_number", "string", false, "Only this number (E.164)")], body: None, ok: &[(200, r::<NumberList>)], errors: &[404] },
+    Op { method: "get", path: "/phone-numbers", summary: "List phone numbers (same as /numbers)", access: Access::Scope("numbers:read"), query: &[("business_id", "string", false, "Only this business"), ("phone_number", "string", false, "Only this number (E.164)")], body: None, ok: &[(200, r::<NumberList>)], errors: &[404] },
     Op { method: "post", path: "/phone-numbers", summary: "Register or reassign a phone number", access: Access::Scope("numbers:write"), query: &[], body: Some(q::<AssignBody>), ok: &[(201, r::<PhoneNumber>), (200, r::<PhoneNumber>)], errors: &[400, 404, 409] },
     Op { method: "delete", path: "/phone-numbers", summary: "Release a phone number", access: Access::Scope("numbers:write"), query: &[("phone_number", "string", true, "The number (E.164)")], body: None, ok: &[(200, r::<ReleasedNumber>)], errors: &[400, 404] },
-    Op { method: "get", path: "/leads", summary: "List leads with filters, or get one with ?id=", access: Access::Scope("leads:read"), query: &[ID, ("status", "string", false, "Comma-separated statuses"), ("source", "string", false, "Lead source"), ("agent_id", "string", false, "Agent"), ("phone", "string", false, "E.164 phone"), ("email", "string", false, "Email"), ("created_after", "string", false, "ISO 8601"), ("created_before", "string", false, "ISO 8601"), ("updated_after", "string", false, "ISO 8601"), ("updated_before", "string", false, "ISO 8601"), ("score_gte", "integer", false, "Minimum score"), ("score_lte", "integer", false, "Maximum score"), LIMIT], body: None, ok: &[(200, r::<LeadOrList>)], errors: &[400, 404] },
+    Op { method: "get", path: "/leads", summary: "List leads with filters, or get one with ?id=", access: Access::Scope("leads:read"), query: &[ID, ("status", "string", false, "Comma-separated statuses"), ("source", "string", false, "Lead source"), ("agent_id", "string", false, "Agent"), ("phone", "string", false, "E.164 phone"), ("email", "string", false, "Email"), ("created_after", "date-time", false, "ISO 8601"), ("created_before", "date-time", false, "ISO 8601"), ("updated_after", "date-time", false, "ISO 8601"), ("updated_before", "date-time", false, "ISO 8601"), ("score_gte", "integer:0..100", false, "Minimum score"), ("score_lte", "integer:0..100", false, "Maximum score"), LIMIT], body: None, ok: &[(200, r::<LeadOrList>)], errors: &[400, 404] },
     Op { method: "post", path: "/leads", summary: "Create a lead", access: Access::Scope("leads:write"), query: &[], body: Some(q::<LeadFields>), ok: &[(201, r::<Lead>)], errors: &[400, 404] },
     Op { method: "patch", path: "/leads", summary: "Update a lead (id in the body)", access: Access::Scope("leads:write"), query: &[], body: Some(q::<LeadFields>), ok: &[(200, r::<Lead>)], errors: &[400, 404] },
-    Op { method: "get", path: "/calls", summary: "List calls (newest first), or get one with ?id= (and wait up to ?wait= seconds for it to finish)", access: Access::Scope("calls:read"), query: &[ID, ("wait", "integer", false, "With id: seconds (≤ 60) to wait for a terminal status"), ("limit", "integer", false, "Max results per page (default 50, max 100)"), ("agent_id", "string", false, "Filter by agent"), ("status", "string", false, "Filter by call status"), ("after", "string", false, "Cursor: the created_at of the last result")], body: None, ok: &[(200, r::<CallOrList>)], errors: &[400, 404] },
+    Op { method: "get", path: "/calls", summary: "List calls (newest first), or get one with ?id= (and wait up to ?wait= seconds for it to finish)", access: Access::Scope("calls:read"), query: &[ID, ("wait", "integer:0..60", false, "With id: seconds (≤ 60) to wait for a terminal status"), ("limit", "integer:1..100", false, "Max results per page (default 50)"), ("agent_id", "string", false, "Filter by agent"), ("status", "enum:queued|ringing|in_progress|completed|failed|canceled", false, "Filter by call status"), ("after", "string", false, "Cursor: the created_at of the last result")], body: None, ok: &[(200, r::<CallOrList>)], errors: &[400, 404] },
     Op { method: "post", path: "/calls", summary: "Make an outbound call (Idempotency-Key supported)", access: Access::Scope("calls:write"), query: &[], body: Some(q::<CreateCallBody>), ok: &[(201, r::<CallSummary>)], errors: &[400, 404, 409, 429, 500] },
     Op { method: "post", path: "/calls/end", summary: "Hang up or cancel a call", access: Access::Scope("calls:write"), query: &[("id", "string", true, "The call's id")], body: None, ok: &[(200, r::<CallDetail>)], errors: &[400, 404] },
     Op { method: "get", path: "/recordings", summary: "A fresh signed link to a call's recording", access: Access::Scope("calls:read"), query: &[("call_id", "string", true, "The call's id")], body: None, ok: &[(200, r::<Recording>)], errors: &[400, 404] },
-    Op { method: "get", path: "/transcripts", summary: "Completed calls' transcripts", access: Access::Scope("calls:read"), query: &[LIMIT, ("agent_id", "string", false, "Filter by agent"), ("after", "string", false, "Cursor"), ("days", "integer", false, "Only the last N days")], body: None, ok: &[(200, r::<TranscriptList>)], errors: &[400] },
+    Op { method: "get", path: "/transcripts", summary: "Completed calls' transcripts", access: Access::Scope("calls:read"), query: &[LIMIT, ("agent_id", "string", false, "Filter by agent"), ("after", "date-time", false, "Cursor: the created_at of the last result"), ("days", "integer:1..3650", false, "Only the last N days")], body: None, ok: &[(200, r::<TranscriptList>)], errors: &[400] },
     Op { method: "get", path: "/webhooks", summary: "List webhook subscriptions", access: Access::Scope("webhooks:read"), query: &[("business_id", "string", false, "Only this business"), ID], body: None, ok: &[(200, r::<WebhookList>)], errors: &[] },
     Op { method: "post", path: "/webhooks", summary: "Create (secret shown once) or update (id) a subscription", access: Access::Scope("webhooks:write"), query: &[], body: Some(q::<UpsertBody>), ok: &[(201, r::<WebhookView>), (200, r::<WebhookView>)], errors: &[400, 404] },
     Op { method: "delete", path: "/webhooks", summary: "Delete a subscription", access: Access::Scope("webhooks:write"), query: &[("id", "string", true, "The subscription's id")], body: None, ok: &[(200, r::<Success>)], errors: &[400, 404] },
@@ -152,24 +158,24 @@ pub const OPS: &[Op] = &[
     Op { method: "post", path: "/webhooks/rotate-secret", summary: "Rotate a subscription's secret", access: Access::Scope("webhooks:write"), query: &[], body: Some(q::<IdBody>), ok: &[(200, r::<RotatedSecret>)], errors: &[400, 404] },
     Op { method: "get", path: "/webhooks/secret", summary: "The business secret that signs per-call webhooks", access: Access::Scope("webhooks:read"), query: &[("business_id", "string", false, "Which business")], body: None, ok: &[(200, r::<BusinessSecret>)], errors: &[400, 404] },
     Op { method: "post", path: "/webhooks/secret/rotate", summary: "Rotate the business secret (the old one signs for 24 h)", access: Access::Scope("webhooks:write"), query: &[("business_id", "string", false, "Which business")], body: None, ok: &[(200, r::<BusinessSecret>)], errors: &[400, 404] },
-    Op { method: "get", path: "/events", summary: "Durable events", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("event_type", "string", false, "Type"), ("object_type", "string", false, "call, lead, webhook"), ("object_id", "string", false, "Object"), ("from", "string", false, "ISO 8601"), ("to", "string", false, "ISO 8601"), LIMIT], body: None, ok: &[(200, r::<EventList>)], errors: &[400, 404] },
+    Op { method: "get", path: "/events", summary: "Durable events", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("event_type", "string", false, "Type"), ("object_type", "string", false, "call, lead, webhook"), ("object_id", "string", false, "Object"), ("from", "date-time", false, "ISO 8601"), ("to", "date-time", false, "ISO 8601"), LIMIT], body: None, ok: &[(200, r::<EventList>)], errors: &[400, 404] },
     Op { method: "post", path: "/events/replay", summary: "Deliver events again (same webhook-id)", access: Access::Scope("events:replay"), query: &[], body: Some(q::<ReplayBody>), ok: &[(200, r::<Replayed>)], errors: &[400, 404] },
-    Op { method: "get", path: "/event-deliveries", summary: "Webhook deliveries with every attempt", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("webhook_id", "string", false, "Subscription id or webhook-id"), ("call_id", "string", false, "Call"), ("status", "string", false, "succeeded, failed or pending"), LIMIT], body: None, ok: &[(200, r::<DeliveryList>)], errors: &[400, 404] },
+    Op { method: "get", path: "/event-deliveries", summary: "Webhook deliveries with every attempt", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("webhook_id", "string", false, "Subscription id or webhook-id"), ("call_id", "string", false, "Call"), ("status", "enum:succeeded|failed|pending", false, "succeeded, failed or pending"), LIMIT], body: None, ok: &[(200, r::<DeliveryList>)], errors: &[400, 404] },
     Op { method: "post", path: "/providers/vapi/events", summary: "Vapi server messages (status-update, end-of-call-report)", access: Access::ProviderSecret, query: &[], body: Some(any_object), ok: &[(200, any_object)], errors: &[404] },
     Op { method: "get", path: "/balance", summary: "Subscription and minutes per business", access: Access::AnyKey, query: &[], body: None, ok: &[(200, r::<Balance>)], errors: &[] },
-    Op { method: "get", path: "/usage", summary: "API usage log", access: Access::AnyKey, query: &[("start", "string", false, "ISO 8601 start"), ("end", "string", false, "ISO 8601 end"), ("limit", "integer", false, "Max results (default 100, max 500)")], body: None, ok: &[(200, r::<UsageList>)], errors: &[400] },
+    Op { method: "get", path: "/usage", summary: "API usage log", access: Access::AnyKey, query: &[("start", "date-time", false, "ISO 8601 start"), ("end", "date-time", false, "ISO 8601 end"), ("limit", "integer:1..500", false, "Max results (default 100)")], body: None, ok: &[(200, r::<UsageList>)], errors: &[400] },
 ];
 
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
-        400 => "invalid_request (names the parameter in `param`): a missing, malformed or too long value, or a control character",
+        400 => "invalid_request (names the parameter in `param`): a missing, malformed or too long value, or a control character; idempotency_error: an Idempotency-Key reused with another body",
         401 => "unauthorized: no credentials, or they are not valid",
         403 => "forbidden: the key lacks the scope",
         404 => "not_found: no such object among yours",
         408 => "request_timeout: the body did not arrive in time",
-        409 => "conflict: it already exists, or a request with this Idempotency-Key is in progress or had another body",
+        409 => "conflict: it already exists, or a request with this Idempotency-Key is still in progress",
         413 => "payload_too_large: the body is over 1 MiB",
         415 => "unsupported_media_type: send Content-Type: application/json",
         429 => "rate_limited (Retry-After says when to retry)",
@@ -229,9 +235,9 @@ fn operation(op: &Op, g: &mut Generators) -> Value {
         .query
         .iter()
         .map(|(name, ty, required, desc)| {
-            let mut schema = json!({ "type": ty });
-            if *ty == "string" {
-                schema["maxLength"] = json!(limits::max_chars(name));
+            let mut schema = param_schema(name, ty);
+            if *required {
+                schema["minLength"] = json!(1);
             }
             json!({"name": name, "in": "query", "required": required, "description": desc, "schema": schema})
         })
@@ -240,7 +246,7 @@ fn operation(op: &Op, g: &mut Generators) -> Value {
         params.push(json!({
             "name": "Idempotency-Key", "in": "header", "required": false,
             "schema": { "type": "string", "minLength": 1, "maxLength": 255 },
-            "description": "Replays the first answer to the same key and body for 24 hours; another body with the same key is 409",
+            "description": "Replays the first answer to the same key and body for 24 hours; the same key with another body is 400 idempotency_error, and one still in progress 409",
         }));
     }
     let mut responses = Map::new();
@@ -293,6 +299,32 @@ fn operation(op: &Op, g: &mut Generators) -> Value {
     out
 }
 
+/// What `http::limits` lets through in a body string (tab, line feed and carriage
+/// return are text; other C0 controls and DEL are not) and in a query parameter
+/// (no control character at all).
+const BODY_TEXT: &str = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$";
+const QUERY_TEXT: &str = "^[^\\x00-\\x1f\\x7f]*$";
+
+/// The schema of a query parameter from its table type (see `Param`).
+fn param_schema(name: &str, ty: &str) -> Value {
+    if let Some(range) = ty.strip_prefix("integer:") {
+        let (min, max) = range.split_once("..").expect("integer:MIN..MAX");
+        let bound = |b: &str| b.parse::<i64>().expect("an integer bound");
+        return json!({ "type": "integer", "minimum": bound(min), "maximum": bound(max) });
+    }
+    if let Some(values) = ty.strip_prefix("enum:") {
+        return json!({ "type": "string", "enum": values.split('|').collect::<Vec<_>>() });
+    }
+    let mut schema =
+        json!({ "type": "string", "maxLength": limits::max_chars(name), "pattern": QUERY_TEXT });
+    match ty {
+        "date-time" => schema["format"] = json!("date-time"),
+        "string" => {}
+        other => panic!("unknown parameter type {other}"),
+    }
+    schema
+}
+
 fn operation_id(op: &Op) -> String {
     format!("{}{}", op.method, op.path.replace(['/', '-', '.'], "_"))
 }
@@ -312,24 +344,38 @@ fn close_objects(schema: &mut Value) {
     }
 }
 
-/// Request strings carry the edge's maximum (`http::limits`), by field name.
-fn limit_strings(schema: &mut Value) {
+fn is_string(schema: &Value) -> bool {
+    match &schema["type"] {
+        Value::String(t) => t == "string",
+        Value::Array(ts) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    }
+}
+
+/// Request strings carry what `http::limits` enforces: the maximum of their field
+/// (items of a list that of the list), and no control characters.
+fn limit_strings(schema: &mut Value, field: Option<&str>) {
     let Value::Object(map) = schema else {
         return;
     };
+    if is_string(&Value::Object(map.clone())) {
+        let max = field.map_or(limits::DEFAULT_MAX_CHARS, limits::max_chars);
+        map.insert("maxLength".into(), json!(max));
+        map.insert("pattern".into(), json!(BODY_TEXT));
+    }
     if let Some(Value::Object(props)) = map.get_mut("properties") {
         for (name, prop) in props.iter_mut() {
-            let is_string = match &prop["type"] {
-                Value::String(t) => t == "string",
-                Value::Array(ts) => ts.iter().any(|t| t == "string"),
-                _ => false,
-            };
-            if is_string {
-                prop["maxLength"] = json!(limits::max_chars(name));
-            }
+            limit_strings(prop, Some(name));
         }
     }
-    map.values_mut().for_each(limit_strings);
+    if let Some(items) = map.get_mut("items") {
+        limit_strings(items, field);
+    }
+    for combinator in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(options)) = map.get_mut(combinator) {
+            options.iter_mut().for_each(|o| limit_strings(o, field));
+        }
+    }
 }
 
 /// The whole document.
@@ -348,7 +394,7 @@ pub fn document() -> Value {
         schemas.insert(name, schema);
     }
     for (name, mut schema) in g.requests.take_definitions(true) {
-        limit_strings(&mut schema);
+        limit_strings(&mut schema, None);
         assert!(
             schemas.insert(name.clone(), schema).is_none(),
             "{name} names both a request and a response type"

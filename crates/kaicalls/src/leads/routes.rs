@@ -15,7 +15,7 @@ use crate::auth::Tenant;
 use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, NewEvent};
-use crate::http::json::{parse_limit, parse_time, Json, Query};
+use crate::http::json::{parse_int, parse_limit, parse_time, Json, Query};
 use crate::ids;
 use crate::phone::E164;
 use crate::store::Tx;
@@ -35,16 +35,6 @@ pub struct LeadQuery {
     score_gte: Option<String>,
     score_lte: Option<String>,
     limit: Option<String>,
-}
-
-fn parse_int(param: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::invalid(param, format!("{param} must be an integer"))),
-    }
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -78,8 +68,8 @@ pub async fn list_or_get(
         created_before: parse_time("created_before", q.created_before.as_deref())?,
         updated_after: parse_time("updated_after", q.updated_after.as_deref())?,
         updated_before: parse_time("updated_before", q.updated_before.as_deref())?,
-        score_gte: parse_int("score_gte", q.score_gte.as_deref())?,
-        score_lte: parse_int("score_lte", q.score_lte.as_deref())?,
+        score_gte: parse_int("score_gte", q.score_gte.as_deref(), 0..=100)?,
+        score_lte: parse_int("score_lte", q.score_lte.as_deref(), 0..=100)?,
         source: non_empty(q.source),
         agent_id: non_empty(q.agent_id),
         phone: non_empty(q.phone),
@@ -117,6 +107,9 @@ pub struct LeadFields {
     email: Option<String>,
     status: Option<String>,
     source: Option<String>,
+    #[schemars(range(min = 0, max = 100))]
+    #[serde(default, deserialize_with = "crate::http::json::integral")]
+    #[schemars(with = "Option<i64>")]
     score: Option<i64>,
     notes: Option<String>,
     metadata: Option<Value>,

@@ -62,6 +62,8 @@ pub async fn list(
 #[derive(Deserialize, JsonSchema)]
 #[schemars(rename = "AssignNumber")]
 pub struct AssignBody {
+    /// E.164.
+    #[schemars(required, with = "String")]
     phone_number: Option<String>,
     business_id: Option<String>,
     agent_id: Option<String>,

@@ -231,7 +231,9 @@ pub fn ended_event(m: &Value) -> ProviderEvent {
     };
     let duration = match (seconds("startedAt"), seconds("endedAt")) {
         (Some(a), Some(b)) => Some((b - a).num_milliseconds().max(0) / 1000),
-        _ => m["durationSeconds"].as_f64().map(|d| d.round() as i64),
+        _ => m["durationSeconds"]
+            .as_f64()
+            .map(|d| d.round().max(0.0) as i64),
     };
     let messages = artifact["messages"]
         .as_array()
@@ -345,6 +347,12 @@ mod tests {
             panic!()
         };
         assert_eq!(report.unwrap().transcript[1].text, "Who is this?");
+
+        let negative = json!({"type": "end-of-call-report", "durationSeconds": -127.5});
+        let ProviderEvent::Ended { duration_secs, .. } = ended_event(&negative) else {
+            panic!()
+        };
+        assert_eq!(duration_secs, Some(0));
     }
 
     #[test]

@@ -189,6 +189,7 @@ pub async fn delete(
 
 #[derive(Deserialize, JsonSchema)]
 pub struct IdBody {
+    #[schemars(required, with = "String")]
     id: Option<String>,
 }
 

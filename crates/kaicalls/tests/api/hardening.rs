@@ -898,3 +898,92 @@ async fn protocol_errors_are_answered_in_the_envelope_with_a_request_id() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+/// What schemathesis found against the derived document, each through the binary.
+#[tokio::test]
+async fn the_defects_schemathesis_found() {
+    let server = Server::builder()
+        .env("KAICALLS_VAPI_API_KEY", "vapi-test-key")
+        .env("KAICALLS_VAPI_BASE_URL", "http://127.0.0.1:9")
+        .env("KAICALLS_VAPI_WEBHOOK_SECRET", "vapi-secret")
+        .start()
+        .await;
+    let boot = server.bootstrap("schemathesis@tenant.test");
+    let key = &boot.live_key;
+
+    // An empty event id named nothing; it replayed the tenant's newest event.
+    for body in [json!({"event_id": ""}), json!({"event_ids": [""]})] {
+        let (status, err) = server.post(key, "/api/v1/events/replay", body).await;
+        assert_eq!((status.as_u16(), param(&err)), (400, "event_id"), "{err}");
+    }
+    // A body that is a JSON array is not read as a struct by position.
+    for (path, body) in [
+        ("/api/v1/events/replay", json!({"filter": [null, null]})),
+        ("/api/v1/events/replay", json!([null, null, null, {}])),
+        (
+            "/api/v1/auth/login",
+            json!(["schemathesis@tenant.test", crate::harness::PASSWORD]),
+        ),
+    ] {
+        let (status, err) = server.post(key, path, body.clone()).await;
+        assert_eq!(
+            (status.as_u16(), code(&err)),
+            (400, "invalid_request"),
+            "{path} {body}: {err}"
+        );
+    }
+    // Vapi's messages are objects.
+    for body in ["[null,null]", "[]", "\"x\""] {
+        let resp = server
+            .request(Method::POST, "/api/v1/providers/vapi/events")
+            .header("x-vapi-secret", "vapi-secret")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{body}");
+    }
+    // `wait` is checked with or without an id; an integer parameter sent empty is
+    // not absent.
+    for path in [
+        "/api/v1/calls?wait=AAA",
+        "/api/v1/calls?wait=-5",
+        "/api/v1/calls?limit=",
+        "/api/v1/transcripts?days=",
+        "/api/v1/usage?limit=",
+        "/api/v1/leads?created_after=",
+    ] {
+        let (status, err) = server.get(key, path).await;
+        assert_eq!(
+            (status.as_u16(), code(&err)),
+            (400, "invalid_request"),
+            "{path}: {err}"
+        );
+    }
+    // An integral float is an integer (as JSON Schema counts it); 50.5 is not.
+    let (status, lead) = server
+        .post(key, "/api/v1/leads", json!({"name": "F", "score": 50.0}))
+        .await;
+    assert_eq!(
+        (status.as_u16(), &lead["score"]),
+        (201, &json!(50)),
+        "{lead}"
+    );
+    let (status, err) = server
+        .post(key, "/api/v1/leads", json!({"name": "F", "score": 50.5}))
+        .await;
+    assert_eq!((status.as_u16(), param(&err)), (400, "score"), "{err}");
+    let (status, agent) = server
+        .post(
+            key,
+            "/api/v1/agents",
+            json!({"name": "V", "max_duration": 120.0}),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), &agent["max_duration"]),
+        (201, &json!(120)),
+        "{agent}"
+    );
+}
