@@ -10,6 +10,9 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod fault;
+/// Fuzz targets for the request parsers (`fuzz/`, `scripts/fuzz`).
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod ids;
 pub mod jobs;

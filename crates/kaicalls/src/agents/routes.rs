@@ -74,7 +74,7 @@ fn object(param: &str, value: Option<Value>) -> ApiResult<Option<Value>> {
 }
 
 impl AgentFields {
-    fn apply(self, agent: &mut Agent) -> ApiResult<()> {
+    pub(crate) fn apply(self, agent: &mut Agent) -> ApiResult<()> {
         if let Some(name) = self.name {
             let name = name.trim().to_string();
             if name.is_empty() || name.chars().count() > 200 {

@@ -107,7 +107,7 @@ async fn resolve(app: &AppState, headers: &HeaderMap) -> Result<AuthOutcome, Api
 }
 
 /// The key from `Authorization: Bearer …` or `X-KaiCalls-API-Key`, if either is sent.
-fn presented_key(headers: &HeaderMap) -> Option<Result<&str, &'static str>> {
+pub(crate) fn presented_key(headers: &HeaderMap) -> Option<Result<&str, &'static str>> {
     // An empty X-KaiCalls-API-Key is no key at all: it does not hide a Bearer token.
     if let Some(value) = headers
         .get("x-kaicalls-api-key")

@@ -116,7 +116,7 @@ pub struct LeadFields {
 }
 
 impl LeadFields {
-    fn apply(self, lead: &mut Lead) -> ApiResult<()> {
+    pub(crate) fn apply(self, lead: &mut Lead) -> ApiResult<()> {
         if let Some(phone) = self.phone {
             let phone = E164::parse(&phone).map_err(|m| ApiError::invalid("phone", m))?;
             lead.phone = Some(phone.to_string());
