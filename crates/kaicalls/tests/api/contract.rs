@@ -118,3 +118,29 @@ fn the_checker_refuses_what_the_document_does_not_say() {
         StatusCode::NOT_FOUND
     ));
 }
+
+/// The Rust client's `Call` names only fields the document's `Call` has: a field it
+/// named that the server never sends would read as a silent `None`.
+#[tokio::test]
+async fn the_rust_clients_call_fields_are_documented() {
+    let server = crate::harness::Server::start().await;
+    let boot = server.bootstrap("contract@tenant.test");
+    let (status, answer) = server
+        .post(
+            &boot.test_key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": "+15005550006"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let mut call: kaicalls_client::Call = serde_json::from_value(answer).unwrap();
+    call.extra.clear();
+    let named = serde_json::to_value(&call).unwrap();
+    let documented = &document()["components"]["schemas"]["Call"]["properties"];
+    for field in named.as_object().unwrap().keys() {
+        assert!(
+            documented.get(field).is_some(),
+            "kaicalls_client::Call names `{field}`, which the document's Call does not have"
+        );
+    }
+}
