@@ -7,9 +7,9 @@
 //! `connection: close`.
 //!
 //! Recognizing it is safe: it is the only head we write without a `Request-Id`
-//! (every answer of the router carries one), it arrives as one write (the writer
-//! declares itself non-vectored, so hyper flattens each head into one buffer), and it
-//! declares an empty body.
+//! (every answer of the router carries one), it declares an empty body, and it
+//! arrives whole in one write (one buffer, or the only slice of a vectored write:
+//! hyper keeps a head in one piece).
 
 use std::io;
 use std::pin::Pin;
@@ -148,8 +148,29 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for EnvelopeProtocolErrors<T> {
         Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 
+    /// Hyper writes head and body as separate slices when the socket takes vectored
+    /// writes; its bare error answer is a head alone, so it arrives as one slice.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        let mut slices = bufs.iter().filter(|b| !b.is_empty());
+        if let (Some(only), None) = (slices.next(), slices.next()) {
+            if let Some(status) = hyper_error_status(only) {
+                this.pending = envelope_answer(status);
+                this.written = 0;
+                let _ = this.poll_drain(cx)?;
+                return Poll::Ready(Ok(only.len()));
+            }
+        }
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+    }
+
     fn is_write_vectored(&self) -> bool {
-        false
+        self.inner.is_write_vectored()
     }
 }
 
