@@ -137,25 +137,7 @@ pub fn lead_body(data: &[u8]) {
     let Some(body) = json_body::<LeadFields>(data) else {
         return;
     };
-    let now = crate::clock::Timestamp(0);
-    let mut lead = crate::leads::Lead {
-        id: "lead".into(),
-        business_id: "business".into(),
-        agent_id: None,
-        name: None,
-        first_name: None,
-        last_name: None,
-        phone: None,
-        email: None,
-        status: "new".into(),
-        source: None,
-        score: None,
-        notes: None,
-        metadata: Value::Object(Default::default()),
-        interaction_count: 0,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut lead = crate::leads::Lead::new("business", crate::clock::Timestamp(0));
     match body.apply(&mut lead) {
         Ok(()) => assert!(lead.score.is_none_or(|s| (0..=100).contains(&s))),
         Err(err) => {

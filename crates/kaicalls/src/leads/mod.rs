@@ -35,6 +35,28 @@ pub struct Lead {
 }
 
 impl Lead {
+    /// A new lead (status `new`) with nothing else set.
+    pub fn new(business_id: &str, now: Timestamp) -> Lead {
+        Lead {
+            id: crate::ids::new_id(),
+            business_id: business_id.to_string(),
+            agent_id: None,
+            name: None,
+            first_name: None,
+            last_name: None,
+            phone: None,
+            email: None,
+            status: "new".into(),
+            source: None,
+            score: None,
+            notes: None,
+            metadata: Value::Object(Default::default()),
+            interaction_count: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The name a call greets: the explicit first name, else the first word of `name`.
     pub fn display_first_name(&self) -> Option<String> {
         self.first_name

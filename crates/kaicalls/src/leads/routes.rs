@@ -16,7 +16,6 @@ use crate::clock::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, NewEvent};
 use crate::http::json::{parse_int, parse_limit, parse_time, Json, Query};
-use crate::ids;
 use crate::phone::E164;
 use crate::store::Tx;
 
@@ -214,24 +213,7 @@ pub async fn create(
     let business_id = auth.tenant.resolve_business(body.business_id.as_deref())?;
     body.id = None;
     let now = app.clock.now();
-    let mut lead = Lead {
-        id: ids::new_id(),
-        business_id,
-        agent_id: None,
-        name: None,
-        first_name: None,
-        last_name: None,
-        phone: None,
-        email: None,
-        status: "new".into(),
-        source: None,
-        score: None,
-        notes: None,
-        metadata: json!({}),
-        interaction_count: 0,
-        created_at: now,
-        updated_at: now,
-    };
+    let mut lead = Lead::new(&business_id, now);
     body.apply(&mut lead)?;
     check_agent(&app, &auth.tenant, &lead).await?;
     let mut tx = app.store.begin().await?;
