@@ -118,11 +118,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => kaicalls::server::serve(*args).await,
         Command::Call(_) | Command::Calls(_) | Command::Agents(_) => Ok(()),
         Command::Openapi => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&kaicalls::http::openapi::document())?
-            );
-            Ok(())
+            use std::io::Write;
+            let text = serde_json::to_string_pretty(&kaicalls::http::openapi::document())?;
+            // A reader that stops early (`kaicalls openapi | cmp - openapi.json`) is
+            // not an error of ours.
+            match writeln!(std::io::stdout(), "{text}") {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
         }
         Command::Migrate(db) => {
             Store::connect(&db.database_url).await?;
