@@ -19,6 +19,11 @@ pub fn random_base62(len: usize) -> String {
 }
 
 /// Hex SHA-256: how high-entropy secrets (API keys, session tokens) are stored.
+/// A request's id, as the `Request-Id` header carries it.
+pub fn request_id() -> String {
+    format!("req_{}", random_base62(20))
+}
+
 pub fn sha256_hex(input: &str) -> String {
     hex::encode(Sha256::digest(input.as_bytes()))
 }

@@ -175,7 +175,7 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
 /// Gives every response a `Request-Id` and logs one line per request. A 500's cause is
 /// logged here, never sent to the client. Bodies are never logged (they hold keys).
 async fn request_id_and_log(req: Request, next: Next) -> Response {
-    let request_id = format!("req_{}", crate::ids::random_base62(20));
+    let request_id = crate::ids::request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = Instant::now();

@@ -344,10 +344,10 @@ fn close_objects(schema: &mut Value) {
     }
 }
 
-fn is_string(schema: &Value) -> bool {
-    match &schema["type"] {
-        Value::String(t) => t == "string",
-        Value::Array(ts) => ts.iter().any(|t| t == "string"),
+fn is_string(ty: Option<&Value>) -> bool {
+    match ty {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
         _ => false,
     }
 }
@@ -358,7 +358,7 @@ fn limit_strings(schema: &mut Value, field: Option<&str>) {
     let Value::Object(map) = schema else {
         return;
     };
-    if is_string(&Value::Object(map.clone())) {
+    if is_string(map.get("type")) {
         let max = field.map_or(limits::DEFAULT_MAX_CHARS, limits::max_chars);
         map.insert("maxLength".into(), json!(max));
         map.insert("pattern".into(), json!(BODY_TEXT));

@@ -71,7 +71,7 @@ fn describe(status: u16) -> (&'static str, &'static str) {
 
 /// Our answer in place of hyper's.
 fn envelope_answer(status: u16) -> Vec<u8> {
-    let request_id = format!("req_{}", crate::ids::random_base62(20));
+    let request_id = crate::ids::request_id();
     let (code, message) = describe(status);
     let body = serde_json::to_string(&ErrorEnvelope {
         error: ErrorDetail {
@@ -94,6 +94,24 @@ fn envelope_answer(status: u16) -> Vec<u8> {
 }
 
 impl<T: AsyncWrite + Unpin> EnvelopeProtocolErrors<T> {
+    /// If `buf` is hyper's bare error answer, takes it (reporting it written) and
+    /// starts sending ours instead, which goes out now or at the next flush.
+    fn replace_hyper_error(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> io::Result<Option<usize>> {
+        let Some(status) = hyper_error_status(buf) else {
+            return Ok(None);
+        };
+        self.pending = envelope_answer(status);
+        self.written = 0;
+        if let Poll::Ready(Err(e)) = self.poll_drain(cx) {
+            return Err(e);
+        }
+        Ok(Some(buf.len()))
+    }
+
     /// Writes what is left of our answer.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while self.written < self.pending.len() {
@@ -126,12 +144,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for EnvelopeProtocolErrors<T> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         ready!(this.poll_drain(cx))?;
-        if let Some(status) = hyper_error_status(buf) {
-            this.pending = envelope_answer(status);
-            this.written = 0;
-            // Hyper's bytes are taken (replaced); ours go out now or at the flush.
-            let _ = this.poll_drain(cx)?;
-            return Poll::Ready(Ok(buf.len()));
+        if let Some(taken) = this.replace_hyper_error(cx, buf)? {
+            return Poll::Ready(Ok(taken));
         }
         Pin::new(&mut this.inner).poll_write(cx, buf)
     }
@@ -159,11 +173,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for EnvelopeProtocolErrors<T> {
         ready!(this.poll_drain(cx))?;
         let mut slices = bufs.iter().filter(|b| !b.is_empty());
         if let (Some(only), None) = (slices.next(), slices.next()) {
-            if let Some(status) = hyper_error_status(only) {
-                this.pending = envelope_answer(status);
-                this.written = 0;
-                let _ = this.poll_drain(cx)?;
-                return Poll::Ready(Ok(only.len()));
+            if let Some(taken) = this.replace_hyper_error(cx, only)? {
+                return Poll::Ready(Ok(taken));
             }
         }
         Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)

@@ -26,6 +26,11 @@ const CALL_KINDS: [Kind; 4] = [
 /// The I/O lane: webhook deliveries and recording copies, which wait on the network.
 const WEBHOOK_KINDS: [Kind; 2] = [Kind::WebhookDelivery, Kind::CopyRecording];
 
+/// A job's lease; a job of an unknown kind gets the claim's default (see `claim_where`).
+fn lease_secs(job: &Job) -> i64 {
+    job.kind.map_or(10, Kind::lease_secs)
+}
+
 pub struct Worker {
     pub engine: Arc<Engine>,
     pub deliverer: Arc<Deliverer>,
@@ -93,7 +98,7 @@ impl Worker {
         // The job may have waited behind others of its group: unless most of its
         // lease is still ahead (then nobody else can have claimed it), make sure the
         // claim still holds and that the lease covers the run from now.
-        let lease_micros = job.kind.map_or(10, Kind::lease_secs) * 1_000_000;
+        let lease_micros = lease_secs(&job) * 1_000_000;
         let ahead = job.locked_until - self.engine.clock().now().micros();
         let lease = if ahead > lease_micros / 2 {
             job.locked_until
@@ -145,7 +150,7 @@ impl Worker {
 
     /// Extends the claim's lease to a full lease from now; `None` if it was lost.
     async fn renew(&self, job: &Job, held: i64) -> Option<i64> {
-        let lease = job.kind.map_or(10, Kind::lease_secs);
+        let lease = lease_secs(job);
         let until = Timestamp(self.engine.clock().now().micros() + lease * 1_000_000);
         match super::renew(self.engine.store(), &job.id, held, until).await {
             Ok(renewed) => renewed,
@@ -158,7 +163,7 @@ impl Worker {
 
     /// While a job runs, renews its lease every third of it.
     async fn keep_leased(self: Arc<Self>, job: Job, mut held: i64) {
-        let lease = job.kind.map_or(10, Kind::lease_secs);
+        let lease = lease_secs(&job);
         let every = Duration::from_secs((lease / 3).max(1) as u64);
         loop {
             tokio::time::sleep(every).await;
