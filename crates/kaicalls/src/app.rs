@@ -16,6 +16,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub engine: Arc<Engine>,
     pub limiter: Arc<RateLimiter>,
+    /// Resolved API keys (`auth::key_cache`).
+    pub key_cache: Arc<crate::auth::key_cache::KeyCache>,
     pub login_throttle: Arc<LoginThrottle>,
     pub links: RecordingLinks,
     pub recordings: RecordingStore,

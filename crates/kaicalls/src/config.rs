@@ -14,17 +14,29 @@ pub struct DbArgs {
     pub database_url: String,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    Api,
+    Worker,
+    All,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub db: DbArgs,
 
+    /// What this instance does: `api` serves the API (jobs run elsewhere), `worker`
+    /// runs jobs (and serves only /healthz, /readyz and /metrics), `all` both.
+    #[arg(long, env = "KAICALLS_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, env = "KAICALLS_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
 
-    /// Redis URL for shared rate-limit state across instances (not yet supported:
-    /// rate limits are per process).
+    /// Redis URL: per-key rate limits shared by every instance using it (unset: each
+    /// process keeps its own).
     #[arg(long, env = "KAICALLS_REDIS_URL")]
     pub redis_url: Option<String>,
 
@@ -94,6 +106,19 @@ pub struct ServeArgs {
         hide = true
     )]
     pub rate_limit_reads_per_min: u32,
+
+    /// Webhook deliveries in flight at once.
+    #[arg(long, env = "KAICALLS_WEBHOOK_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub webhook_concurrency: u32,
+
+    /// Webhook deliveries in flight at once to one receiver (a URL's scheme, host and
+    /// port): a slow or dead receiver holds at most this many.
+    #[arg(long, env = "KAICALLS_WEBHOOK_TARGET_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub webhook_target_concurrency: u32,
+
+    /// Webhook deliveries in flight at once for one business.
+    #[arg(long, env = "KAICALLS_WEBHOOK_TENANT_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub webhook_tenant_concurrency: u32,
 
     /// Vapi API key; unset means live calls use the simulator.
     #[arg(long, env = "KAICALLS_VAPI_API_KEY", hide_env_values = true)]
@@ -180,6 +205,14 @@ impl ServeArgs {
             body_timeout: secs("KAICALLS_BODY_TIMEOUT_SECS", self.body_timeout_secs)?,
             max_connections: self.max_connections,
         })
+    }
+
+    pub fn webhook_limits(&self) -> crate::jobs::worker::Limits {
+        crate::jobs::worker::Limits {
+            jobs: self.webhook_concurrency as usize,
+            per_target: self.webhook_target_concurrency as usize,
+            per_tenant: self.webhook_tenant_concurrency as usize,
+        }
     }
 
     pub fn rate_limits(&self) -> crate::http::rate_limit::Limits {

@@ -10,13 +10,13 @@ use crate::app::AppState;
 use crate::auth::sessions::LoginThrottle;
 use crate::calls::engine::Engine;
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::ServeArgs;
+use crate::config::{Role, ServeArgs};
 use crate::http::rate_limit::RateLimiter;
 use crate::jobs::worker::Worker;
 use crate::recordings::links::RecordingLinks;
 use crate::recordings::{Copier, RecordingStore, S3Config};
 use crate::store::settings;
-use crate::store::{redact_url, Store};
+use crate::store::{redact_url, Dialect, Store};
 use crate::voice::chat_analyzer::ChatAnalyzer;
 use crate::voice::simulator::Simulator;
 use crate::voice::vapi::Vapi;
@@ -24,7 +24,12 @@ use crate::webhooks::delivery::{parse_schedule, Deliverer};
 use crate::{http, ids, tenancy};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    crate::telemetry::spawn_upkeep();
     let store = Store::connect(&args.db.database_url).await?;
+    if store.dialect == Dialect::Postgres {
+        // Jobs enqueued and calls changed by any instance wake this one.
+        crate::wake::listen(args.db.database_url.clone());
+    }
     let clock: SharedClock = Arc::new(SystemClock::default());
     let listener = tokio::net::TcpListener::bind(&args.bind)
         .await
@@ -37,8 +42,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .trim_end_matches('/')
         .to_string();
 
-    if args.redis_url.is_some() {
-        tracing::warn!("KAICALLS_REDIS_URL is set but shared rate limits are not implemented yet: limits are per process");
+    let mut limiter = RateLimiter::new(args.rate_limits());
+    if let Some(url) = &args.redis_url {
+        limiter = limiter.with_redis(url).await?;
+        tracing::info!("rate limits are shared through Redis");
     }
     let signing_key =
         settings::get_or_create(&store, "recording_link_key", || ids::random_base62(48)).await?;
@@ -78,7 +85,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         clock: clock.clone(),
         engine: engine.clone(),
-        limiter: Arc::new(RateLimiter::new(args.rate_limits())),
+        limiter: Arc::new(limiter),
+        key_cache: Arc::default(),
         login_throttle: Arc::new(LoginThrottle::default()),
         links,
         recordings: recordings.clone(),
@@ -97,19 +105,31 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         parse_schedule(&args.webhook_retry_schedule)?,
         args.allow_private_webhooks,
     )?;
-    let worker = Arc::new(Worker {
+    let mut worker = Worker::new(
         engine,
-        deliverer: Arc::new(deliverer),
-        copier: Arc::new(Copier::new(store.clone(), recordings)?),
-    });
-    let worker = tokio::spawn(worker.run());
+        Arc::new(deliverer),
+        Arc::new(Copier::new(store.clone(), recordings)?),
+    );
+    worker.webhook_limits = args.webhook_limits();
+    let worker = Arc::new(worker);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let worker = (args.role != Role::Api).then(|| tokio::spawn(worker.run(stopping)));
     let limits = args.connection_limits()?;
-    let app = http::router(state);
+    let app = match args.role {
+        Role::Worker => http::ops_router(state),
+        Role::Api | Role::All => http::router(state),
+    };
     // The line scripts and tests wait for; it carries the real port when bind used 0.
     println!("KaiCalls listening on http://{addr}");
-    tracing::info!(database = %redact_url(&args.db.database_url), %public_url, sim_speed = args.sim_speed, "serving");
+    tracing::info!(role = ?args.role, database = %redact_url(&args.db.database_url), %public_url, sim_speed = args.sim_speed, "serving");
+    // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish, then
+    // stop the worker, which lets its running jobs finish and gives back the rest.
     http::serve::serve(listener, app, limits, shutdown_signal()).await?;
-    worker.abort();
+    let _ = stop.send(true);
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
+    tracing::info!("stopped");
     Ok(())
 }
 

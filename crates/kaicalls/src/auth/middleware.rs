@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::api_key::PresentedKey;
+use super::key_cache::CachedKey;
 use super::{sessions, AuthOutcome, KeyPrincipal, SessionPrincipal, Tenant};
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -44,7 +45,8 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
     let path = req.uri().path().to_string();
     let decision = app
         .limiter
-        .check(&key.key_id, Class::of(&method, &path), app.clock.now());
+        .check(&key.key_id, Class::of(&method, &path), app.clock.now())
+        .await;
     let mut response = if decision.allowed {
         next.run(req).await
     } else {
@@ -139,9 +141,26 @@ async fn resolve_key(app: &AppState, raw: &str) -> Result<AuthOutcome, ApiError>
             "Malformed API key: expected kc_live_… or kc_test_…",
         ));
     };
-    let Some(record) = keys::find_by_hash(&app.store, &presented.hash).await? else {
-        return Ok(AuthOutcome::Rejected("Invalid API key"));
+    let cached = match app.key_cache.get(&presented.hash) {
+        Some(cached) => cached,
+        None => {
+            let epoch = crate::wake::keys_epoch();
+            let Some(record) = keys::find_by_hash(&app.store, &presented.hash).await? else {
+                return Ok(AuthOutcome::Rejected("Invalid API key"));
+            };
+            let memberships = tenancy::business_ids_of_user(&app.store, &record.user_id).await?;
+            let cached = CachedKey {
+                record,
+                memberships,
+            };
+            app.key_cache.put(&presented.hash, cached.clone(), epoch);
+            cached
+        }
     };
+    let CachedKey {
+        record,
+        memberships,
+    } = cached;
     if !presented.matches(&record.key_hash) || record.mode != presented.mode {
         return Ok(AuthOutcome::Rejected("Invalid API key"));
     }
@@ -152,7 +171,6 @@ async fn resolve_key(app: &AppState, raw: &str) -> Result<AuthOutcome, ApiError>
     if record.expires_at.is_some_and(|at| at <= now) {
         return Ok(AuthOutcome::Rejected("This API key has expired"));
     }
-    let memberships = tenancy::business_ids_of_user(&app.store, &record.user_id).await?;
     let business_ids = match &record.business_id {
         Some(b) => memberships.into_iter().filter(|m| m == b).collect(),
         None => memberships,
@@ -162,6 +180,7 @@ async fn resolve_key(app: &AppState, raw: &str) -> Result<AuthOutcome, ApiError>
         .is_none_or(|t| now.micros() - t.micros() > LAST_USED_GRANULARITY_MICROS)
     {
         keys::touch_last_used(&app.store, &record.id, now).await?;
+        app.key_cache.touched(&presented.hash, now);
     }
     Ok(AuthOutcome::Key(Arc::new(KeyPrincipal {
         key_id: record.id,

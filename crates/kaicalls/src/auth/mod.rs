@@ -5,6 +5,7 @@
 
 pub mod api_key;
 pub mod extract;
+pub mod key_cache;
 pub mod middleware;
 pub mod password;
 pub mod scope;

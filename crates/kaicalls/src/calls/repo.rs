@@ -157,7 +157,13 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
     .bind(&call.outcome)
     .execute(&mut **tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let saved = done.rows_affected() == 1;
+    if saved {
+        crate::wake::call_changed(&call.id);
+        metrics::counter!("kaicalls_call_transitions_total", "status" => call.status.as_str())
+            .increment(1);
+    }
+    Ok(saved)
 }
 
 /// The call by id, unscoped: for the engine, which acts on behalf of no tenant.

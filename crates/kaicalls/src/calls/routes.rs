@@ -132,7 +132,7 @@ pub struct CallsQuery {
 }
 
 const MAX_WAIT_SECS: i64 = 60;
-const WAIT_POLL: Duration = Duration::from_millis(200);
+const WAIT_POLL: Duration = Duration::from_secs(5);
 
 /// `GET /api/v1/calls` (list) and `GET /api/v1/calls?id=` (detail, optionally waiting
 /// up to `wait` seconds for the call to finish).
@@ -180,16 +180,31 @@ pub async fn list_or_get(
     Ok(Json(CallOrList::List(CallList { calls, has_more })).into_response())
 }
 
+/// The call, once it has ended or `wait` has passed: woken by its changes
+/// (`wake::watch_call`), re-read at least every `WAIT_POLL` as the fallback. An idle
+/// waiter is a parked task and a map entry.
 async fn get_waiting(app: &AppState, tenant: &Tenant, id: &str, wait: Duration) -> ApiResult<Call> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let call = repo::get(&app.store, tenant, id)
+    let read = || async {
+        repo::get(&app.store, tenant, id)
             .await?
-            .ok_or_else(|| ApiError::not_found("Call"))?;
-        if call.status.is_terminal() || tokio::time::Instant::now() >= deadline {
+            .ok_or_else(|| ApiError::not_found("Call"))
+    };
+    if wait.is_zero() {
+        return read().await;
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+    let watch = crate::wake::watch_call(id);
+    loop {
+        // Armed before the read, so a change between the two is not missed.
+        let changed = watch.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let call = read().await?;
+        let now = tokio::time::Instant::now();
+        if call.status.is_terminal() || now >= deadline {
             return Ok(call);
         }
-        tokio::time::sleep(WAIT_POLL.min(deadline - tokio::time::Instant::now())).await;
+        let _ = tokio::time::timeout(WAIT_POLL.min(deadline - now), changed).await;
     }
 }
 

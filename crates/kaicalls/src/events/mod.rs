@@ -216,17 +216,17 @@ pub async fn enqueue_delivery(
     .execute(&mut **tx)
     .await?;
     // Deliveries of one object's events to one target go out in order (the worker
-    // runs jobs sharing an `order` key one after another).
+    // runs jobs sharing an order key one after another); the worker caps how many
+    // run at once per receiver (the URL's origin) and per business.
     let order = format!("{}:{}", event.object_id, subscription_id.unwrap_or(url));
-    jobs::enqueue(
-        tx,
-        Kind::WebhookDelivery,
-        &id,
-        &json!({ "order": order }),
-        now,
-        now,
-    )
-    .await?;
+    let target =
+        url::Url::parse(url).map_or_else(|_| url.to_string(), |u| u.origin().ascii_serialization());
+    let keys = jobs::Keys {
+        order: Some(&order),
+        target: Some(&target),
+        tenant: Some(&event.business_id),
+    };
+    jobs::enqueue_keyed(tx, Kind::WebhookDelivery, &id, &json!({}), now, now, keys).await?;
     Ok(id)
 }
 

@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/recordings/{file}", get(recordings::routes::audio))
         .route("/docs", get(openapi::serve_docs))
+        .merge(ops_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -113,6 +114,24 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(request_id_and_log))
+        .with_state(state)
+}
+
+/// `/healthz`, `/readyz`, `/metrics`: for load balancers and scrapers, on every role.
+fn ops_routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(crate::telemetry::healthz))
+        .route("/readyz", get(crate::telemetry::readyz))
+        .route("/metrics", get(crate::telemetry::metrics))
+}
+
+/// A worker instance's router: the operations endpoints only.
+pub fn ops_router(state: AppState) -> Router {
+    ops_routes()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(request_id_and_log))
         .with_state(state)
@@ -178,13 +197,26 @@ async fn request_id_and_log(req: Request, next: Next) -> Response {
     let request_id = crate::ids::request_id();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // The route, not the path (ids in paths would make a series per object).
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
     let started = Instant::now();
     let mut response = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("request-id", v);
     }
     let status = response.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let ms = elapsed * 1000.0;
+    metrics::counter!("kaicalls_http_requests_total", "method" => method.to_string(),
+        "route" => route.clone(), "status" => status.to_string())
+    .increment(1);
+    metrics::histogram!("kaicalls_http_request_duration_seconds", "method" => method.to_string(),
+        "route" => route)
+    .record(elapsed);
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
         tracing::error!(%request_id, %method, %path, status, ms, cause = %cause, "request failed");
     } else {
@@ -231,6 +263,7 @@ mod tests {
                 calls_per_min: 60,
                 reads_per_min: 300,
             })),
+            key_cache: Arc::default(),
             login_throttle: Arc::new(LoginThrottle::default()),
             links,
             recordings: RecordingStore::local(dir).unwrap(),

@@ -1,6 +1,10 @@
-//! Per-key rate limits (SPEC §8): a sliding-window counter per key and request class,
-//! held in process. 429 answers carry `Retry-After`, `RateLimit-Policy` and
-//! `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+//! Per-key rate limits (SPEC §8): a sliding window per key and request class — at
+//! most `limit` requests admitted in any 60 s. Held in process by default; with
+//! `KAICALLS_REDIS_URL`, held in Redis and shared by every instance (one Lua script
+//! per check, atomic: `SLIDING_WINDOW`), so N instances admit what one would. If
+//! Redis does not answer, the instance falls back to its own window (logged) rather
+//! than refusing every request. 429 answers carry `Retry-After`, `RateLimit-Policy`
+//! and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -83,21 +87,103 @@ impl Decision {
 pub struct RateLimiter {
     limits: Limits,
     windows: Mutex<HashMap<(String, Class), std::collections::VecDeque<i64>>>,
+    redis: Option<redis::aio::ConnectionManager>,
 }
+
+/// The window in Redis: a sorted set of admitted requests' times per key and class.
+/// KEYS[1] the set; ARGV: now (µs), window (µs), limit, a unique member. Returns
+/// {admitted 0|1, requests in the window, oldest, newest}.
+const SLIDING_WINDOW: &str = r#"
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+local admitted = 0
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  count = count + 1
+  admitted = 1
+end
+redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or ARGV[1]
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2] or ARGV[1]
+return {admitted, count, tostring(oldest), tostring(newest)}
+"#;
 
 impl RateLimiter {
     pub fn new(limits: Limits) -> Self {
         RateLimiter {
             limits,
             windows: Mutex::new(HashMap::new()),
+            redis: None,
         }
     }
 
-    pub fn check(&self, key_id: &str, class: Class, now: Timestamp) -> Decision {
-        let limit = match class {
+    /// Shares the windows through Redis at `url` (connects now, reconnects itself).
+    pub async fn with_redis(mut self, url: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)
+            .map_err(|e| anyhow::anyhow!("invalid KAICALLS_REDIS_URL: {e}"))?;
+        let manager = redis::aio::ConnectionManager::new(client)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+        self.redis = Some(manager);
+        Ok(self)
+    }
+
+    fn limit(&self, class: Class) -> u32 {
+        match class {
             Class::Calls => self.limits.calls_per_min,
             Class::Reads | Class::Writes => self.limits.reads_per_min,
-        };
+        }
+    }
+
+    pub async fn check(&self, key_id: &str, class: Class, now: Timestamp) -> Decision {
+        if let Some(redis) = &self.redis {
+            match self.check_redis(redis.clone(), key_id, class, now).await {
+                Ok(decision) => return decision,
+                Err(err) => {
+                    tracing::error!(error = %err, "rate limit: Redis did not answer; using this instance's window");
+                }
+            }
+        }
+        self.check_local(key_id, class, now)
+    }
+
+    async fn check_redis(
+        &self,
+        mut redis: redis::aio::ConnectionManager,
+        key_id: &str,
+        class: Class,
+        now: Timestamp,
+    ) -> redis::RedisResult<Decision> {
+        let limit = self.limit(class);
+        let now = now.micros();
+        let member = format!("{now}-{}", crate::ids::random_base62(8));
+        let (admitted, count, oldest, newest): (i64, i64, String, String) =
+            redis::Script::new(SLIDING_WINDOW)
+                .key(format!("kaicalls:ratelimit:{}:{key_id}", class.name()))
+                .arg(now)
+                .arg(WINDOW_MICROS)
+                .arg(limit)
+                .arg(member)
+                .invoke_async(&mut redis)
+                .await?;
+        let micros = |s: &str| s.parse::<f64>().map_or(now, |v| v as i64);
+        Ok(decide(
+            class,
+            limit,
+            now,
+            admitted == 1,
+            count as usize,
+            micros(&oldest),
+            micros(&newest),
+        ))
+    }
+
+    /// The in-process window.
+    pub fn check_local(&self, key_id: &str, class: Class, now: Timestamp) -> Decision {
+        let limit = self.limit(class);
         let now = now.micros();
         let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if windows.len() > 100_000 {
@@ -107,25 +193,39 @@ impl RateLimiter {
         while window.front().is_some_and(|t| *t <= now - WINDOW_MICROS) {
             window.pop_front();
         }
-        let secs_until = |t: i64| ((t + WINDOW_MICROS - now).max(0) as u64).div_ceil(1_000_000);
         let allowed = (window.len() as u32) < limit;
         if allowed {
             window.push_back(now);
         }
         let oldest = window.front().copied().unwrap_or(now);
         let newest = window.back().copied().unwrap_or(now);
-        Decision {
-            allowed,
-            limit,
-            remaining: limit.saturating_sub(window.len() as u32),
-            retry_after_secs: if allowed {
-                0
-            } else {
-                secs_until(oldest).max(1)
-            },
-            reset_secs: secs_until(newest),
-            class,
-        }
+        decide(class, limit, now, allowed, window.len(), oldest, newest)
+    }
+}
+
+/// The decision and its headers' numbers, from the window after the check: `count`
+/// requests in it, the oldest and newest at these times (µs).
+fn decide(
+    class: Class,
+    limit: u32,
+    now: i64,
+    allowed: bool,
+    count: usize,
+    oldest: i64,
+    newest: i64,
+) -> Decision {
+    let secs_until = |t: i64| ((t + WINDOW_MICROS - now).max(0) as u64).div_ceil(1_000_000);
+    Decision {
+        allowed,
+        limit,
+        remaining: limit.saturating_sub(count as u32),
+        retry_after_secs: if allowed {
+            0
+        } else {
+            secs_until(oldest).max(1)
+        },
+        reset_secs: secs_until(newest),
+        class,
     }
 }
 
@@ -143,21 +243,21 @@ mod tests {
         for i in 0..60 {
             assert!(
                 limiter
-                    .check("k", Class::Calls, Timestamp(start.0 + i * 1000))
+                    .check_local("k", Class::Calls, Timestamp(start.0 + i * 1000))
                     .allowed
             );
         }
-        let refused = limiter.check("k", Class::Calls, Timestamp(start.0 + 500_000));
+        let refused = limiter.check_local("k", Class::Calls, Timestamp(start.0 + 500_000));
         assert!(!refused.allowed);
         assert_eq!(refused.remaining, 0);
         assert_eq!(refused.retry_after_secs, 60);
         // Another key and another class are unaffected.
-        assert!(limiter.check("other", Class::Calls, start).allowed);
-        assert!(limiter.check("k", Class::Reads, start).allowed);
+        assert!(limiter.check_local("other", Class::Calls, start).allowed);
+        assert!(limiter.check_local("k", Class::Reads, start).allowed);
         // A minute after the first request, one slot is free again.
         assert!(
             limiter
-                .check("k", Class::Calls, Timestamp(start.0 + 60_000_001))
+                .check_local("k", Class::Calls, Timestamp(start.0 + 60_000_001))
                 .allowed
         );
     }

@@ -26,6 +26,17 @@ impl Kind {
         }
     }
 
+    /// The worker lane that runs it: I/O (webhooks, recording copies, which wait on
+    /// the network) or calls.
+    pub fn lane(self) -> crate::wake::JobLane {
+        match self {
+            Kind::WebhookDelivery | Kind::CopyRecording => crate::wake::JobLane::Io,
+            Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard | Kind::Reconcile => {
+                crate::wake::JobLane::Calls
+            }
+        }
+    }
+
     /// Failed runs after which a job is dead: kept with its last error, never claimed
     /// again (`kaicalls admin dead-jobs` lists them). Webhook retries and recording
     /// copies keep their own schedules; this bounds a job that keeps erroring.
@@ -98,8 +109,27 @@ pub struct Job {
     /// The end of the lease this claim holds (microseconds): also the claim's token,
     /// since a later claim of the job always sets a later end.
     pub locked_until: i64,
+    /// Jobs sharing this key run one after another, in due order (see [`Keys`]).
+    pub order_key: String,
+    /// When it was due (microseconds).
+    pub due_at: i64,
+    pub target: Option<String>,
+    pub tenant: Option<String>,
 }
 
+/// What the worker's fair scheduling knows of a job without reading its payload.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Keys<'a> {
+    /// Jobs sharing it run one after another (default: the subject, e.g. the call).
+    pub order: Option<&'a str>,
+    /// The receiver the job talks to (a webhook URL's origin): capped per target.
+    pub target: Option<&'a str>,
+    /// The business it works for: capped per tenant.
+    pub tenant: Option<&'a str>,
+}
+
+/// A new job, due at `due_at`; it runs one after another with its subject's other
+/// jobs.
 pub async fn enqueue(
     tx: &mut Tx,
     kind: Kind,
@@ -108,10 +138,24 @@ pub async fn enqueue(
     due_at: Timestamp,
     now: Timestamp,
 ) -> sqlx::Result<String> {
+    enqueue_keyed(tx, kind, subject_id, payload, due_at, now, Keys::default()).await
+}
+
+/// [`enqueue`] with the scheduling keys spelled out.
+pub async fn enqueue_keyed(
+    tx: &mut Tx,
+    kind: Kind,
+    subject_id: &str,
+    payload: &Value,
+    due_at: Timestamp,
+    now: Timestamp,
+    keys: Keys<'_>,
+) -> sqlx::Result<String> {
     let id = ids::new_id();
     sqlx::query(
-        "INSERT INTO jobs (id, kind, subject_id, payload, due_at, locked_until, attempts, last_error, created_at)
-         VALUES ($1, $2, $3, $4, $5, NULL, 0, NULL, $6)",
+        "INSERT INTO jobs (id, kind, subject_id, payload, due_at, locked_until, attempts, last_error, created_at,
+            order_key, target, tenant)
+         VALUES ($1, $2, $3, $4, $5, NULL, 0, NULL, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(kind.as_str())
@@ -119,9 +163,21 @@ pub async fn enqueue(
     .bind(payload.to_string())
     .bind(due_at.micros())
     .bind(now.micros())
+    .bind(keys.order.unwrap_or(subject_id))
+    .bind(keys.target)
+    .bind(keys.tenant)
     .execute(&mut **tx)
     .await?;
+    crate::wake::job_enqueued(kind.lane());
     Ok(id)
+}
+
+/// What a claim leaves alone: keys, targets and tenants the claimer holds enough of.
+#[derive(Debug, Default)]
+pub struct Exclude {
+    pub order_keys: Vec<String>,
+    pub targets: Vec<String>,
+    pub tenants: Vec<String>,
 }
 
 /// `'a', 'b'`: kinds are our own constants, never user input.
@@ -141,6 +197,7 @@ pub async fn claim(
     now: Timestamp,
     limit: i64,
     kinds: &[Kind],
+    exclude: &Exclude,
 ) -> sqlx::Result<Vec<Job>> {
     claim_where(
         store,
@@ -148,6 +205,7 @@ pub async fn claim(
         limit,
         kinds,
         &format!("kind IN ({})", kind_list(kinds)),
+        exclude,
     )
     .await
 }
@@ -162,6 +220,7 @@ pub async fn claim_strays(store: &Store, now: Timestamp, limit: i64) -> sqlx::Re
         limit,
         &Kind::ALL,
         &format!("kind NOT IN ({known})"),
+        &Exclude::default(),
     )
     .await
 }
@@ -172,28 +231,50 @@ async fn claim_where(
     limit: i64,
     kinds: &[Kind],
     kind_filter: &str,
+    exclude: &Exclude,
 ) -> sqlx::Result<Vec<Job>> {
-    let lock = match store.dialect {
-        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-        Dialect::Sqlite => "",
-    };
     // Kinds and leases are our own constants, never user input.
     let lease = kinds
         .iter()
         .map(|k| format!(" WHEN '{}' THEN {}", k.as_str(), k.lease_secs() * 1_000_000))
         .collect::<String>();
+    // The exclusions are bound: placeholders $3 onwards.
+    let mut excluded = String::new();
+    let mut binds: Vec<&str> = Vec::new();
+    for (column, values) in [
+        ("order_key", &exclude.order_keys),
+        ("target", &exclude.targets),
+        ("tenant", &exclude.tenants),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        let first = binds.len() + 3;
+        let list = (first..first + values.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        excluded.push_str(&format!(
+            " AND ({column} IS NULL OR {column} NOT IN ({list}))"
+        ));
+        binds.extend(values.iter().map(String::as_str));
+    }
+    let lock = match store.dialect {
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
     let sql = format!(
         "UPDATE jobs SET locked_until = $1 + CASE kind{lease} ELSE 10000000 END, attempts = attempts + 1
          WHERE id IN (SELECT id FROM jobs WHERE due_at <= $1 AND dead_at IS NULL AND (locked_until IS NULL OR locked_until < $1)
-                      AND {kind_filter} ORDER BY due_at LIMIT $2{lock})
-         RETURNING id, kind, subject_id, payload, attempts, due_at, locked_until"
+                      AND {kind_filter}{excluded} ORDER BY due_at LIMIT $2{lock})
+         RETURNING id, kind, subject_id, payload, attempts, due_at, locked_until, order_key, target, tenant"
     );
-    let rows = sqlx::query(&sql)
-        .bind(now.micros())
-        .bind(limit)
-        .fetch_all(&store.pool)
-        .await?;
-    let mut jobs: Vec<(i64, Job)> = rows
+    let mut query = sqlx::query(&sql).bind(now.micros()).bind(limit);
+    for value in binds {
+        query = query.bind(value);
+    }
+    let rows = query.fetch_all(&store.pool).await?;
+    let mut jobs: Vec<Job> = rows
         .iter()
         .map(|r| {
             let raw_kind: String = r.get(1);
@@ -201,21 +282,31 @@ async fn claim_where(
                 Ok(payload) => (payload, None),
                 Err(e) => (Value::Null, Some(format!("malformed payload: {e}"))),
             };
-            let job = Job {
+            let subject_id: String = r.get(2);
+            // Rows from before migration 5 have no keys: their deliveries kept the
+            // order key in the payload, everything else ran in its subject's order.
+            let order_key = r
+                .get::<Option<String>, _>(7)
+                .or_else(|| payload["order"].as_str().map(str::to_string))
+                .unwrap_or_else(|| subject_id.clone());
+            Job {
                 id: r.get(0),
                 kind: Kind::parse(&raw_kind),
                 raw_kind,
-                subject_id: r.get(2),
+                subject_id,
                 payload,
                 attempts: r.get(4),
                 payload_error,
                 locked_until: r.get(6),
-            };
-            (r.get::<i64, _>(5), job)
+                order_key,
+                due_at: r.get(5),
+                target: r.get(8),
+                tenant: r.get(9),
+            }
         })
         .collect();
-    jobs.sort_by_key(|(due, _)| *due);
-    Ok(jobs.into_iter().map(|(_, job)| job).collect())
+    jobs.sort_by_key(|job| job.due_at);
+    Ok(jobs)
 }
 
 /// Extends the lease of a job this claim still holds (its lease is `held`) to
@@ -239,6 +330,31 @@ pub async fn renew(
     .execute(&store.pool)
     .await?;
     Ok((done.rows_affected() == 1).then_some(until))
+}
+
+/// Gives claimed jobs back unrun (the scheduler had no room for them): claimable again
+/// at once, the claim not counted as an attempt. Only claims still held are released.
+pub async fn release(store: &Store, jobs: &[Job]) -> sqlx::Result<()> {
+    // One statement per lease end (a claim gives every job of a kind the same one).
+    let mut by_lease: std::collections::BTreeMap<i64, Vec<&str>> = Default::default();
+    for job in jobs {
+        by_lease.entry(job.locked_until).or_default().push(&job.id);
+    }
+    for (held, ids) in by_lease {
+        let list = (2..ids.len() + 2)
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE jobs SET locked_until = NULL, attempts = attempts - 1 WHERE locked_until = $1 AND id IN ({list})"
+        );
+        let mut query = sqlx::query(&sql).bind(held);
+        for id in ids {
+            query = query.bind(id);
+        }
+        query.execute(&store.pool).await?;
+    }
+    Ok(())
 }
 
 /// Removes a finished job, inside the transaction of the work it did.
@@ -374,7 +490,11 @@ mod tests {
         let kinds = [Kind::ProviderEvent];
         let lease = Kind::ProviderEvent.lease_secs() * SEC;
 
-        let first = claim(&store, t0, 10, &kinds).await.unwrap().pop().unwrap();
+        let first = claim(&store, t0, 10, &kinds, &Exclude::default())
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
         assert_eq!(
             (first.id.as_str(), first.locked_until),
             (id.as_str(), t0.micros() + lease)
@@ -392,15 +512,17 @@ mod tests {
         .unwrap()
         .expect("the claim still holds");
         let after_first_end = Timestamp(t0.micros() + lease + SEC);
-        assert!(claim(&store, after_first_end, 10, &kinds)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(
+            claim(&store, after_first_end, 10, &kinds, &Exclude::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         // Not renewed again: once it runs out, another worker takes the job, and the
         // first claim can no longer renew (its token is stale).
         let later = Timestamp(held + SEC);
-        let second = claim(&store, later, 10, &kinds)
+        let second = claim(&store, later, 10, &kinds, &Exclude::default())
             .await
             .unwrap()
             .pop()

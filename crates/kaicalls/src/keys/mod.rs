@@ -132,6 +132,8 @@ pub async fn revoke(store: &Store, user_id: &str, id: &str, now: Timestamp) -> s
     .bind(user_id)
     .execute(&store.pool)
     .await?;
+    // Refused from the next request on: cached keys are stale (`auth::key_cache`).
+    crate::wake::keys_changed();
     Ok(done.rows_affected() == 1)
 }
 

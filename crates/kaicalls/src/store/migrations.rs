@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, EVENTS_AND_WEBHOOKS),
     (3, PROVIDERS_AND_RECORDINGS),
     (4, IDEMPOTENCY_RECOVERY),
+    (5, FAIR_JOBS),
 ];
 
 const INITIAL: &str = r#"
@@ -291,6 +292,43 @@ ALTER TABLE idempotency_keys ADD COLUMN locked_until BIGINT;
 ALTER TABLE jobs ADD COLUMN dead_at BIGINT
 "#;
 
+/// What the worker's fair scheduling needs to know of a job without reading its
+/// payload: the key of the jobs that run one after another (a call, or one object's
+/// deliveries to one target), the receiver it talks to and the business it works for
+/// (`jobs::Keys`). Older rows have none: the worker falls back to the payload's
+/// `order` or the subject.
+const FAIR_JOBS: &str = r#"
+ALTER TABLE jobs ADD COLUMN order_key TEXT;
+ALTER TABLE jobs ADD COLUMN target TEXT;
+ALTER TABLE jobs ADD COLUMN tenant TEXT
+"#;
+
+/// PostgreSQL only, after the portable part of a migration: statements run whole (a
+/// function body holds semicolons). Migration 5: new jobs, call status changes and
+/// key revocations `NOTIFY` at commit, waking the worker and `?wait=` and emptying
+/// the key cache on every instance (`wake::listen`).
+fn postgres_extras(version: i64) -> &'static [&'static str] {
+    match version {
+        5 => &[
+            // One notification per kind and transaction (PostgreSQL folds duplicates).
+            "CREATE FUNCTION kaicalls_notify_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN PERFORM pg_notify('kaicalls_jobs', NEW.kind); RETURN NULL; END $$",
+            "CREATE TRIGGER jobs_notify AFTER INSERT ON jobs
+             FOR EACH ROW EXECUTE FUNCTION kaicalls_notify_jobs()",
+            "CREATE FUNCTION kaicalls_notify_call() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN PERFORM pg_notify('kaicalls_calls', NEW.id); RETURN NULL; END $$",
+            "CREATE TRIGGER calls_notify AFTER UPDATE OF status ON calls
+             FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+             EXECUTE FUNCTION kaicalls_notify_call()",
+            "CREATE FUNCTION kaicalls_notify_key() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN PERFORM pg_notify('kaicalls_keys', NEW.id); RETURN NULL; END $$",
+            "CREATE TRIGGER api_keys_notify AFTER UPDATE OF revoked_at, expires_at, scopes, business_id
+             ON api_keys FOR EACH ROW EXECUTE FUNCTION kaicalls_notify_key()",
+        ],
+        _ => &[],
+    }
+}
+
 pub async fn apply(store: &Store) -> anyhow::Result<()> {
     let mut conn = store.pool.acquire().await?;
     // Several processes may start at once against one database (two servers, or
@@ -305,7 +343,7 @@ pub async fn apply(store: &Store) -> anyhow::Result<()> {
             conn.execute("BEGIN IMMEDIATE").await?;
         }
     }
-    let result = apply_locked(&mut conn).await;
+    let result = apply_locked(&mut conn, store.dialect).await;
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     conn.execute(end).await?;
     if store.dialect == Dialect::Postgres {
@@ -315,7 +353,7 @@ pub async fn apply(store: &Store) -> anyhow::Result<()> {
     result
 }
 
-async fn apply_locked(conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
+async fn apply_locked(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> anyhow::Result<()> {
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
@@ -331,6 +369,13 @@ async fn apply_locked(conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
             conn.execute(statement)
                 .await
                 .with_context(|| format!("migration {version} failed at: {statement}"))?;
+        }
+        if dialect == Dialect::Postgres {
+            for statement in postgres_extras(*version) {
+                conn.execute(*statement)
+                    .await
+                    .with_context(|| format!("migration {version} failed at: {statement}"))?;
+            }
         }
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(*version)

@@ -197,6 +197,16 @@ impl Deliverer {
         };
         let refused = matches!(outcome, Outcome::Refused(_));
         let succeeded = status_code.is_some_and(|c| (200..300).contains(&c));
+        let outcome_label = match (&outcome, succeeded) {
+            (_, true) => "succeeded",
+            (Outcome::Status(..), false) => "failed_status",
+            (Outcome::Error(_), _) => "failed_connection",
+            (Outcome::Refused(_), _) => "refused",
+        };
+        metrics::counter!("kaicalls_webhook_attempts_total", "outcome" => outcome_label)
+            .increment(1);
+        metrics::histogram!("kaicalls_webhook_attempt_duration_seconds")
+            .record(latency_ms as f64 / 1000.0);
         let gone = status_code == Some(410) && d.subscription_id.is_some();
         let next_at = if succeeded || gone || refused {
             None

@@ -13,7 +13,7 @@ use crate::harness::{bootstrap_db, code, param, Server};
 
 /// The servers a backend-dependent defect is checked on: SQLite, and PostgreSQL when
 /// `KAICALLS_TEST_POSTGRES_URL` is set (CI requires it: see `harness::postgres_url`).
-async fn servers(builder: impl Fn() -> crate::harness::Builder) -> Vec<(&'static str, Server)> {
+pub async fn servers(builder: impl Fn() -> crate::harness::Builder) -> Vec<(&'static str, Server)> {
     let mut servers = vec![("sqlite", builder().start().await)];
     if let Some(admin) = crate::harness::postgres_url("the PostgreSQL half of this test") {
         let url = fresh_postgres_database(&admin).await;
@@ -800,6 +800,18 @@ async fn an_unknown_stored_value_is_an_error_not_a_default() {
     let (_, lead) = server
         .post(&boot.live_key, "/api/v1/leads", json!({"name": "Corrupt"}))
         .await;
+    // A key not used yet, so not yet in the key cache: its row is read at its first
+    // request (a key in use is re-read within the cache's TTL).
+    let session = server.login("stored@tenant.test").await;
+    let (_, fresh) = server
+        .with_session(
+            &session,
+            Method::POST,
+            "/api/v1/keys",
+            Some(json!({"name": "Fresh"})),
+        )
+        .await;
+    let fresh = fresh["key"].as_str().unwrap().to_string();
     let corruptions = [
         (
             "UPDATE leads SET metadata = 'not json' WHERE id = $1",
@@ -815,9 +827,9 @@ async fn an_unknown_stored_value_is_an_error_not_a_default() {
         ),
         (
             "UPDATE api_keys SET scopes = '[\"agents:read\", \"agents:fly\"]' WHERE key_hash = $1",
-            kaicalls::ids::sha256_hex(&boot.live_key),
+            kaicalls::ids::sha256_hex(&fresh),
             "/api/v1/agents".to_string(),
-            boot.live_key.clone(),
+            fresh.clone(),
         ),
     ];
     for (update, bind, path, key) in corruptions {

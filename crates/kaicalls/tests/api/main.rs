@@ -18,5 +18,6 @@ mod isolation;
 mod lifecycle;
 mod recordings;
 mod reference;
+mod scale;
 mod vapi;
 mod webhooks;

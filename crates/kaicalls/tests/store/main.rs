@@ -351,7 +351,7 @@ async fn jobs_are_claimed_once_per_lease_and_again_after_it_expires() {
             .map(|_| {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    jobs::claim(&store, now, 8, &[Kind::ProviderEvent])
+                    jobs::claim(&store, now, 8, &[Kind::ProviderEvent], &Default::default())
                         .await
                         .unwrap()
                 })
@@ -366,15 +366,23 @@ async fn jobs_are_claimed_once_per_lease_and_again_after_it_expires() {
         assert_eq!(unique.len(), 20, "{backend}: no job claimed twice");
 
         // Leased jobs are not claimable; after the lease expires they are again.
-        assert!(jobs::claim(&store, now, 50, &[Kind::ProviderEvent])
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(
+            jobs::claim(&store, now, 50, &[Kind::ProviderEvent], &Default::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let after_lease =
             Timestamp(now.micros() + (Kind::ProviderEvent.lease_secs() + 1) * 1_000_000);
-        let again = jobs::claim(&store, after_lease, 50, &[Kind::ProviderEvent])
-            .await
-            .unwrap();
+        let again = jobs::claim(
+            &store,
+            after_lease,
+            50,
+            &[Kind::ProviderEvent],
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(again.len(), 20, "{backend}");
         assert!(again.iter().all(|j| j.attempts == 2));
 
@@ -387,12 +395,18 @@ async fn jobs_are_claimed_once_per_lease_and_again_after_it_expires() {
             .await
             .unwrap();
         assert_eq!(next, Some(later), "{backend}: only the future job is left");
-        assert!(jobs::claim(&store, later, 50, &[Kind::ProviderEvent])
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(jobs::claim(
+            &store,
+            later,
+            50,
+            &[Kind::ProviderEvent],
+            &Default::default()
+        )
+        .await
+        .unwrap()
+        .is_empty());
         assert_eq!(
-            jobs::claim(&store, later, 50, &[Kind::MaxDuration])
+            jobs::claim(&store, later, 50, &[Kind::MaxDuration], &Default::default())
                 .await
                 .unwrap()
                 .len(),
@@ -528,11 +542,11 @@ async fn the_worker_step_drives_a_call_to_the_end_on_an_injected_clock() {
             |d| d.path().join("recordings"),
         ))
         .unwrap();
-        let worker = Arc::new(Worker {
-            engine: engine.clone(),
-            deliverer: Arc::new(deliverer),
-            copier: Arc::new(kaicalls::recordings::Copier::new(store.clone(), storage).unwrap()),
-        });
+        let worker = Arc::new(Worker::new(
+            engine.clone(),
+            Arc::new(deliverer),
+            Arc::new(kaicalls::recordings::Copier::new(store.clone(), storage).unwrap()),
+        ));
         let body: CreateCallBody = serde_json::from_value(
             json!({"agent_id": f.agent.id, "to": "+15125551234", "name": "Ann"}),
         )
@@ -679,11 +693,19 @@ async fn each_job_is_leased_for_its_own_kind() {
             .unwrap();
         tx.commit().await.unwrap();
         let lane = [Kind::WebhookDelivery, Kind::CopyRecording];
-        assert_eq!(jobs::claim(&store, now, 10, &lane).await.unwrap().len(), 2);
+        assert_eq!(
+            jobs::claim(&store, now, 10, &lane, &Default::default())
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
         // A webhook attempt held by a dead worker is retried after its own 30 s lease,
         // not the recording copy's longer one.
         let later = Timestamp(now.micros() + (Kind::WebhookDelivery.lease_secs() + 1) * 1_000_000);
-        let again = jobs::claim(&store, later, 10, &lane).await.unwrap();
+        let again = jobs::claim(&store, later, 10, &lane, &Default::default())
+            .await
+            .unwrap();
         let kinds: Vec<_> = again.iter().map(|j| j.kind).collect();
         assert_eq!(kinds, vec![Some(Kind::WebhookDelivery)], "{backend}");
     }
