@@ -332,7 +332,7 @@ pub async fn renew(
     Ok((done.rows_affected() == 1).then_some(until))
 }
 
-/// Gives claimed jobs back unrun (the scheduler had no room for them): claimable again
+/// Gives claimed jobs back unrun (a stopping worker's pending ones): claimable again
 /// at once, the claim not counted as an attempt. Only claims still held are released.
 pub async fn release(store: &Store, jobs: &[Job]) -> sqlx::Result<()> {
     // One statement per lease end (a claim gives every job of a kind the same one).

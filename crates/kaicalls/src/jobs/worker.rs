@@ -5,12 +5,14 @@
 //! order, others concurrently).
 //!
 //! Each lane is a pipeline, not a batch: it keeps up to `Limits::jobs` jobs running
-//! and claims more as soon as one finishes or new ones are enqueued (`wake`), so one
+//! and claims more as new ones are enqueued (`wake`) or its holding runs low, so one
 //! slow job never holds back the jobs claimed with it. A lane also caps the jobs
 //! running for one target (a webhook receiver's origin) and for one tenant: a claim
-//! leaves alone the targets and tenants at their cap and the keys already running,
-//! and gives back (`jobs::release`) what one claim brought beyond a cap — so no
-//! receiver, however slow or dead, holds back anyone else's webhooks.
+//! leaves alone the targets and tenants already holding a cap's worth here, and a
+//! claimed job waits in `pending` until its target and tenant are under their caps
+//! and its key has nothing running — so no receiver, however slow or dead, holds
+//! back anyone else's webhooks. Stopping gives the pending jobs back
+//! (`jobs::release`).
 //! `Worker::run_once` is one round of both lanes, public so tests can drive it.
 
 use std::collections::{HashMap, HashSet, VecDeque};

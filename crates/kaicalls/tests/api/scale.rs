@@ -480,3 +480,61 @@ async fn two_instances_share_one_rate_limit_and_hear_each_others_revocations() {
         revoked.elapsed()
     );
 }
+
+/// kill -9 under read load: every request that was answered has its usage row.
+#[tokio::test]
+async fn every_answered_request_has_its_usage_row_across_kill_9() {
+    let builder = || Server::builder().env("KAICALLS_RATE_LIMIT_READS_PER_MIN", "1000000");
+    for (backend, mut server) in servers(builder).await {
+        let boot = bootstrap_db(&server.db_url, "usage@tenant.test", "Usage Law");
+        let answered = Arc::new(AtomicUsize::new(0));
+        let mut load = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (url, key, answered) =
+                (server.url.clone(), boot.live_key.clone(), answered.clone());
+            load.spawn(async move {
+                let http = reqwest::Client::new();
+                loop {
+                    let sent = http
+                        .get(format!("{url}/api/v1/agents"))
+                        .bearer_auth(&key)
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(response) if response.status() == 200 => {
+                            answered.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(response) => panic!("answered {}", response.status()),
+                        Err(_) => return, // the server is gone
+                    }
+                }
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        server.kill_and_restart().await;
+        while let Some(done) = load.join_next().await {
+            done.unwrap();
+        }
+        let answered = answered.load(Ordering::SeqCst) as i64;
+        let store = kaicalls::store::Store::connect(&server.db_url)
+            .await
+            .unwrap();
+        let rows: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM usage_log u JOIN api_keys k ON k.id = u.key_id
+             WHERE k.key_hash = $1 AND u.endpoint LIKE '%agents%'",
+        )
+        .bind(kaicalls::ids::sha256_hex(&boot.live_key))
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+        assert!(
+            answered > 20,
+            "{backend}: only {answered} requests answered"
+        );
+        assert!(
+            rows >= answered,
+            "{backend}: {answered} answered requests, {rows} usage rows"
+        );
+        eprintln!("{backend}: {answered} answered before kill -9, {rows} usage rows");
+    }
+}
