@@ -107,6 +107,10 @@ pub struct ServeArgs {
     )]
     pub rate_limit_reads_per_min: u32,
 
+    /// Call-lane jobs (provider events, timers) running at once.
+    #[arg(long, env = "KAICALLS_CALL_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub call_concurrency: u32,
+
     /// Webhook deliveries in flight at once.
     #[arg(long, env = "KAICALLS_WEBHOOK_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub webhook_concurrency: u32,
@@ -205,6 +209,15 @@ impl ServeArgs {
             body_timeout: secs("KAICALLS_BODY_TIMEOUT_SECS", self.body_timeout_secs)?,
             max_connections: self.max_connections,
         })
+    }
+
+    pub fn call_limits(&self) -> crate::jobs::worker::Limits {
+        let jobs = self.call_concurrency as usize;
+        crate::jobs::worker::Limits {
+            jobs,
+            per_target: jobs,
+            per_tenant: jobs,
+        }
     }
 
     pub fn webhook_limits(&self) -> crate::jobs::worker::Limits {

@@ -110,6 +110,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(deliverer),
         Arc::new(Copier::new(store.clone(), recordings)?),
     );
+    worker.call_limits = args.call_limits();
     worker.webhook_limits = args.webhook_limits();
     let worker = Arc::new(worker);
     let (stop, stopping) = tokio::sync::watch::channel(false);

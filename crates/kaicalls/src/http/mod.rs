@@ -211,10 +211,11 @@ async fn request_id_and_log(req: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     let ms = elapsed * 1000.0;
-    metrics::counter!("kaicalls_http_requests_total", "method" => method.to_string(),
+    let method_label = method.to_string();
+    metrics::counter!("kaicalls_http_requests_total", "method" => method_label.clone(),
         "route" => route.clone(), "status" => status.to_string())
     .increment(1);
-    metrics::histogram!("kaicalls_http_request_duration_seconds", "method" => method.to_string(),
+    metrics::histogram!("kaicalls_http_request_duration_seconds", "method" => method_label,
         "route" => route)
     .record(elapsed);
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {

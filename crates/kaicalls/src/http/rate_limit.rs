@@ -87,7 +87,8 @@ impl Decision {
 pub struct RateLimiter {
     limits: Limits,
     windows: Mutex<HashMap<(String, Class), std::collections::VecDeque<i64>>>,
-    redis: Option<redis::aio::ConnectionManager>,
+    /// With `KAICALLS_REDIS_URL`: the connection and the script (hashed once).
+    redis: Option<(redis::aio::ConnectionManager, redis::Script)>,
 }
 
 /// The window in Redis: a sorted set of admitted requests' times per key and class.
@@ -127,7 +128,7 @@ impl RateLimiter {
         let manager = redis::aio::ConnectionManager::new(client)
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
-        self.redis = Some(manager);
+        self.redis = Some((manager, redis::Script::new(SLIDING_WINDOW)));
         Ok(self)
     }
 
@@ -139,8 +140,11 @@ impl RateLimiter {
     }
 
     pub async fn check(&self, key_id: &str, class: Class, now: Timestamp) -> Decision {
-        if let Some(redis) = &self.redis {
-            match self.check_redis(redis.clone(), key_id, class, now).await {
+        if let Some((redis, script)) = &self.redis {
+            match self
+                .check_redis(redis.clone(), script, key_id, class, now)
+                .await
+            {
                 Ok(decision) => return decision,
                 Err(err) => {
                     tracing::error!(error = %err, "rate limit: Redis did not answer; using this instance's window");
@@ -153,6 +157,7 @@ impl RateLimiter {
     async fn check_redis(
         &self,
         mut redis: redis::aio::ConnectionManager,
+        script: &redis::Script,
         key_id: &str,
         class: Class,
         now: Timestamp,
@@ -160,15 +165,14 @@ impl RateLimiter {
         let limit = self.limit(class);
         let now = now.micros();
         let member = format!("{now}-{}", crate::ids::random_base62(8));
-        let (admitted, count, oldest, newest): (i64, i64, String, String) =
-            redis::Script::new(SLIDING_WINDOW)
-                .key(format!("kaicalls:ratelimit:{}:{key_id}", class.name()))
-                .arg(now)
-                .arg(WINDOW_MICROS)
-                .arg(limit)
-                .arg(member)
-                .invoke_async(&mut redis)
-                .await?;
+        let (admitted, count, oldest, newest): (i64, i64, String, String) = script
+            .key(format!("kaicalls:ratelimit:{}:{key_id}", class.name()))
+            .arg(now)
+            .arg(WINDOW_MICROS)
+            .arg(limit)
+            .arg(member)
+            .invoke_async(&mut redis)
+            .await?;
         let micros = |s: &str| s.parse::<f64>().map_or(now, |v| v as i64);
         Ok(decide(
             class,

@@ -172,10 +172,9 @@ pub async fn enqueue_keyed(
     Ok(id)
 }
 
-/// What a claim leaves alone: keys, targets and tenants the claimer holds enough of.
+/// What a claim leaves alone: the targets and tenants the claimer holds enough of.
 #[derive(Debug, Default)]
 pub struct Exclude {
-    pub order_keys: Vec<String>,
     pub targets: Vec<String>,
     pub tenants: Vec<String>,
 }
@@ -241,11 +240,7 @@ async fn claim_where(
     // The exclusions are bound: placeholders $3 onwards.
     let mut excluded = String::new();
     let mut binds: Vec<&str> = Vec::new();
-    for (column, values) in [
-        ("order_key", &exclude.order_keys),
-        ("target", &exclude.targets),
-        ("tenant", &exclude.tenants),
-    ] {
+    for (column, values) in [("target", &exclude.targets), ("tenant", &exclude.tenants)] {
         if values.is_empty() {
             continue;
         }

@@ -164,16 +164,16 @@ impl Lane {
         Exclude {
             targets: full(&self.targets, self.limits.per_target),
             tenants: full(&self.tenants, self.limits.per_tenant),
-            ..Exclude::default()
         }
     }
 
     /// Claims what is due (leaving alone the targets and tenants at their cap) and
-    /// starts what may start; returns how many jobs it claimed.
-    async fn fill(&mut self, worker: &Arc<Worker>) -> anyhow::Result<usize> {
+    /// starts what may start; returns how many jobs it claimed and whether that
+    /// filled the room it asked for (then more may be due).
+    async fn fill(&mut self, worker: &Arc<Worker>) -> anyhow::Result<(usize, bool)> {
         let room = self.room_to_claim();
         if room == 0 {
-            return Ok(0);
+            return Ok((0, false));
         }
         let store = worker.engine.store();
         let now = worker.engine.clock().now();
@@ -182,6 +182,7 @@ impl Lane {
             jobs.extend(claim_strays(store, now, room as i64).await?);
         }
         let claimed = jobs.len();
+        let full = claimed >= room;
         for job in jobs {
             for (loads, key) in [
                 (&mut self.targets, &job.target),
@@ -194,7 +195,7 @@ impl Lane {
             self.pending.push_back(job);
         }
         self.start_ready(worker);
-        Ok(claimed)
+        Ok((claimed, full))
     }
 
     /// Starts pending jobs, in due order, while the lane has room: each once its key
@@ -289,19 +290,20 @@ impl Lane {
             let enqueued = crate::wake::jobs(self.lane());
             tokio::pin!(enqueued);
             enqueued.as_mut().enable();
-            let claimed = if claim_now {
+            let (claimed, full) = if claim_now {
                 self.fill(&worker).await.unwrap_or_else(|err| {
                     tracing::error!(error = %format!("{err:#}"), "worker step failed");
-                    0
+                    (0, false)
                 })
             } else {
-                0
+                (0, false)
             };
-            if claimed > 0 && self.room_to_claim() > 0 {
+            if full && self.room_to_claim() > 0 {
                 continue;
             }
-            // Nothing more to claim now: sleep until the next due job (at most the
-            // fallback poll), unless jobs run (their ends wake the loop).
+            // Everything due is claimed. With nothing claimed, sleep until the next
+            // due job (at most the fallback poll); otherwise the jobs' ends wake the
+            // loop.
             let idle = if claimed == 0 && claim_now {
                 Some(self.idle_wait(&worker).await)
             } else {
@@ -379,7 +381,7 @@ impl Worker {
     pub async fn run_once(self: &Arc<Self>) -> anyhow::Result<usize> {
         let round = |kind, limits| async move {
             let mut lane = Lane::new(kind, limits);
-            let claimed = lane.fill(self).await?;
+            let (claimed, _) = lane.fill(self).await?;
             while lane.join_one(self).await {}
             anyhow::Ok(claimed)
         };

@@ -538,3 +538,71 @@ async fn every_answered_request_has_its_usage_row_across_kill_9() {
         eprintln!("{backend}: {answered} answered before kill -9, {rows} usage rows");
     }
 }
+
+/// `GET /calls?id=&wait=` returns when the call ends, woken by the change (the
+/// waiter's fallback re-read is 5 s away): in one process, and on PostgreSQL across
+/// instances — the call placed through an api-only instance, run by another
+/// instance's worker (woken by NOTIFY), waited for on the first.
+#[tokio::test]
+async fn a_waiter_is_woken_by_the_change_also_from_another_instance() {
+    let waited = |server: &Server, key: String, agent: String| {
+        let (url, http) = (server.url.clone(), server.http.clone());
+        async move {
+            let created: serde_json::Value = http
+                .post(format!("{url}/api/v1/calls"))
+                .bearer_auth(&key)
+                .json(&json!({"agent_id": agent, "to": "+15125551234"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let id = created["id"].as_str().unwrap();
+            let started = Instant::now();
+            let call: serde_json::Value = http
+                .get(format!("{url}/api/v1/calls?id={id}&wait=30"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (
+                call["status"].as_str().unwrap().to_string(),
+                started.elapsed(),
+            )
+        }
+    };
+
+    // A call that lasts a few hundred milliseconds, so the waiter is there first.
+    let slower = || Server::builder().env("KAICALLS_SIM_SPEED", "100");
+    let one = slower().start().await;
+    let boot = one.bootstrap("wait@tenant.test");
+    let (status, took) = waited(&one, boot.live_key.clone(), boot.agent_id.clone()).await;
+    assert_eq!(status, "completed");
+    assert!(
+        took < Duration::from_secs(3),
+        "sqlite: the waiter took {took:?}"
+    );
+
+    let Some(admin) = crate::harness::postgres_url("waiting across instances") else {
+        return;
+    };
+    let db = crate::account::fresh_postgres_database(&admin).await;
+    let _worker = Server::builder().database(&db).start().await;
+    let api = Server::builder()
+        .database(&db)
+        .env("KAICALLS_ROLE", "api")
+        .start()
+        .await;
+    let boot = bootstrap_db(&db, "wait@pg.test", "Wait Law");
+    let (status, took) = waited(&api, boot.live_key.clone(), boot.agent_id.clone()).await;
+    assert_eq!(status, "completed");
+    assert!(
+        took < Duration::from_secs(3),
+        "postgres: the waiter took {took:?}"
+    );
+    eprintln!("postgres: the call ended and its waiter on the other instance answered in {took:?}");
+}
