@@ -8,6 +8,13 @@
   bench_scenarios.py hanging BASE FAST_KEY SLOW_KEY N
       The slow tenant's receiver never answers (100 deliveries waiting on it); the
       fast tenant's N webhooks: latency p50 / p99 / max.
+  bench_scenarios.py calls BASE TEST_KEY AGENT_ID N
+      N simulated calls placed at once (64 requests at a time; the voicemail number,
+      about 52 s of simulated time each, so at real-time speed they are all in
+      progress together), each with its `webhook_url` at a local receiver: calls
+      created per second, the most in progress at one moment (created minus
+      finished), and the seconds from the first request until every call's
+      `call.completed` has arrived.
   bench_scenarios.py waiters BASE KEY CALL_ID N SECONDS PID
       N connections each waiting on `GET /calls?id=&wait=60` for a call that does not
       change: the server's CPU while they wait (percent of one core) and its RSS.
@@ -168,6 +175,43 @@ async def hanging(base, fast_key, slow_key, n):
     }
 
 
+async def calls(base, key, agent_id, n):
+    receiver = Receiver()
+    hook = await receiver.start()
+    created = []  # monotonic time of each 201
+    todo = iter(range(n))
+    started = time.monotonic()
+
+    async def loop():
+        for i in todo:
+            body = {
+                "agent_id": agent_id,
+                "to": "+15005550004",
+                "name": f"Bench {i}",
+                "webhook_url": hook,
+            }
+            status, answer = await http(base, "POST", "/api/v1/calls", key, body)
+            assert status == 201, answer
+            created.append(time.monotonic())
+
+    await asyncio.gather(*(loop() for _ in range(64)))
+    creating = time.monotonic() - started
+    await wait_for(receiver, n, timeout=900)
+    ended = sorted(at for at, body in receiver.arrivals if b'"call.completed"' in body)
+    # The most calls in progress at once: each 201 starts one, each completion ends one.
+    peak = running = 0
+    for _, step in sorted([(at, 1) for at in created] + [(at, -1) for at in ended]):
+        running += step
+        peak = max(peak, running)
+    return {
+        "calls": len(created),
+        "created_per_second": round(len(created) / creating, 1),
+        "peak_in_progress": peak,
+        "completed_webhooks": len(ended),
+        "seconds_until_all_delivered": round(ended[-1] - started, 1) if len(ended) == n else None,
+    }
+
+
 def cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])  # utime + stime
@@ -215,6 +259,8 @@ def main():
         result = asyncio.run(webhooks(args[0], args[1], int(args[2])))
     elif what == "hanging":
         result = asyncio.run(hanging(args[0], args[1], args[2], int(args[3])))
+    elif what == "calls":
+        result = asyncio.run(calls(args[0], args[1], args[2], int(args[3])))
     elif what == "waiters":
         result = asyncio.run(
             waiters(args[0], args[1], args[2], int(args[3]), float(args[4]), int(args[5]))

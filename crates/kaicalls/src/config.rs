@@ -12,6 +12,11 @@ pub struct DbArgs {
         default_value = "sqlite://kaicalls.db"
     )]
     pub database_url: String,
+
+    /// Database connections: PostgreSQL's pool, or SQLite's read-only connections
+    /// beside its one writer (at most 8).
+    #[arg(long, env = "KAICALLS_DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -25,7 +25,11 @@ use crate::{http, ids, tenancy};
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::telemetry::spawn_upkeep();
-    let store = Store::connect(&args.db.database_url).await?;
+    let store = Store::connect_sized(
+        &args.db.database_url,
+        crate::store::PoolSize(args.db.database_pool_size),
+    )
+    .await?;
     if store.dialect == Dialect::Postgres {
         // Jobs enqueued and calls changed by any instance wake this one.
         crate::wake::listen(args.db.database_url.clone());

@@ -2,15 +2,15 @@
 //! `GET /calls?id=&wait=` for a call's next status) sleeps on a notification here
 //! instead of polling, with a slow poll left only as the fallback.
 //!
-//! In one process, the code that makes the change signals it (`jobs::enqueue`,
-//! `calls::repo::save_state`). The signal fires inside the change's transaction:
-//! a waiter that wakes early reads before the commit, finds nothing new and waits
-//! again, and is woken once more after the commit — on PostgreSQL by the database
-//! itself: triggers (migration 5) `NOTIFY` at commit, and [`listen`] turns every
-//! instance's notifications into the same local signals, so a job enqueued or a call
-//! changed by one server wakes the others. On SQLite every write goes through the
-//! one writer connection, so a woken claimer (whose claim is a write) runs after the
-//! signalling transaction has committed.
+//! In one process, the code that makes the change signals it: `calls::repo::
+//! commit_changed` after the commit of a call's change (its waiters read through the
+//! reader connections, which see only what is committed), `jobs::enqueue` inside the
+//! enqueueing transaction — on SQLite every write goes through the one writer
+//! connection, so a woken claimer (whose claim is a write) runs after that
+//! transaction has committed. On PostgreSQL the database signals too: triggers
+//! (migration 5) `NOTIFY` at commit, and [`listen`] turns every instance's
+//! notifications into the same local signals, so a job enqueued or a call changed by
+//! one server wakes the others.
 //!
 //! API keys are cached (`auth::key_cache`) under an epoch that every key change
 //! bumps: here when this instance revokes one, through `LISTEN` when another does.

@@ -92,7 +92,7 @@ pub async fn list(store: &Store, tenant: &Tenant) -> sqlx::Result<Vec<Agent>> {
     let mut sql = Sql::new(SELECT);
     sql.push_list(" WHERE a.business_id IN (?)", &tenant.business_ids)
         .text(" ORDER BY a.created_at, a.id");
-    let rows = sql.query().fetch_all(&store.pool).await?;
+    let rows = sql.query().fetch_all(store.reader()).await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -101,7 +101,7 @@ pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Optio
     let mut sql = Sql::new(SELECT);
     sql.push(" WHERE a.id = ?", id)
         .push_list(" AND a.business_id IN (?)", &tenant.business_ids);
-    let row = sql.query().fetch_optional(&store.pool).await?;
+    let row = sql.query().fetch_optional(store.reader()).await?;
     row.as_ref().map(from_row).transpose()
 }
 

@@ -49,7 +49,7 @@ pub async fn find_user(
         sqlx::query("SELECT id, user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
             .bind(ids::sha256_hex(token))
             .bind(now.micros())
-            .fetch_optional(&store.pool)
+            .fetch_optional(store.reader())
             .await?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }

@@ -426,7 +426,7 @@ async fn dial_and_record(
                 .await?;
             engine.schedule_reconcile(&mut tx, &placed, now).await?;
             record_created(&mut tx, key, &placed, idempotency_key, now).await?;
-            tx.commit().await?;
+            repo::commit_changed(tx, &call.id).await?;
             Ok(placed)
         }
         Err(err) => {
@@ -460,7 +460,7 @@ async fn dial_and_record(
                 };
                 idempotency::save(&mut tx, &key.key_id, idem, &saved).await?;
             }
-            tx.commit().await?;
+            repo::commit_changed(tx, &call.id).await?;
             Err(CreateFailure {
                 error,
                 call_id: Some(call.id),

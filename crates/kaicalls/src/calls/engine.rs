@@ -156,7 +156,7 @@ impl Engine {
             jobs::enqueue(&mut tx, Kind::Reconcile, &call.id, &json!({}), due, now).await?;
         }
         jobs::complete(&mut tx, &job.id).await?;
-        tx.commit().await?;
+        repo::commit_changed(tx, &call.id).await?;
         Ok(())
     }
 
@@ -420,7 +420,7 @@ impl Engine {
             };
             let mut tx = self.store.begin().await?;
             if self.save_transition(&mut tx, &call, &next, now).await? {
-                tx.commit().await?;
+                repo::commit_changed(tx, &call.id).await?;
                 return Ok(next);
             }
             drop(tx);
@@ -480,7 +480,7 @@ impl Engine {
                     continue;
                 }
             }
-            tx.commit().await?;
+            repo::commit_changed(tx, &call.id).await?;
             return Ok(());
         }
         anyhow::bail!("call {call_id} kept changing while applying a provider event")

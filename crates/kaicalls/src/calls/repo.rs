@@ -126,7 +126,8 @@ pub async fn insert_event(
 
 /// Writes every mutable column of `call`, but only if the stored status is still
 /// `expected`: the optimistic guard that keeps concurrent workers from both moving
-/// one call. Returns false when another writer got there first.
+/// one call. Returns false when another writer got there first. Commit with
+/// [`commit_changed`], which wakes the call's waiters once the change is visible.
 pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE calls SET status = $1, conversation_id = $2, ended_reason = $3, provider_ended_reason = $4,
@@ -159,11 +160,18 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
     .await?;
     let saved = done.rows_affected() == 1;
     if saved {
-        crate::wake::call_changed(&call.id);
         metrics::counter!("kaicalls_call_transitions_total", "status" => call.status.as_str())
             .increment(1);
     }
     Ok(saved)
+}
+
+/// Commits a transaction that changed call `call_id`, then wakes whoever waits for
+/// that call (`wake::call_changed`): after the commit, so the readers they use see it.
+pub async fn commit_changed(tx: Tx, call_id: &str) -> sqlx::Result<()> {
+    tx.commit().await?;
+    crate::wake::call_changed(call_id);
+    Ok(())
 }
 
 /// The call by id, unscoped: for the engine, which acts on behalf of no tenant.
@@ -181,7 +189,7 @@ pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Optio
     sql.push(" WHERE c.id = ?", id)
         .push(" AND c.mode = ?", tenant.mode.as_str())
         .push_list(" AND c.business_id IN (?)", &tenant.business_ids);
-    let row = sql.query().fetch_optional(&store.pool).await?;
+    let row = sql.query().fetch_optional(store.reader()).await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -190,7 +198,7 @@ pub async fn events(store: &Store, call_id: &str) -> sqlx::Result<Vec<CallEvent>
         "SELECT status, created_at FROM call_events WHERE call_id = $1 ORDER BY created_at, id",
     )
     .bind(call_id)
-    .fetch_all(&store.pool)
+    .fetch_all(store.reader())
     .await?;
     Ok(rows
         .iter()
@@ -233,7 +241,7 @@ pub async fn list(store: &Store, tenant: &Tenant, filter: &ListFilter) -> sqlx::
             " ORDER BY c.created_at DESC, c.id DESC LIMIT ?",
             filter.limit + 1,
         );
-    let rows = sql.query().fetch_all(&store.pool).await?;
+    let rows = sql.query().fetch_all(store.reader()).await?;
     rows.iter().map(from_row).collect::<sqlx::Result<_>>()
 }
 
@@ -246,7 +254,7 @@ pub async fn get_by_conversation(
         "SELECT {COLUMNS} {FROM} WHERE c.conversation_id = $1"
     ))
     .bind(conversation_id)
-    .fetch_optional(&store.pool)
+    .fetch_optional(store.reader())
     .await?;
     row.as_ref().map(from_row).transpose()
 }

@@ -71,7 +71,7 @@ async fn find_events(
         );
     Ok(sql
         .query()
-        .fetch_all(&store.pool)
+        .fetch_all(store.reader())
         .await?
         .iter()
         .map(from_row)
@@ -181,7 +181,7 @@ pub async fn deliveries(
         sql.push(" AND d.status = ?", v);
     }
     sql.push(" ORDER BY d.created_at DESC, d.id DESC LIMIT ?", limit + 1);
-    let rows = sql.query().fetch_all(&app.store.pool).await?;
+    let rows = sql.query().fetch_all(app.store.reader()).await?;
     let has_more = rows.len() as i64 > limit;
     let mut out = Vec::new();
     for r in rows.iter().take(limit as usize) {
@@ -191,7 +191,7 @@ pub async fn deliveries(
              WHERE delivery_id = $1 ORDER BY attempt",
         )
         .bind(&id)
-        .fetch_all(&app.store.pool)
+        .fetch_all(app.store.reader())
         .await?
         .iter()
         .map(|a| Attempt {
@@ -290,7 +290,7 @@ pub async fn replay(
             "SELECT DISTINCT call_id, subscription_id, url FROM deliveries WHERE event_id = $1",
         )
         .bind(&event.id)
-        .fetch_all(&app.store.pool)
+        .fetch_all(app.store.reader())
         .await?;
         for r in rows {
             targets.push((

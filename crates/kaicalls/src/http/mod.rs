@@ -160,7 +160,7 @@ pub struct Health {
 async fn health(State(app): State<AppState>) -> Response {
     crate::fault::panic_point("panic-in-request");
     let db = sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(&app.store.pool)
+        .fetch_one(app.store.reader())
         .await
         .is_ok();
     let body = Health {

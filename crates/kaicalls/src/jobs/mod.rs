@@ -425,7 +425,7 @@ pub async fn dead(store: &Store) -> sqlx::Result<Vec<DeadJob>> {
         "SELECT id, kind, subject_id, attempts, last_error, dead_at FROM jobs
          WHERE dead_at IS NOT NULL ORDER BY dead_at",
     )
-    .fetch_all(&store.pool)
+    .fetch_all(store.reader())
     .await?;
     Ok(rows
         .iter()
@@ -458,7 +458,7 @@ pub async fn next_due(store: &Store, kinds: &[Kind]) -> sqlx::Result<Option<Time
          FROM jobs WHERE dead_at IS NULL AND kind IN ({})",
         kind_list(kinds)
     );
-    let due: Option<i64> = sqlx::query_scalar(&sql).fetch_one(&store.pool).await?;
+    let due: Option<i64> = sqlx::query_scalar(&sql).fetch_one(store.reader()).await?;
     Ok(due.map(Timestamp))
 }
 

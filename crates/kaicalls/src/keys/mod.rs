@@ -107,7 +107,7 @@ pub async fn find_by_hash(store: &Store, hash: &str) -> sqlx::Result<Option<KeyR
         "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1"
     ))
     .bind(hash)
-    .fetch_optional(&store.pool)
+    .fetch_optional(store.reader())
     .await?;
     row.as_ref().map(from_row).transpose()
 }
@@ -117,7 +117,7 @@ pub async fn list_for_user(store: &Store, user_id: &str) -> sqlx::Result<Vec<Key
         "SELECT {COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
     ))
     .bind(user_id)
-    .fetch_all(&store.pool)
+    .fetch_all(store.reader())
     .await?;
     rows.iter().map(from_row).collect::<sqlx::Result<_>>()
 }
@@ -141,7 +141,7 @@ pub async fn exists_for_user(store: &Store, user_id: &str, id: &str) -> sqlx::Re
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
-        .fetch_one(&store.pool)
+        .fetch_one(store.reader())
         .await?;
     Ok(n > 0)
 }

@@ -145,7 +145,7 @@ pub async fn list(store: &Store, tenant: &Tenant, filter: &Filter) -> sqlx::Resu
             " ORDER BY created_at DESC, id DESC LIMIT ?",
             filter.limit + 1,
         );
-    let rows = sql.query().fetch_all(&store.pool).await?;
+    let rows = sql.query().fetch_all(store.reader()).await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -153,7 +153,7 @@ pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Optio
     let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM leads"));
     sql.push(" WHERE id = ?", id)
         .push_list(" AND business_id IN (?)", &tenant.business_ids);
-    let row = sql.query().fetch_optional(&store.pool).await?;
+    let row = sql.query().fetch_optional(store.reader()).await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -168,7 +168,7 @@ pub async fn find_by_phone(
     ))
     .bind(business_id)
     .bind(phone)
-    .fetch_optional(&store.pool)
+    .fetch_optional(store.reader())
     .await?;
     row.as_ref().map(from_row).transpose()
 }

@@ -51,7 +51,7 @@ pub async fn list(
         .push_opt(" AND business_id = ?", business_id)
         .push_opt(" AND phone_number = ?", phone_number)
         .text(" ORDER BY created_at, id");
-    let rows = sql.query().fetch_all(&store.pool).await?;
+    let rows = sql.query().fetch_all(store.reader()).await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -61,7 +61,7 @@ pub async fn find_any(store: &Store, phone_number: &str) -> sqlx::Result<Option<
         "SELECT {COLUMNS} FROM phone_numbers WHERE phone_number = $1"
     ))
     .bind(phone_number)
-    .fetch_optional(&store.pool)
+    .fetch_optional(store.reader())
     .await?;
     row.as_ref().map(from_row).transpose()
 }

@@ -10,6 +10,14 @@ use sqlx::Any;
 pub enum Arg {
     Text(String),
     Int(i64),
+    /// SQL NULL (a text column's).
+    Null,
+}
+
+impl<A: Into<Arg>> From<Option<A>> for Arg {
+    fn from(v: Option<A>) -> Arg {
+        v.map_or(Arg::Null, Into::into)
+    }
 }
 
 impl From<&str> for Arg {
@@ -100,6 +108,7 @@ impl Sql {
             query = match arg {
                 Arg::Text(s) => query.bind(s.as_str()),
                 Arg::Int(i) => query.bind(*i),
+                Arg::Null => query.bind(None::<String>),
             };
         }
         query

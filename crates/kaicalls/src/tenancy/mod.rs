@@ -45,7 +45,7 @@ pub fn normalize_email(email: &str) -> String {
 pub async fn find_user_by_email(store: &Store, email: &str) -> sqlx::Result<Option<User>> {
     let row = sqlx::query("SELECT id, email, password_hash FROM users WHERE email = $1")
         .bind(normalize_email(email))
-        .fetch_optional(&store.pool)
+        .fetch_optional(store.reader())
         .await?;
     Ok(row.map(|r| User {
         id: r.get(0),
@@ -73,7 +73,7 @@ pub async fn insert_user(
 
 pub async fn count_users(store: &Store) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(&store.pool)
+        .fetch_one(store.reader())
         .await
 }
 
@@ -125,7 +125,7 @@ pub async fn business_ids_of_user(store: &Store, user_id: &str) -> sqlx::Result<
         "SELECT business_id FROM memberships WHERE user_id = $1 ORDER BY created_at, business_id",
     )
     .bind(user_id)
-    .fetch_all(&store.pool)
+    .fetch_all(store.reader())
     .await
 }
 
@@ -150,7 +150,7 @@ pub async fn businesses(store: &Store, ids: &[String]) -> sqlx::Result<Vec<Busin
     let mut sql = Sql::new(format!("SELECT {BUSINESS_COLUMNS} FROM businesses"));
     sql.push_list(" WHERE id IN (?)", ids)
         .text(" ORDER BY created_at, id");
-    let rows = sql.query().fetch_all(&store.pool).await?;
+    let rows = sql.query().fetch_all(store.reader()).await?;
     rows.iter().map(business_from_row).collect()
 }
 

@@ -7,7 +7,8 @@ pub mod routes;
 use crate::auth::KeyPrincipal;
 use crate::clock::Timestamp;
 use crate::ids;
-use crate::store::{Store, Tx};
+use crate::store::sql::Arg;
+use crate::store::{group, Store, Tx};
 
 /// Cents per started minute of a completed live call.
 pub const CENTS_PER_MINUTE: i64 = 5;
@@ -38,45 +39,47 @@ pub fn call_cost_cents(duration_secs: i64) -> i64 {
     (duration_secs.max(0) + 59) / 60 * CENTS_PER_MINUTE
 }
 
-const INSERT: &str = "INSERT INTO usage_log (id, key_id, user_id, business_id, mode, endpoint, method, status_code, call_id, cost_cents, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const INSERT: &str = "INSERT INTO usage_log (id, key_id, user_id, business_id, mode, endpoint, method, status_code, call_id, cost_cents, created_at)";
+const COLUMNS: usize = 11;
 
-fn insert_query<'q>(
-    key: &'q KeyPrincipal,
-    entry: &'q Entry<'q>,
-    now: Timestamp,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    sqlx::query(INSERT)
-        .bind(ids::new_id())
-        .bind(&key.key_id)
-        .bind(&key.tenant.user_id)
-        .bind(&key.key_business_id)
-        .bind(key.tenant.mode.as_str())
-        .bind(&entry.endpoint)
-        .bind(entry.method)
-        .bind(entry.status_code as i64)
-        .bind(entry.call_id)
-        .bind(entry.cost_cents)
-        .bind(now.micros())
+fn row(key: &KeyPrincipal, entry: &Entry<'_>, now: Timestamp) -> Vec<Arg> {
+    vec![
+        ids::new_id().into(),
+        key.key_id.as_str().into(),
+        key.tenant.user_id.as_str().into(),
+        key.key_business_id.as_deref().into(),
+        key.tenant.mode.as_str().into(),
+        entry.endpoint.as_str().into(),
+        entry.method.into(),
+        i64::from(entry.status_code).into(),
+        entry.call_id.into(),
+        entry.cost_cents.into(),
+        now.micros().into(),
+    ]
 }
 
+/// Writes the usage row of a request through the group commit (`store::group`):
+/// returns once it is committed, so a request answered after this has its row.
 pub async fn record(
     store: &Store,
     key: &KeyPrincipal,
     entry: &Entry<'_>,
     now: Timestamp,
 ) -> sqlx::Result<()> {
-    insert_query(key, entry, now).execute(&store.pool).await?;
-    Ok(())
+    store
+        .insert_grouped(INSERT, COLUMNS, row(key, entry, now))
+        .await
 }
 
+/// Writes the usage row inside `tx`, for a request whose row commits with its work.
 pub async fn record_in(
     tx: &mut Tx,
     key: &KeyPrincipal,
     entry: &Entry<'_>,
     now: Timestamp,
 ) -> sqlx::Result<()> {
-    insert_query(key, entry, now).execute(&mut **tx).await?;
+    let sql = group::statement(INSERT, COLUMNS, [row(key, entry, now)]);
+    sql.query().execute(&mut **tx).await?;
     Ok(())
 }
 

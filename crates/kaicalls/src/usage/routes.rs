@@ -38,7 +38,7 @@ pub async fn list_usage(
         .push_opt(" AND created_at >= ?", start.map(Timestamp::micros))
         .push_opt(" AND created_at <= ?", end.map(Timestamp::micros))
         .push(" ORDER BY created_at DESC, id DESC LIMIT ?", limit + 1);
-    let rows = sql.query().fetch_all(&app.store.pool).await?;
+    let rows = sql.query().fetch_all(app.store.reader()).await?;
     let has_more = rows.len() as i64 > limit;
     let usage = rows
         .iter()
@@ -101,12 +101,12 @@ pub async fn balance(State(app): State<AppState>, AnyKey(key): AnyKey) -> ApiRes
              WHERE business_id = $1 AND mode = 'live' AND status = 'completed' AND duration IS NOT NULL",
         )
         .bind(&business.id)
-        .fetch_one(&app.store.pool)
+        .fetch_one(app.store.reader())
         .await?;
         let phone_numbers: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM phone_numbers WHERE business_id = $1")
                 .bind(&business.id)
-                .fetch_one(&app.store.pool)
+                .fetch_one(app.store.reader())
                 .await?;
         out.push(BusinessBalance {
             business_id: business.id,

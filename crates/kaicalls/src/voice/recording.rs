@@ -5,6 +5,21 @@ use super::{Role, Turn};
 
 pub const RATE: u32 = 8000;
 
+/// One second of a 1 Hz sine as samples: the tone of frequency `f` (a whole number of
+/// hertz) at sample `k` is `SINE[k * f % RATE]`, so a recording costs a table lookup
+/// per sample, not a `sin`.
+fn sine() -> &'static [u8] {
+    static SINE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    SINE.get_or_init(|| {
+        (0..RATE)
+            .map(|p| {
+                let v = (p as f64 / RATE as f64 * std::f64::consts::TAU).sin() * 40.0;
+                (128.0 + v) as u8
+            })
+            .collect()
+    })
+}
+
 pub fn wav(transcript: &[Turn], duration_secs: i64) -> Vec<u8> {
     let secs = duration_secs.max(1) as usize;
     let n = secs * RATE as usize;
@@ -16,10 +31,11 @@ pub fn wav(transcript: &[Turn], duration_secs: i64) -> Vec<u8> {
             .map(|t| (t.start_s * RATE as f64) as usize)
             .unwrap_or(n)
             .min(n);
-        let freq = match turn.role {
-            Role::Agent => 440.0,
-            Role::Customer => 330.0,
+        let freq: usize = match turn.role {
+            Role::Agent => 440,
+            Role::Customer => 330,
         };
+        let sine = sine();
         // Speak for 80% of the turn, then a pause.
         let speak_end = start + (end.saturating_sub(start)) * 4 / 5;
         for (k, sample) in samples
@@ -28,9 +44,7 @@ pub fn wav(transcript: &[Turn], duration_secs: i64) -> Vec<u8> {
             .take(speak_end.min(n))
             .skip(start)
         {
-            let t = k as f64 / RATE as f64;
-            let v = (t * freq * std::f64::consts::TAU).sin() * 40.0;
-            *sample = (128.0 + v) as u8;
+            *sample = sine[k * freq % RATE as usize];
         }
     }
     let mut out = Vec::with_capacity(44 + n);
@@ -66,5 +80,11 @@ mod tests {
         assert_eq!(&bytes[8..12], b"WAVE");
         assert_eq!(bytes.len(), 44 + 3 * 8000);
         assert!(bytes[44..].iter().any(|b| *b != 128));
+        // The agent's 440 Hz tone: sample k is sin(2π·440·k/8000), scaled around 128.
+        for k in [1usize, 7, 1234, 19_000] {
+            let v = (k as f64 * 440.0 / RATE as f64 * std::f64::consts::TAU).sin() * 40.0;
+            let expected = 128.0 + v;
+            assert!((bytes[44 + k] as f64 - expected).abs() <= 1.0, "sample {k}");
+        }
     }
 }

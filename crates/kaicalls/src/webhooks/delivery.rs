@@ -95,7 +95,7 @@ impl Deliverer {
              FROM deliveries WHERE id = $1 AND status = 'pending'",
         )
         .bind(id)
-        .fetch_optional(&self.store.pool)
+        .fetch_optional(self.store.reader())
         .await?;
         row.map(|row| {
             let r = Columns(&row);
@@ -123,7 +123,7 @@ impl Deliverer {
         };
         let body: String = sqlx::query_scalar("SELECT data FROM events WHERE id = $1")
             .bind(&delivery.event_id)
-            .fetch_one(&self.store.pool)
+            .fetch_one(self.store.reader())
             .await?;
         let now = self.clock.now();
         let secrets = match &delivery.subscription_id {

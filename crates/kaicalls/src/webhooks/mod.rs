@@ -122,7 +122,7 @@ pub async fn list(
         .push_list(" AND business_id IN (?)", &tenant.business_ids)
         .push_opt(" AND business_id = ?", business_id)
         .text(" ORDER BY created_at, id");
-    let rows = sql.query().fetch_all(&store.pool).await?;
+    let rows = sql.query().fetch_all(store.reader()).await?;
     rows.iter().map(from_row).collect::<sqlx::Result<_>>()
 }
 
@@ -138,7 +138,7 @@ pub async fn get_by_id(store: &Store, id: &str) -> sqlx::Result<Option<Subscript
         "SELECT {COLUMNS} FROM webhook_subscriptions WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(&store.pool)
+    .fetch_optional(store.reader())
     .await?;
     row.as_ref().map(from_row).transpose()
 }
@@ -198,7 +198,7 @@ pub async fn business_secrets(
         "SELECT webhook_secret, previous_webhook_secret, previous_secret_expires_at FROM businesses WHERE id = $1",
     )
     .bind(business_id)
-    .fetch_optional(&store.pool)
+    .fetch_optional(store.reader())
     .await?;
     let Some(row) = row else { return Ok(vec![]) };
     let mut secrets = vec![row.get::<String, _>(0)];

@@ -710,3 +710,105 @@ async fn each_job_is_leased_for_its_own_kind() {
         assert_eq!(kinds, vec![Some(Kind::WebhookDelivery)], "{backend}");
     }
 }
+
+/// Concurrent rows of one INSERT are committed in shared statements, each sender
+/// answered only once its row is in; a bad row (a duplicate key) fails alone.
+#[tokio::test]
+async fn grouped_inserts_commit_in_batches_and_a_bad_row_fails_alone() {
+    use kaicalls::store::sql::Arg;
+    use sqlx::Executor;
+    const HEAD: &str = "INSERT INTO group_test (id, n)";
+    for (name, store, _dir) in backends().await {
+        store
+            .pool
+            .execute("CREATE TABLE group_test (id TEXT PRIMARY KEY, n BIGINT NOT NULL)")
+            .await
+            .unwrap();
+        let mut inserts: Vec<_> = (0..400i64).map(|n| (format!("row-{n}"), n)).collect();
+        inserts.push(("row-7".to_string(), 7_000));
+        let tasks: Vec<_> = inserts
+            .into_iter()
+            .map(|(id, n)| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let result = store
+                        .insert_grouped(HEAD, 2, vec![Arg::Text(id.clone()), Arg::Int(n)])
+                        .await;
+                    // Answered means committed: the row is readable at once.
+                    if result.is_ok() {
+                        let found: i64 =
+                            sqlx::query_scalar("SELECT COUNT(*) FROM group_test WHERE id = $1")
+                                .bind(&id)
+                                .fetch_one(store.reader())
+                                .await
+                                .unwrap();
+                        assert_eq!(found, 1, "{id}");
+                    }
+                    result
+                })
+            })
+            .collect();
+        let mut failed = vec![];
+        for task in tasks {
+            if let Err(err) = task.await.unwrap() {
+                failed.push(err);
+            }
+        }
+        assert_eq!(failed.len(), 1, "{name}: exactly the duplicate fails");
+        assert!(
+            kaicalls::store::is_unique_violation(&failed[0]),
+            "{name}: {:?}",
+            failed[0]
+        );
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_test")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 400, "{name}");
+        let batches = store.grouped_batches(HEAD);
+        assert!(
+            (1..200).contains(&batches),
+            "{name}: 401 rows took {batches} statements"
+        );
+    }
+}
+
+/// SQLite reads go to their own connections: a writer holding an open transaction
+/// does not hold them up, and they see exactly what is committed.
+#[tokio::test]
+async fn sqlite_reads_do_not_wait_for_the_writer() {
+    use sqlx::Executor;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("readers.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    store
+        .pool
+        .execute("CREATE TABLE reader_test (id TEXT PRIMARY KEY)")
+        .await
+        .unwrap();
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM reader_test")
+            .fetch_one(store.reader())
+            .await
+            .unwrap()
+    };
+    let mut tx = store.begin().await.unwrap();
+    sqlx::query("INSERT INTO reader_test (id) VALUES ('a')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(2), count())
+        .await
+        .expect("a read waited for the open write transaction");
+    assert_eq!(seen, 0, "an uncommitted row is not visible");
+    tx.commit().await.unwrap();
+    assert_eq!(
+        count().await,
+        1,
+        "a committed row is visible to the next read"
+    );
+    let refused = sqlx::query("INSERT INTO reader_test (id) VALUES ('b')")
+        .execute(store.reader())
+        .await;
+    assert!(refused.is_err(), "reader connections are read-only");
+}
