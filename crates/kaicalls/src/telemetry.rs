@@ -13,7 +13,7 @@
 //!   time from due to started; `jobs::worker`);
 //! - read at each scrape: `kaicalls_jobs_pending{kind}`, `kaicalls_jobs_due{kind}`
 //!   (due and not yet done: the lag's backlog), `kaicalls_webhook_backlog` (deliveries
-//!   not yet done), `kaicalls_db_pool_connections{state}`.
+//!   not yet done), `kaicalls_db_pool_connections{state, pool}`.
 
 use std::sync::OnceLock;
 
@@ -98,11 +98,17 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
 }
 
 async fn scrape_gauges(app: &AppState) -> sqlx::Result<()> {
-    let pool = &app.store.pool;
-    let idle = pool.num_idle() as f64;
-    metrics::gauge!("kaicalls_db_pool_connections", "state" => "idle").set(idle);
-    metrics::gauge!("kaicalls_db_pool_connections", "state" => "busy")
-        .set(pool.size() as f64 - idle);
+    // Writers and readers are one pool on PostgreSQL; on SQLite the readers are their
+    // own (`store`), reported with `pool="reader"`.
+    let pools = [("writer", &app.store.pool), ("reader", app.store.reader())];
+    for (name, pool) in pools {
+        let idle = pool.num_idle() as f64;
+        metrics::gauge!("kaicalls_db_pool_connections", "state" => "idle", "pool" => name)
+            .set(idle);
+        metrics::gauge!("kaicalls_db_pool_connections", "state" => "busy", "pool" => name)
+            .set(pool.size() as f64 - idle);
+    }
+    let pool = app.store.reader();
     // The jobs table holds only work not yet done: small, and indexed by due time.
     let now = app.clock.now().micros();
     let rows = sqlx::query(

@@ -219,12 +219,20 @@ pub struct ListFilter {
     /// Only calls created at or after this instant (transcripts' `days`).
     pub since: Option<Timestamp>,
     pub limit: i64,
+    /// Read each call's transcript too (the listing leaves it out: it is the largest
+    /// column and the one most costly to parse).
+    pub transcripts: bool,
 }
 
 /// Newest first, up to `limit + 1` rows (the extra one tells `has_more`). `created_at`
 /// is unique, so the cursor never skips or repeats a call.
 pub async fn list(store: &Store, tenant: &Tenant, filter: &ListFilter) -> sqlx::Result<Vec<Call>> {
-    let mut sql = Sql::new(format!("SELECT {COLUMNS} {FROM}"));
+    let columns = if filter.transcripts {
+        COLUMNS.to_string()
+    } else {
+        COLUMNS.replace("c.transcript,", "NULL AS transcript,")
+    };
+    let mut sql = Sql::new(format!("SELECT {columns} {FROM}"));
     sql.push(" WHERE c.mode = ?", tenant.mode.as_str())
         .push_list(" AND c.business_id IN (?)", &tenant.business_ids)
         .push_opt(" AND c.agent_id = ?", filter.agent_id.as_ref())
@@ -267,4 +275,13 @@ pub async fn set_recording_key(store: &Store, call_id: &str, key: &str) -> sqlx:
         .execute(&store.pool)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The listing's column list is the full one with the transcript left out.
+    #[test]
+    fn the_listing_can_leave_the_transcript_out() {
+        assert_eq!(super::COLUMNS.matches("c.transcript,").count(), 1);
+    }
 }

@@ -172,6 +172,7 @@ pub async fn list_or_get(
         before,
         since: None,
         limit,
+        transcripts: false,
     };
     let mut calls = repo::list(&app.store, &auth.tenant, &filter).await?;
     let has_more = calls.len() as i64 > limit;
@@ -278,6 +279,7 @@ pub async fn transcripts(
         before,
         since,
         limit,
+        transcripts: true,
     };
     let mut calls = repo::list(&app.store, &auth.tenant, &filter).await?;
     let has_more = calls.len() as i64 > limit;

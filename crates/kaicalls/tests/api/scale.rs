@@ -329,7 +329,8 @@ async fn healthz_readyz_and_metrics() {
         r#"kaicalls_call_transitions_total{status="completed"} 1"#,
         r#"kaicalls_jobs_total{kind="webhook_delivery",outcome="done"} 1"#,
         r#"kaicalls_webhook_backlog 0"#,
-        r#"kaicalls_db_pool_connections{state="idle"}"#,
+        r#"kaicalls_db_pool_connections{state="idle",pool="writer"}"#,
+        r#"kaicalls_db_pool_connections{state="busy",pool="reader"}"#,
     ] {
         assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
     }

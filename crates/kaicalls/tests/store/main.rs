@@ -284,6 +284,7 @@ async fn call_pages_return_every_call_once_and_state_saves_are_guarded() {
                 before,
                 since: None,
                 limit: 10,
+                transcripts: false,
             };
             let mut page = repo::list(&store, &f.tenant, &filter).await.unwrap();
             let more = page.len() > 10;
