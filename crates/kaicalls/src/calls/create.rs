@@ -308,28 +308,37 @@ pub async fn create_call(
 
     // 1. Record the call, queued, with a guard that fails it should the dial below
     //    never finish (the process dies mid-dial).
-    let mut tx = store.begin().await?;
-    repo::insert(&mut tx, &call).await?;
-    super::engine::emit_status_event(&mut tx, &call, now).await?;
-    if let Some(lead) = &lead {
-        leads::increment_interactions(&mut tx, &lead.id, now).await?;
-    }
-    jobs::enqueue(
-        &mut tx,
-        Kind::DialGuard,
-        &call.id,
-        &json!({}),
-        now.plus_secs_f64(DIAL_GUARD_SECS),
-        now,
-    )
-    .await?;
-    if let Some(idem) = &idempotency_key {
-        idempotency::attach_call(&mut tx, &key.key_id, idem, &call.id).await?;
-    }
-    tx.commit().await?;
+    let recorded = call.clone();
+    let lead_id = lead.as_ref().map(|l| l.id.clone());
+    let (key_id, idem) = (key.key_id.clone(), idempotency_key.clone());
+    store
+        .write(move |tx| {
+            Box::pin(async move {
+                repo::insert(tx, &recorded).await?;
+                super::engine::emit_status_event(tx, &recorded, now).await?;
+                if let Some(lead_id) = &lead_id {
+                    leads::increment_interactions(tx, lead_id, now).await?;
+                }
+                let guard_due = now.plus_secs_f64(DIAL_GUARD_SECS);
+                jobs::enqueue(
+                    tx,
+                    Kind::DialGuard,
+                    &recorded.id,
+                    &json!({}),
+                    guard_due,
+                    now,
+                )
+                .await?;
+                if let Some(idem) = &idem {
+                    idempotency::attach_call(tx, &key_id, idem, &recorded.id).await?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
     crate::fault::point("after-call-recorded");
 
-    dial_and_record(&engine, &key, &agent, call, idempotency_key.as_deref()).await
+    dial_and_record(&engine, &key, &agent, call, idempotency_key).await
 }
 
 /// Finishes the call a request with this `Idempotency-Key` began before its process
@@ -348,7 +357,7 @@ pub async fn resume_call(
         let agent = agents::get(store, &key.tenant, &call.agent_id)
             .await?
             .ok_or_else(|| ApiError::not_found("Agent"))?;
-        return dial_and_record(&engine, &key, &agent, call, Some(&idempotency_key)).await;
+        return dial_and_record(&engine, &key, &agent, call, Some(idempotency_key)).await;
     }
     let mut tx = store.begin().await?;
     record_created(
@@ -394,11 +403,11 @@ async fn record_created(
 /// Steps 2 and 3 of a creation: dial the recorded, queued call and record what came
 /// of it, with the request's usage row and (with a key) its saved answer.
 async fn dial_and_record(
-    engine: &Engine,
-    key: &KeyPrincipal,
+    engine: &Arc<Engine>,
+    key: &Arc<KeyPrincipal>,
     agent: &agents::Agent,
     call: Call,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<String>,
 ) -> Result<Call, CreateFailure> {
     let store = engine.store();
     let provider = engine.provider_for(call.mode);
@@ -411,22 +420,29 @@ async fn dial_and_record(
 
     // 3. Record the outcome.
     let now = engine.clock().now();
-    let mut tx = store.begin().await?;
+    let (engine, key) = (engine.clone(), key.clone());
     match dialed {
         Ok(dialed) => {
             let mut placed = call.clone();
             placed.conversation_id = Some(dialed.conversation_id);
             placed.control_url = dialed.control_url;
-            if !repo::save_state(&mut tx, &placed, CallStatus::Queued).await? {
-                return Err(anyhow::anyhow!("call {} changed while dialing", call.id).into());
-            }
-            jobs::cancel_for_subject(&mut tx, &call.id, &[Kind::DialGuard]).await?;
-            engine
-                .schedule_script(&mut tx, &placed, &dialed.script, now)
+            let script = dialed.script;
+            let saved = placed.clone();
+            store
+                .write(move |tx| {
+                    Box::pin(async move {
+                        if !repo::save_state(tx, &saved, CallStatus::Queued).await? {
+                            anyhow::bail!("call {} changed while dialing", saved.id);
+                        }
+                        jobs::cancel_for_subject(tx, &saved.id, &[Kind::DialGuard]).await?;
+                        engine.schedule_script(tx, &saved, &script, now).await?;
+                        engine.schedule_reconcile(tx, &saved, now).await?;
+                        record_created(tx, &key, &saved, idempotency_key.as_deref(), now).await?;
+                        Ok(())
+                    })
+                })
                 .await?;
-            engine.schedule_reconcile(&mut tx, &placed, now).await?;
-            record_created(&mut tx, key, &placed, idempotency_key, now).await?;
-            repo::commit_changed(tx, &call.id).await?;
+            crate::wake::call_changed(&call.id);
             Ok(placed)
         }
         Err(err) => {
@@ -450,17 +466,28 @@ async fn dial_and_record(
                     now,
                 )
                 .await;
-            engine.save_transition(&mut tx, &call, &failed, now).await?;
             let error =
                 ApiError::CallFailed(format!("{message} (call {} recorded as failed)", call.id));
-            if let Some(idem) = idempotency_key {
-                let saved = Saved {
+            let saved = idempotency_key.map(|idem| {
+                let answer = Saved {
                     status: error.status().as_u16(),
                     body: error.envelope().to_string(),
                 };
-                idempotency::save(&mut tx, &key.key_id, idem, &saved).await?;
-            }
-            repo::commit_changed(tx, &call.id).await?;
+                (idem, answer)
+            });
+            let current = call.clone();
+            store
+                .write(move |tx| {
+                    Box::pin(async move {
+                        engine.save_transition(tx, &current, &failed, now).await?;
+                        if let Some((idem, answer)) = &saved {
+                            idempotency::save(tx, &key.key_id, idem, answer).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await?;
+            crate::wake::call_changed(&call.id);
             Err(CreateFailure {
                 error,
                 call_id: Some(call.id),

@@ -107,9 +107,12 @@ impl Engine {
     }
 
     /// Runs one durable job; the job row is deleted in the same transaction as its
-    /// effect. An error leaves the job to be retried.
-    pub async fn run_job(&self, job: &Job) -> anyhow::Result<()> {
-        let mut conn = self.store.pool.acquire().await?;
+    /// effect, which is group-committed with the other jobs finishing at that moment
+    /// ([`Store::write`]). An error leaves the job to be retried.
+    pub async fn run_job(self: &Arc<Self>, job: &Job) -> anyhow::Result<()> {
+        // A reader sees every committed change, the job's own enqueue included; the
+        // save below is guarded on the status read here.
+        let mut conn = self.store.reader().acquire().await?;
         let call = repo::get_by_id(&mut conn, &job.subject_id).await?;
         drop(conn);
         let Some(call) = call else {
@@ -145,18 +148,27 @@ impl Engine {
                 return Err(jobs::Permanent(format!("unknown job kind '{}'", job.raw_kind)).into())
             }
         };
-        let mut tx = self.store.begin().await?;
-        if let Some(next) = &next {
-            if !self.save_transition(&mut tx, &call, next, now).await? {
-                anyhow::bail!("call {} changed concurrently", call.id);
-            }
-        }
-        if ask_again {
-            let due = now.plus_secs_f64(self.reconcile_grace_secs.max(1.0));
-            jobs::enqueue(&mut tx, Kind::Reconcile, &call.id, &json!({}), due, now).await?;
-        }
-        jobs::complete(&mut tx, &job.id).await?;
-        repo::commit_changed(tx, &call.id).await?;
+        let engine = self.clone();
+        let job_id = job.id.clone();
+        let call_id = call.id.clone();
+        self.store
+            .write(move |tx| {
+                Box::pin(async move {
+                    if let Some(next) = &next {
+                        if !engine.save_transition(tx, &call, next, now).await? {
+                            anyhow::bail!("call {} changed concurrently", call.id);
+                        }
+                    }
+                    if ask_again {
+                        let due = now.plus_secs_f64(engine.reconcile_grace_secs.max(1.0));
+                        jobs::enqueue(tx, Kind::Reconcile, &call.id, &json!({}), due, now).await?;
+                    }
+                    jobs::complete(tx, &job_id).await?;
+                    Ok(())
+                })
+            })
+            .await?;
+        crate::wake::call_changed(&call_id);
         Ok(())
     }
 
@@ -486,7 +498,8 @@ impl Engine {
         anyhow::bail!("call {call_id} kept changing while applying a provider event")
     }
 
-    /// Stores a provider's script as durable jobs, due in wall-clock time.
+    /// Stores a provider's script as durable jobs, due in wall-clock time (one
+    /// statement for all its steps).
     pub async fn schedule_script(
         &self,
         tx: &mut Tx,
@@ -495,11 +508,14 @@ impl Engine {
         now: Timestamp,
     ) -> anyhow::Result<()> {
         let scale = self.provider_of(call).time_scale();
-        for step in script {
-            let due = now.plus_secs_f64(step.after_secs / scale);
-            let payload = json!({ "event": step.event });
-            jobs::enqueue(tx, Kind::ProviderEvent, &call.id, &payload, due, now).await?;
-        }
+        let steps: Vec<_> = script
+            .iter()
+            .map(|step| {
+                let due = now.plus_secs_f64(step.after_secs / scale);
+                (json!({ "event": step.event }), due)
+            })
+            .collect();
+        jobs::enqueue_all(tx, Kind::ProviderEvent, &call.id, &steps, now).await?;
         Ok(())
     }
 }

@@ -12,6 +12,8 @@ use sqlx::Row;
 
 use crate::clock::Timestamp;
 use crate::ids;
+use crate::store::group;
+use crate::store::sql::Arg;
 use crate::store::{Dialect, Store, Tx};
 
 impl Kind {
@@ -152,24 +154,68 @@ pub async fn enqueue_keyed(
     keys: Keys<'_>,
 ) -> sqlx::Result<String> {
     let id = ids::new_id();
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, subject_id, payload, due_at, locked_until, attempts, last_error, created_at,
-            order_key, target, tenant)
-         VALUES ($1, $2, $3, $4, $5, NULL, 0, NULL, $6, $7, $8, $9)",
-    )
-    .bind(&id)
-    .bind(kind.as_str())
-    .bind(subject_id)
-    .bind(payload.to_string())
-    .bind(due_at.micros())
-    .bind(now.micros())
-    .bind(keys.order.unwrap_or(subject_id))
-    .bind(keys.target)
-    .bind(keys.tenant)
-    .execute(&mut **tx)
-    .await?;
+    let row = job_row(&id, kind, subject_id, payload, due_at, now, keys);
+    group::statement(INSERT_HEAD, INSERT_COLUMNS, [row])
+        .query()
+        .execute(&mut **tx)
+        .await?;
     crate::wake::job_enqueued(kind.lane());
     Ok(id)
+}
+
+/// Several jobs of one kind and subject, each `(payload, due_at)`, in one statement;
+/// they run one after another in due order.
+pub async fn enqueue_all(
+    tx: &mut Tx,
+    kind: Kind,
+    subject_id: &str,
+    jobs: &[(Value, Timestamp)],
+    now: Timestamp,
+) -> sqlx::Result<Vec<String>> {
+    if jobs.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<String> = jobs.iter().map(|_| ids::new_id()).collect();
+    let rows = ids.iter().zip(jobs).map(|(id, (payload, due_at))| {
+        job_row(id, kind, subject_id, payload, *due_at, now, Keys::default())
+    });
+    group::statement(INSERT_HEAD, INSERT_COLUMNS, rows)
+        .query()
+        .execute(&mut **tx)
+        .await?;
+    crate::wake::job_enqueued(kind.lane());
+    Ok(ids)
+}
+
+const INSERT_HEAD: &str =
+    "INSERT INTO jobs (id, kind, subject_id, payload, due_at, locked_until, attempts, \
+    last_error, created_at, order_key, target, tenant)";
+const INSERT_COLUMNS: usize = 12;
+
+/// The values of a new job's row, in `INSERT_HEAD`'s order.
+fn job_row(
+    id: &str,
+    kind: Kind,
+    subject_id: &str,
+    payload: &Value,
+    due_at: Timestamp,
+    now: Timestamp,
+    keys: Keys<'_>,
+) -> Vec<Arg> {
+    vec![
+        id.into(),
+        kind.as_str().into(),
+        subject_id.into(),
+        payload.to_string().into(),
+        due_at.micros().into(),
+        Arg::NullInt,
+        Arg::Int(0),
+        Arg::Null,
+        now.micros().into(),
+        keys.order.unwrap_or(subject_id).into(),
+        keys.target.into(),
+        keys.tenant.into(),
+    ]
 }
 
 /// What a claim leaves alone: the targets and tenants the claimer holds enough of.
@@ -370,15 +416,19 @@ pub async fn finish(store: &Store, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes a call's pending timers once it has ended.
+/// Removes a call's pending timers once it has ended (one statement).
 pub async fn cancel_for_subject(tx: &mut Tx, subject_id: &str, kinds: &[Kind]) -> sqlx::Result<()> {
-    for kind in kinds {
-        sqlx::query("DELETE FROM jobs WHERE subject_id = $1 AND kind = $2")
-            .bind(subject_id)
-            .bind(kind.as_str())
-            .execute(&mut **tx)
-            .await?;
+    if kinds.is_empty() {
+        return Ok(());
     }
+    // Kinds are our own constants, never user input.
+    sqlx::query(&format!(
+        "DELETE FROM jobs WHERE subject_id = $1 AND kind IN ({})",
+        kind_list(kinds)
+    ))
+    .bind(subject_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

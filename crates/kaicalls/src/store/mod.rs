@@ -5,7 +5,8 @@
 //! beside it, so reads never wait behind writes. PostgreSQL has one pool of
 //! [`PoolSize`] connections for both; sqlx prepares each statement once per
 //! connection and reuses it. Rows of hot single-row INSERTs (usage rows) are
-//! group-committed ([`group`]). Queries are written once in portable SQL
+//! group-committed ([`group`]); so are the hot paths' whole transactions
+//! ([`writer`], [`Store::write`]). Queries are written once in portable SQL
 //! (`$n` placeholders, BIGINT microsecond timestamps, TEXT ids and JSON); where the
 //! dialects truly differ the two variants sit side by side behind [`Dialect`].
 //!
@@ -17,6 +18,7 @@ mod migrations;
 pub mod row;
 pub mod settings;
 pub mod sql;
+pub mod writer;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -48,6 +50,7 @@ pub struct Store {
     read: AnyPool,
     pub dialect: Dialect,
     groups: Arc<Mutex<HashMap<&'static str, group::GroupInsert>>>,
+    writer: writer::Writer,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -109,8 +112,15 @@ impl Store {
             }
         }
         .with_context(cannot)?;
+        // SQLite has one writer connection, so one writer task; PostgreSQL commits
+        // a few batches at once and leaves most of its pool to everything else.
+        let writers = match dialect {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => (size.0 as usize / 4).clamp(1, 4),
+        };
         let mut store = Store {
             read: pool.clone(),
+            writer: writer::Writer::start(pool.clone(), writers),
             pool,
             dialect,
             groups: Arc::default(),
@@ -163,6 +173,22 @@ impl Store {
     pub fn grouped_batches(&self, head: &str) -> u64 {
         let groups = self.groups.lock().expect("group registry");
         groups.get(head).map_or(0, group::GroupInsert::batches)
+    }
+
+    /// Runs `work` in a transaction group-committed with the other writes waiting at
+    /// that moment ([`writer`]); returns its result once committed. `work` must use
+    /// only the transaction it is given.
+    pub async fn write<T, F>(&self, work: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t mut Tx) -> writer::BoxFuture<'t, anyhow::Result<T>> + Send + 'static,
+    {
+        self.writer.write(work).await
+    }
+
+    /// Group commits of [`Store::write`] so far.
+    pub fn write_batches(&self) -> u64 {
+        self.writer.commits()
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {

@@ -12,6 +12,8 @@ pub enum Arg {
     Int(i64),
     /// SQL NULL (a text column's).
     Null,
+    /// SQL NULL of an integer column (PostgreSQL types a bound NULL).
+    NullInt,
 }
 
 impl<A: Into<Arg>> From<Option<A>> for Arg {
@@ -109,6 +111,7 @@ impl Sql {
                 Arg::Text(s) => query.bind(s.as_str()),
                 Arg::Int(i) => query.bind(*i),
                 Arg::Null => query.bind(None::<String>),
+                Arg::NullInt => query.bind(None::<i64>),
             };
         }
         query

@@ -228,43 +228,52 @@ impl Deliverer {
             (!succeeded).then(|| format!("endpoint answered HTTP {}", status_code.unwrap_or(0)))
         });
 
-        let mut tx = self.store.begin().await?;
-        sqlx::query(
-            "INSERT INTO delivery_attempts (id, delivery_id, attempt, status_code, error, latency_ms, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(ids::new_id())
-        .bind(&d.id)
-        .bind(attempt)
-        .bind(status_code)
-        .bind(&error)
-        .bind(latency_ms)
-        .bind(now.micros())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
-                next_attempt_at = $5, updated_at = $6 WHERE id = $7",
-        )
-        .bind(status)
-        .bind(attempt)
-        .bind(status_code)
-        .bind(&error)
-        .bind(next_at.map(Timestamp::micros))
-        .bind(now.micros())
-        .bind(&d.id)
-        .execute(&mut *tx)
-        .await?;
-        if gone {
-            if let Some(sub) = &d.subscription_id {
-                super::disable(&mut tx, sub, "endpoint answered 410 Gone", now).await?;
-            }
-        }
-        match next_at {
-            Some(at) => jobs::reschedule(&mut tx, &job.id, at).await?,
-            None => jobs::complete(&mut tx, &job.id).await?,
-        }
-        tx.commit().await?;
+        // Group-committed with the other attempts finishing at this moment.
+        let (delivery_id, subscription_id, job_id) =
+            (d.id.clone(), d.subscription_id.clone(), job.id.clone());
+        let recorded_error = error.clone();
+        self.store
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO delivery_attempts (id, delivery_id, attempt, status_code, error, latency_ms, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(ids::new_id())
+                    .bind(&delivery_id)
+                    .bind(attempt)
+                    .bind(status_code)
+                    .bind(&recorded_error)
+                    .bind(latency_ms)
+                    .bind(now.micros())
+                    .execute(&mut **tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE deliveries SET status = $1, attempts = $2, last_status_code = $3, last_error = $4,
+                            next_attempt_at = $5, updated_at = $6 WHERE id = $7",
+                    )
+                    .bind(status)
+                    .bind(attempt)
+                    .bind(status_code)
+                    .bind(&recorded_error)
+                    .bind(next_at.map(Timestamp::micros))
+                    .bind(now.micros())
+                    .bind(&delivery_id)
+                    .execute(&mut **tx)
+                    .await?;
+                    if gone {
+                        if let Some(sub) = &subscription_id {
+                            super::disable(tx, sub, "endpoint answered 410 Gone", now).await?;
+                        }
+                    }
+                    match next_at {
+                        Some(at) => jobs::reschedule(tx, &job_id, at).await?,
+                        None => jobs::complete(tx, &job_id).await?,
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
         if !succeeded {
             tracing::info!(delivery = %d.id, attempt, status, error = error.as_deref().unwrap_or(""), "webhook attempt failed");
         }

@@ -813,3 +813,111 @@ async fn sqlite_reads_do_not_wait_for_the_writer() {
         .await;
     assert!(refused.is_err(), "reader connections are read-only");
 }
+
+/// Concurrent transactions handed to `Store::write` are committed together, each
+/// caller answered with its own result once its writes are readable; one that fails
+/// is undone alone (its first row too), and one that panics loses only its batch,
+/// not the writer.
+#[tokio::test]
+async fn grouped_transactions_commit_together_and_a_failed_one_is_undone_alone() {
+    use sqlx::Executor;
+    for (name, store, _dir) in backends().await {
+        store
+            .pool
+            .execute("CREATE TABLE write_test (id TEXT PRIMARY KEY, n BIGINT NOT NULL)")
+            .await
+            .unwrap();
+        let before = store.write_batches();
+        let tasks: Vec<_> = (0..300i64)
+            .map(|n| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let result = store
+                        .write(move |tx| {
+                            Box::pin(async move {
+                                let insert = "INSERT INTO write_test (id, n) VALUES ($1, $2)";
+                                for id in [format!("a-{n}"), format!("b-{n}")] {
+                                    sqlx::query(insert)
+                                        .bind(&id)
+                                        .bind(n)
+                                        .execute(&mut **tx)
+                                        .await?;
+                                }
+                                if n == 13 {
+                                    // A duplicate key: this transaction fails after
+                                    // two good rows.
+                                    sqlx::query(insert)
+                                        .bind("a-12")
+                                        .bind(n)
+                                        .execute(&mut **tx)
+                                        .await?;
+                                }
+                                Ok(n * 10)
+                            })
+                        })
+                        .await;
+                    if let Ok(value) = &result {
+                        assert_eq!(*value, n * 10, "each caller gets its own result");
+                        let found: i64 =
+                            sqlx::query_scalar("SELECT COUNT(*) FROM write_test WHERE n = $1")
+                                .bind(n)
+                                .fetch_one(store.reader())
+                                .await
+                                .unwrap();
+                        assert_eq!(found, 2, "answered means committed ({n})");
+                    }
+                    (n, result.is_ok())
+                })
+            })
+            .collect();
+        let mut failed = vec![];
+        for task in tasks {
+            let (n, ok) = task.await.unwrap();
+            if !ok {
+                failed.push(n);
+            }
+        }
+        assert_eq!(
+            failed,
+            vec![13],
+            "{name}: exactly the failing transaction fails"
+        );
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM write_test WHERE n = 13")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        assert!(
+            rows.is_empty(),
+            "{name}: the failed transaction left {rows:?}"
+        );
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM write_test")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(total, 598, "{name}");
+        let batches = store.write_batches() - before;
+        assert!(
+            (1..300).contains(&batches),
+            "{name}: 300 transactions took {batches} commits"
+        );
+
+        let panicked = store
+            .write::<(), _>(|_tx| Box::pin(async move { panic!("a bug in a grouped transaction") }))
+            .await;
+        assert!(panicked.is_err(), "{name}: a panicking work is an error");
+        let after = store
+            .write(|tx| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO write_test (id, n) VALUES ('after', 1)")
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await;
+        assert!(
+            after.is_ok(),
+            "{name}: the writer outlives a panic: {after:?}"
+        );
+    }
+}
