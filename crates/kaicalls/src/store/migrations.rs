@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, PROVIDERS_AND_RECORDINGS),
     (4, IDEMPOTENCY_RECOVERY),
     (5, FAIR_JOBS),
+    (6, JOB_INDEXES),
 ];
 
 const INITIAL: &str = r#"
@@ -301,6 +302,14 @@ const FAIR_JOBS: &str = r#"
 ALTER TABLE jobs ADD COLUMN order_key TEXT;
 ALTER TABLE jobs ADD COLUMN target TEXT;
 ALTER TABLE jobs ADD COLUMN tenant TEXT
+"#;
+
+/// A call's timers are cancelled by subject (every dial and every call's end), and
+/// each lane claims only its own kinds: without these, both scanned every job row,
+/// so their cost grew with the backlog.
+const JOB_INDEXES: &str = r#"
+CREATE INDEX jobs_subject ON jobs (subject_id, kind);
+CREATE INDEX jobs_kind_due ON jobs (kind, due_at)
 "#;
 
 /// PostgreSQL only, after the portable part of a migration: statements run whole (a

@@ -20,6 +20,30 @@ fn sine() -> &'static [u8] {
     })
 }
 
+/// Writes the tone of `freq` Hz over `samples[start..end]`, sample `k` being
+/// `SINE[k * freq % RATE]`: the tone repeats every `RATE / gcd(freq, RATE)` samples,
+/// so one period is computed and copied (a ten-minute recording is 4.8 MB).
+fn fill_tone(samples: &mut [u8], start: usize, end: usize, freq: usize) {
+    if start >= end {
+        return;
+    }
+    let rate = RATE as usize;
+    let (mut a, mut b) = (freq, rate);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    let period = rate / a.max(1);
+    let sine = sine();
+    let tone: Vec<u8> = (0..period).map(|k| sine[k * freq % rate]).collect();
+    let mut k = start;
+    while k < end {
+        let phase = k % period;
+        let len = (period - phase).min(end - k);
+        samples[k..k + len].copy_from_slice(&tone[phase..phase + len]);
+        k += len;
+    }
+}
+
 pub fn wav(transcript: &[Turn], duration_secs: i64) -> Vec<u8> {
     let secs = duration_secs.max(1) as usize;
     let n = secs * RATE as usize;
@@ -35,17 +59,9 @@ pub fn wav(transcript: &[Turn], duration_secs: i64) -> Vec<u8> {
             Role::Agent => 440,
             Role::Customer => 330,
         };
-        let sine = sine();
         // Speak for 80% of the turn, then a pause.
-        let speak_end = start + (end.saturating_sub(start)) * 4 / 5;
-        for (k, sample) in samples
-            .iter_mut()
-            .enumerate()
-            .take(speak_end.min(n))
-            .skip(start)
-        {
-            *sample = sine[k * freq % RATE as usize];
-        }
+        let speak_end = (start + (end.saturating_sub(start)) * 4 / 5).min(n);
+        fill_tone(&mut samples, start, speak_end, freq);
     }
     let mut out = Vec::with_capacity(44 + n);
     out.extend_from_slice(b"RIFF");
@@ -85,6 +101,37 @@ mod tests {
             let v = (k as f64 * 440.0 / RATE as f64 * std::f64::consts::TAU).sin() * 40.0;
             let expected = 128.0 + v;
             assert!((bytes[44 + k] as f64 - expected).abs() <= 1.0, "sample {k}");
+        }
+    }
+
+    #[test]
+    fn each_turn_is_its_tone_sample_by_sample_then_a_pause() {
+        let turns = vec![
+            Turn {
+                role: Role::Agent,
+                text: "hello".into(),
+                start_s: 0.3,
+            },
+            Turn {
+                role: Role::Customer,
+                text: "hi".into(),
+                start_s: 2.5,
+            },
+        ];
+        let bytes = wav(&turns, 5);
+        let samples = &bytes[44..];
+        let sine = sine();
+        let rate = RATE as usize;
+        let (a0, a1, c0, end) = (2_400usize, 20_000usize, 20_000usize, 5 * rate);
+        for (k, sample) in samples.iter().enumerate() {
+            let expected = if k >= a0 && k < a0 + (a1 - a0) * 4 / 5 {
+                sine[k * 440 % rate]
+            } else if k >= c0 && k < c0 + (end - c0) * 4 / 5 {
+                sine[k * 330 % rate]
+            } else {
+                128
+            };
+            assert_eq!(*sample, expected, "sample {k}");
         }
     }
 }
