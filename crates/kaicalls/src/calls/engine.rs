@@ -152,7 +152,7 @@ impl Engine {
         let job_id = job.id.clone();
         let call_id = call.id.clone();
         self.store
-            .write(move |tx| {
+            .write_background(move |tx| {
                 Box::pin(async move {
                     if let Some(next) = &next {
                         if !engine.save_transition(tx, &call, next, now).await? {

@@ -178,12 +178,23 @@ impl Store {
     /// Runs `work` in a transaction group-committed with the other writes waiting at
     /// that moment ([`writer`]); returns its result once committed. `work` must use
     /// only the transaction it is given.
+    /// A request's transaction: batches take these first.
     pub async fn write<T, F>(&self, work: F) -> anyhow::Result<T>
     where
         T: Send + 'static,
         F: for<'t> FnOnce(&'t mut Tx) -> writer::BoxFuture<'t, anyhow::Result<T>> + Send + 'static,
     {
-        self.writer.write(work).await
+        self.writer.write(writer::Priority::Request, work).await
+    }
+
+    /// [`Store::write`] for background work (a job): it shares batches with requests
+    /// but does not hold them up.
+    pub async fn write_background<T, F>(&self, work: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'t> FnOnce(&'t mut Tx) -> writer::BoxFuture<'t, anyhow::Result<T>> + Send + 'static,
+    {
+        self.writer.write(writer::Priority::Background, work).await
     }
 
     /// Group commits of [`Store::write`] so far.

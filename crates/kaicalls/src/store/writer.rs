@@ -39,10 +39,62 @@ struct Pending {
     answer: Answer,
 }
 
-/// The queue of transactions waiting to be group-committed, and its writer tasks.
+/// Whose transaction it is: a request's (a client waits for it) or background work's
+/// (a job). A batch takes every waiting request's first and then background work,
+/// only [`BACKGROUND_BESIDE_REQUESTS`] of it while requests wait: requests are not
+/// held up behind a backlog of jobs, and jobs keep moving under any request load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    Request,
+    Background,
+}
+
+const BACKGROUND_BESIDE_REQUESTS: usize = 8;
+
+/// Both queues, taken together by one writer task at a time.
+struct Queues {
+    requests: mpsc::UnboundedReceiver<Pending>,
+    background: mpsc::UnboundedReceiver<Pending>,
+}
+
+impl Queues {
+    /// Waits for work, then takes the next batch (empty once every sender is gone).
+    async fn next_batch(&mut self, batch: &mut Vec<Pending>) {
+        let (first, mut requests) = tokio::select! {
+            biased;
+            Some(p) = self.requests.recv() => (p, 1),
+            Some(p) = self.background.recv() => (p, 0),
+            else => return,
+        };
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match self.requests.try_recv() {
+                Ok(p) => {
+                    batch.push(p);
+                    requests += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let room = if requests == 0 {
+            MAX_BATCH
+        } else {
+            (requests + BACKGROUND_BESIDE_REQUESTS).min(MAX_BATCH)
+        };
+        while batch.len() < room {
+            match self.background.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// The queues of transactions waiting to be group-committed, and its writer tasks.
 #[derive(Clone)]
 pub struct Writer {
-    queue: mpsc::UnboundedSender<Pending>,
+    requests: mpsc::UnboundedSender<Pending>,
+    background: mpsc::UnboundedSender<Pending>,
     commits: Arc<AtomicU64>,
 }
 
@@ -50,16 +102,20 @@ impl Writer {
     /// Spawns `tasks` writer tasks on `pool` (call inside a tokio runtime); they end
     /// when every handle is dropped.
     pub fn start(pool: AnyPool, tasks: usize) -> Writer {
-        let (queue, receiver) = mpsc::unbounded_channel::<Pending>();
-        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        let (requests, requests_rx) = mpsc::unbounded_channel::<Pending>();
+        let (background, background_rx) = mpsc::unbounded_channel::<Pending>();
+        let queues = Arc::new(tokio::sync::Mutex::new(Queues {
+            requests: requests_rx,
+            background: background_rx,
+        }));
         let commits = Arc::new(AtomicU64::new(0));
         for _ in 0..tasks.max(1) {
-            let (pool, receiver, commits) = (pool.clone(), receiver.clone(), commits.clone());
+            let (pool, queues, commits) = (pool.clone(), queues.clone(), commits.clone());
             tokio::spawn(async move {
                 let mut batch = Vec::with_capacity(MAX_BATCH);
                 loop {
-                    let taken = receiver.lock().await.recv_many(&mut batch, MAX_BATCH).await;
-                    if taken == 0 {
+                    queues.lock().await.next_batch(&mut batch).await;
+                    if batch.is_empty() {
                         break;
                     }
                     commits.fetch_add(1, Ordering::Relaxed);
@@ -72,7 +128,11 @@ impl Writer {
                 }
             });
         }
-        Writer { queue, commits }
+        Writer {
+            requests,
+            background,
+            commits,
+        }
     }
 
     /// Batches committed (or attempted) so far.
@@ -82,7 +142,7 @@ impl Writer {
 
     /// Runs `work` in a shared transaction; returns its result once that transaction
     /// is committed (or its error, with nothing of it written).
-    pub async fn write<T, F>(&self, work: F) -> anyhow::Result<T>
+    pub async fn write<T, F>(&self, priority: Priority, work: F) -> anyhow::Result<T>
     where
         T: Send + 'static,
         F: for<'t> FnOnce(&'t mut Tx) -> BoxFuture<'t, anyhow::Result<T>> + Send + 'static,
@@ -100,7 +160,11 @@ impl Writer {
         let answer: Answer = Box::new(move |result| {
             let _ = done.send(result);
         });
-        self.queue
+        let queue = match priority {
+            Priority::Request => &self.requests,
+            Priority::Background => &self.background,
+        };
+        queue
             .send(Pending { work, answer })
             .map_err(|_| anyhow::anyhow!("the store's writer has stopped"))?;
         answered
@@ -187,5 +251,70 @@ async fn run_in_savepoint(tx: &mut Tx, work: Work) -> (anyhow::Result<()>, bool)
             let sound = undone.and(released).is_ok();
             (Err(err), sound)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pending write that, answered, logs its name.
+    fn pending(name: String, log: &Arc<Mutex<Vec<String>>>) -> Pending {
+        let log = log.clone();
+        Pending {
+            work: Box::new(|_tx| Box::pin(async { Ok(()) })),
+            answer: Box::new(move |_| log.lock().unwrap().push(name)),
+        }
+    }
+
+    #[test]
+    fn requests_go_first_and_background_work_still_moves() {
+        let (req_tx, requests) = mpsc::unbounded_channel();
+        let (bg_tx, background) = mpsc::unbounded_channel();
+        let mut queues = Queues {
+            requests,
+            background,
+        };
+        let log = Arc::new(Mutex::new(vec![]));
+        for i in 0..100 {
+            bg_tx.send(pending(format!("job-{i}"), &log)).ok().unwrap();
+        }
+        for i in 0..3 {
+            req_tx.send(pending(format!("req-{i}"), &log)).ok().unwrap();
+        }
+        let taken = |queues: &mut Queues| {
+            let mut batch = vec![];
+            poll_ready(queues.next_batch(&mut batch));
+            let names: Vec<String> = batch
+                .into_iter()
+                .map(|p| {
+                    (p.answer)(Ok(()));
+                    log.lock().unwrap().pop().unwrap()
+                })
+                .collect();
+            names
+        };
+        let first = taken(&mut queues);
+        let mut expected: Vec<String> = (0..3).map(|i| format!("req-{i}")).collect();
+        expected.extend((0..BACKGROUND_BESIDE_REQUESTS).map(|i| format!("job-{i}")));
+        assert_eq!(first, expected, "requests first, a few jobs beside them");
+        let second = taken(&mut queues);
+        assert_eq!(
+            second.len(),
+            MAX_BATCH,
+            "with no request waiting, a full batch of jobs"
+        );
+        assert_eq!(second[0], format!("job-{BACKGROUND_BESIDE_REQUESTS}"));
+    }
+
+    /// Polls a future that is ready (the queues hold work) to its end.
+    fn poll_ready<F: Future<Output = ()>>(future: F) {
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut future = std::pin::pin!(future);
+        assert!(
+            future.as_mut().poll(&mut cx).is_ready(),
+            "the batch was ready"
+        );
     }
 }

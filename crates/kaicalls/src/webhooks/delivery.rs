@@ -233,7 +233,7 @@ impl Deliverer {
             (d.id.clone(), d.subscription_id.clone(), job.id.clone());
         let recorded_error = error.clone();
         self.store
-            .write(move |tx| {
+            .write_background(move |tx| {
                 Box::pin(async move {
                     sqlx::query(
                         "INSERT INTO delivery_attempts (id, delivery_id, attempt, status_code, error, latency_ms, created_at)
