@@ -127,6 +127,11 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
+        // An answer decided inside a grouped transaction comes back as it was.
+        let err = match err.downcast::<ApiError>() {
+            Ok(api) => return api,
+            Err(other) => other,
+        };
         match err.downcast::<sqlx::Error>() {
             Ok(sqlx) => sqlx.into(),
             Err(other) => ApiError::Internal(other),
@@ -231,5 +236,26 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A grouped transaction's work returns `anyhow`; the answer it decided (and a
+    /// store error's meaning) come back out of it unchanged.
+    #[test]
+    fn answers_survive_a_trip_through_anyhow() {
+        let api: ApiError = anyhow::Error::from(ApiError::not_found("Lead")).into();
+        assert_eq!(api.status(), StatusCode::NOT_FOUND);
+        assert_eq!(api.envelope()["error"]["code"], "not_found");
+        let store: ApiError = anyhow::Error::from(sqlx::Error::RowNotFound).into();
+        assert_eq!(
+            store.status(),
+            ApiError::from(sqlx::Error::RowNotFound).status()
+        );
+        let other: ApiError = anyhow::anyhow!("boom").into();
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -155,11 +155,7 @@ pub async fn enqueue_keyed(
 ) -> sqlx::Result<String> {
     let id = ids::new_id();
     let row = job_row(&id, kind, subject_id, payload, due_at, now, keys);
-    group::statement(INSERT_HEAD, INSERT_COLUMNS, [row])
-        .query()
-        .execute(&mut **tx)
-        .await?;
-    crate::wake::job_enqueued(kind.lane());
+    insert_rows(tx, kind, [row]).await?;
     Ok(id)
 }
 
@@ -179,12 +175,22 @@ pub async fn enqueue_all(
     let rows = ids.iter().zip(jobs).map(|(id, (payload, due_at))| {
         job_row(id, kind, subject_id, payload, *due_at, now, Keys::default())
     });
+    insert_rows(tx, kind, rows).await?;
+    Ok(ids)
+}
+
+/// Inserts new jobs' rows (of `kind`) in one statement and wakes their lane.
+async fn insert_rows(
+    tx: &mut Tx,
+    kind: Kind,
+    rows: impl IntoIterator<Item = Vec<Arg>>,
+) -> sqlx::Result<()> {
     group::statement(INSERT_HEAD, INSERT_COLUMNS, rows)
         .query()
         .execute(&mut **tx)
         .await?;
     crate::wake::job_enqueued(kind.lane());
-    Ok(ids)
+    Ok(())
 }
 
 const INSERT_HEAD: &str =

@@ -170,6 +170,28 @@ impl LeadFields {
 
 /// The durable `lead.*` event, written with the change. Leads are shared
 /// configuration, so the event goes out in the mode of the key that made the change.
+/// Saves the lead (a new one, or over the stored one) with its `lead.created` /
+/// `lead.updated` event, group-committed ([`crate::store::Store::write`]).
+async fn write_and_emit(
+    app: &AppState,
+    lead: Lead,
+    new: bool,
+    mode: Mode,
+    now: Timestamp,
+) -> ApiResult<Lead> {
+    let kind = if new { "lead.created" } else { "lead.updated" };
+    Ok(app
+        .store
+        .write(move |tx| {
+            Box::pin(async move {
+                super::save(tx, &lead, new).await?;
+                emit(tx, &lead, kind, mode, now).await?;
+                Ok(lead)
+            })
+        })
+        .await?)
+}
+
 async fn emit(tx: &mut Tx, lead: &Lead, kind: &str, mode: Mode, now: Timestamp) -> ApiResult<()> {
     events::emit(
         tx,
@@ -216,10 +238,7 @@ pub async fn create(
     let mut lead = Lead::new(&business_id, now);
     body.apply(&mut lead)?;
     check_agent(&app, &auth.tenant, &lead).await?;
-    let mut tx = app.store.begin().await?;
-    super::save(&mut tx, &lead, true).await?;
-    emit(&mut tx, &lead, "lead.created", auth.tenant.mode, now).await?;
-    tx.commit().await?;
+    let lead = write_and_emit(&app, lead, true, auth.tenant.mode, now).await?;
     Ok((StatusCode::CREATED, Json(lead)))
 }
 
@@ -246,9 +265,6 @@ pub async fn update(
     check_agent(&app, &auth.tenant, &lead).await?;
     let now = app.clock.now();
     lead.updated_at = now;
-    let mut tx = app.store.begin().await?;
-    super::save(&mut tx, &lead, false).await?;
-    emit(&mut tx, &lead, "lead.updated", auth.tenant.mode, now).await?;
-    tx.commit().await?;
+    let lead = write_and_emit(&app, lead, false, auth.tenant.mode, now).await?;
     Ok(Json(lead))
 }
