@@ -515,6 +515,7 @@ impl Engine {
                 (json!({ "event": step.event }), due)
             })
             .collect();
+        let steps: Vec<_> = steps.iter().map(|(payload, due)| (payload, *due)).collect();
         jobs::enqueue_all(tx, Kind::ProviderEvent, &call.id, &steps, now).await?;
         Ok(())
     }

@@ -153,10 +153,8 @@ pub async fn enqueue_keyed(
     now: Timestamp,
     keys: Keys<'_>,
 ) -> sqlx::Result<String> {
-    let id = ids::new_id();
-    let row = job_row(&id, kind, subject_id, payload, due_at, now, keys);
-    insert_rows(tx, kind, [row]).await?;
-    Ok(id)
+    let mut ids = insert(tx, kind, subject_id, &[(payload, due_at)], now, keys).await?;
+    Ok(ids.remove(0))
 }
 
 /// Several jobs of one kind and subject, each `(payload, due_at)`, in one statement;
@@ -165,32 +163,10 @@ pub async fn enqueue_all(
     tx: &mut Tx,
     kind: Kind,
     subject_id: &str,
-    jobs: &[(Value, Timestamp)],
+    jobs: &[(&Value, Timestamp)],
     now: Timestamp,
 ) -> sqlx::Result<Vec<String>> {
-    if jobs.is_empty() {
-        return Ok(vec![]);
-    }
-    let ids: Vec<String> = jobs.iter().map(|_| ids::new_id()).collect();
-    let rows = ids.iter().zip(jobs).map(|(id, (payload, due_at))| {
-        job_row(id, kind, subject_id, payload, *due_at, now, Keys::default())
-    });
-    insert_rows(tx, kind, rows).await?;
-    Ok(ids)
-}
-
-/// Inserts new jobs' rows (of `kind`) in one statement and wakes their lane.
-async fn insert_rows(
-    tx: &mut Tx,
-    kind: Kind,
-    rows: impl IntoIterator<Item = Vec<Arg>>,
-) -> sqlx::Result<()> {
-    group::statement(INSERT_HEAD, INSERT_COLUMNS, rows)
-        .query()
-        .execute(&mut **tx)
-        .await?;
-    crate::wake::job_enqueued(kind.lane());
-    Ok(())
+    insert(tx, kind, subject_id, jobs, now, Keys::default()).await
 }
 
 const INSERT_HEAD: &str =
@@ -198,30 +174,42 @@ const INSERT_HEAD: &str =
     last_error, created_at, order_key, target, tenant)";
 const INSERT_COLUMNS: usize = 12;
 
-/// The values of a new job's row, in `INSERT_HEAD`'s order.
-fn job_row(
-    id: &str,
+/// Inserts the jobs in one statement and wakes their lane; returns their ids.
+async fn insert(
+    tx: &mut Tx,
     kind: Kind,
     subject_id: &str,
-    payload: &Value,
-    due_at: Timestamp,
+    jobs: &[(&Value, Timestamp)],
     now: Timestamp,
     keys: Keys<'_>,
-) -> Vec<Arg> {
-    vec![
-        id.into(),
-        kind.as_str().into(),
-        subject_id.into(),
-        payload.to_string().into(),
-        due_at.micros().into(),
-        Arg::NullInt,
-        Arg::Int(0),
-        Arg::Null,
-        now.micros().into(),
-        keys.order.unwrap_or(subject_id).into(),
-        keys.target.into(),
-        keys.tenant.into(),
-    ]
+) -> sqlx::Result<Vec<String>> {
+    if jobs.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<String> = jobs.iter().map(|_| ids::new_id()).collect();
+    let rows = ids.iter().zip(jobs).map(|(id, (payload, due_at))| {
+        // In INSERT_HEAD's order.
+        vec![
+            id.into(),
+            kind.as_str().into(),
+            subject_id.into(),
+            payload.to_string().into(),
+            due_at.micros().into(),
+            Arg::NullInt,
+            Arg::Int(0),
+            Arg::Null,
+            now.micros().into(),
+            keys.order.unwrap_or(subject_id).into(),
+            keys.target.into(),
+            keys.tenant.into(),
+        ]
+    });
+    group::statement(INSERT_HEAD, INSERT_COLUMNS, rows)
+        .query()
+        .execute(&mut **tx)
+        .await?;
+    crate::wake::job_enqueued(kind.lane());
+    Ok(ids)
 }
 
 /// What a claim leaves alone: the targets and tenants the claimer holds enough of.
