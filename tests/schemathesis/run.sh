@@ -34,6 +34,10 @@
 # and the other checks (status code and response schema conformance) hold those
 # answers to the document.
 #
+# The live event stream (/api/v1/events/stream) is left out: its answer never ends,
+# so every case would run into the request timeout; its contract is tested by the
+# Rust suite (tests/api/stream.rs).
+#
 # Prints the counts (test cases, requests, per-check passes and failures, 5xx) and
 # the path of the JUnit and NDJSON reports; exits non-zero on any failure.
 set -euo pipefail
@@ -196,6 +200,7 @@ env \
   run "$base/api/v1/openapi.json" \
   --checks all \
   --exclude-checks positive_data_acceptance \
+  --exclude-path /api/v1/events/stream \
   --phases examples,coverage,fuzzing,stateful \
   --max-examples "$max_examples" \
   --max-time "$max_time" \

@@ -29,6 +29,8 @@ pub struct AppState {
     /// How long an `Idempotency-Key` claim is held by its request
     /// (`calls::idempotency`).
     pub idempotency_lease_secs: f64,
+    /// The live event stream's reader, shared by every open stream.
+    pub events: Arc<crate::events::stream::Hub>,
 }
 
 impl AppState {

@@ -80,6 +80,15 @@ pub struct ServeArgs {
     #[arg(long, env = "KAICALLS_BODY_TIMEOUT_SECS", default_value_t = 30.0)]
     pub body_timeout_secs: f64,
 
+    /// Seconds between heartbeats (an SSE comment) on an idle event stream.
+    #[arg(
+        long,
+        env = "KAICALLS_EVENTS_HEARTBEAT_SECS",
+        default_value_t = 15.0,
+        hide = true
+    )]
+    pub events_heartbeat_secs: f64,
+
     /// Connections open at once; beyond it new connections wait in the backlog.
     #[arg(long, env = "KAICALLS_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,

@@ -2,6 +2,7 @@
 //! runs them until SIGINT/SIGTERM.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -97,6 +98,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: public_url.clone().into(),
         allow_private_webhooks: args.allow_private_webhooks,
         idempotency_lease_secs: args.idempotency_lease_secs,
+        events: crate::events::stream::Hub::new(
+            store.clone(),
+            Duration::from_secs_f64(args.events_heartbeat_secs),
+        ),
     };
 
     if args.demo && tenancy::count_users(&store).await? == 0 {
@@ -120,6 +125,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let worker = (args.role != Role::Api).then(|| tokio::spawn(worker.run(stopping)));
     let limits = args.connection_limits()?;
+    let events = state.events.clone();
     let app = match args.role {
         Role::Worker => http::ops_router(state),
         Role::Api | Role::All => http::router(state),
@@ -129,7 +135,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(role = ?args.role, database = %redact_url(&args.db.database_url), %public_url, sim_speed = args.sim_speed, "serving");
     // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish, then
     // stop the worker, which lets its running jobs finish and gives back the rest.
-    http::serve::serve(listener, app, limits, shutdown_signal()).await?;
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Open event streams end at once instead of holding the drain.
+        events.close();
+    };
+    http::serve::serve(listener, app, limits, shutdown).await?;
     let _ = stop.send(true);
     if let Some(worker) = worker {
         let _ = worker.await;

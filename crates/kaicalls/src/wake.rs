@@ -27,6 +27,7 @@ use tokio::sync::Notify;
 pub const JOBS_CHANNEL: &str = "kaicalls_jobs";
 pub const CALLS_CHANNEL: &str = "kaicalls_calls";
 pub const KEYS_CHANNEL: &str = "kaicalls_keys";
+pub const EVENTS_CHANNEL: &str = "kaicalls_events";
 
 /// Bumped whenever an API key changes (here, or on another instance): cached keys
 /// read before the bump are stale.
@@ -67,6 +68,9 @@ struct Signals {
     jobs: [Notify; 2],
     /// Waiters per call id; entries whose last waiter left are pruned as they are met.
     calls: Mutex<HashMap<String, Weak<Notify>>>,
+    /// The event stream's reader (`events::stream`): one waiter, woken with a permit
+    /// so a commit while it reads is not missed.
+    events: Notify,
 }
 
 static SIGNALS: LazyLock<Signals> = LazyLock::new(Signals::default);
@@ -93,6 +97,19 @@ pub fn jobs(lane: JobLane) -> tokio::sync::futures::Notified<'static> {
 fn all_jobs_changed() {
     jobs_changed(JobLane::Calls);
     jobs_changed(JobLane::Io);
+}
+
+/// A transaction that may have written events committed in this process. On
+/// PostgreSQL the commit's `NOTIFY` wakes the reader (here and on every instance).
+pub fn events_committed() {
+    if LISTENER.load(Ordering::SeqCst) == NO_LISTENER {
+        SIGNALS.events.notify_one();
+    }
+}
+
+/// Resolves at the next commit of events after the previous one was taken.
+pub fn events() -> tokio::sync::futures::Notified<'static> {
+    SIGNALS.events.notified()
 }
 
 /// The call `id` changed: wakes whoever watches it.
@@ -168,6 +185,7 @@ pub fn listen(url: String) {
             keys_changed();
             all_jobs_changed();
             all_calls_changed();
+            SIGNALS.events.notify_one();
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
@@ -177,13 +195,14 @@ pub fn listen(url: String) {
 async fn listen_once(url: &str) -> sqlx::Result<()> {
     let mut listener = sqlx::postgres::PgListener::connect(url).await?;
     listener
-        .listen_all([JOBS_CHANNEL, CALLS_CHANNEL, KEYS_CHANNEL])
+        .listen_all([JOBS_CHANNEL, CALLS_CHANNEL, KEYS_CHANNEL, EVENTS_CHANNEL])
         .await?;
     // Listening from here: anything before may have been missed.
     keys_changed();
     LISTENER.store(LISTENING, Ordering::SeqCst);
     all_jobs_changed();
     all_calls_changed();
+    SIGNALS.events.notify_one();
     loop {
         let note = listener.recv().await?;
         match note.channel() {
@@ -193,6 +212,7 @@ async fn listen_once(url: &str) -> sqlx::Result<()> {
                 None => all_jobs_changed(),
             },
             KEYS_CHANNEL => keys_changed(),
+            EVENTS_CHANNEL => SIGNALS.events.notify_one(),
             _ => call_changed(note.payload()),
         }
     }

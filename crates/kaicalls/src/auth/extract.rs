@@ -122,3 +122,36 @@ impl<St: Send + Sync> FromRequestParts<St> for SessionAuth {
         }
     }
 }
+
+/// An API key holding scope `S`, or a dashboard session (which may do what the
+/// dashboard shows: the live event stream).
+pub enum KeyOrSession<S: RequiredScope> {
+    Key(Auth<S>),
+    Session(Arc<SessionPrincipal>),
+}
+
+impl<S: RequiredScope> KeyOrSession<S> {
+    pub fn tenant(&self) -> &super::Tenant {
+        match self {
+            KeyOrSession::Key(key) => &key.tenant,
+            KeyOrSession::Session(session) => &session.tenant,
+        }
+    }
+
+    pub fn is_session(&self) -> bool {
+        matches!(self, KeyOrSession::Session(_))
+    }
+}
+
+impl<S: RequiredScope, St: Send + Sync> FromRequestParts<St> for KeyOrSession<S> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, ApiError> {
+        match outcome(parts) {
+            AuthOutcome::Session(session) => Ok(KeyOrSession::Session(session)),
+            _ => Auth::<S>::from_request_parts(parts, state)
+                .await
+                .map(KeyOrSession::Key),
+        }
+    }
+}

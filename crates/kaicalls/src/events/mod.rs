@@ -4,6 +4,7 @@
 //! request handler; the worker delivers (`webhooks::delivery`).
 
 pub mod routes;
+pub mod stream;
 
 use crate::store::row::Columns;
 use schemars::JsonSchema;

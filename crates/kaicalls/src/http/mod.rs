@@ -83,6 +83,7 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             post(webhooks::routes::rotate_business_secret),
         ),
         ("/events", get(events::routes::list)),
+        ("/events/stream", get(events::stream::stream)),
         ("/events/replay", post(events::routes::replay)),
         ("/event-deliveries", get(events::routes::deliveries)),
         (
@@ -230,6 +231,7 @@ async fn request_id_and_log(req: Request, next: Next) -> Response {
 mod tests {
     use std::collections::BTreeSet;
     use std::sync::Arc;
+    use std::time::Duration;
 
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
@@ -257,7 +259,7 @@ mod tests {
         );
         let dir = std::env::temp_dir().join(format!("kc-routes-{}", uuid::Uuid::new_v4()));
         AppState {
-            store,
+            store: store.clone(),
             clock,
             engine: Arc::new(engine),
             limiter: Arc::new(RateLimiter::new(Limits {
@@ -271,6 +273,7 @@ mod tests {
             public_url: "http://test".into(),
             allow_private_webhooks: false,
             idempotency_lease_secs: crate::calls::idempotency::DEFAULT_LEASE_SECS,
+            events: crate::events::stream::Hub::new(store.clone(), Duration::from_secs(15)),
         }
     }
 

@@ -51,6 +51,8 @@ pub enum Access {
     Scope(&'static str),
     /// A dashboard session cookie.
     Session,
+    /// An API key holding this scope, or a dashboard session.
+    ScopeOrSession(&'static str),
     /// Vapi's shared secret.
     ProviderSecret,
 }
@@ -110,6 +112,12 @@ fn q<T: JsonSchema>(g: &mut Generators) -> Value {
     g.requests.subschema_for::<T>().to_value()
 }
 
+/// An SSE stream whose messages' `data` is an event (`events::stream`); the content
+/// type is `text/event-stream` (see `content`).
+fn event_stream(g: &mut Generators) -> Value {
+    r::<crate::events::Event>(g)
+}
+
 /// Any JSON object (this document; Vapi's messages, which are Vapi's to define).
 fn any_object(_: &mut Generators) -> Value {
     json!({ "type": "object" })
@@ -159,6 +167,7 @@ pub const OPS: &[Op] = &[
     Op { method: "get", path: "/webhooks/secret", summary: "The business secret that signs per-call webhooks", access: Access::Scope("webhooks:read"), query: &[("business_id", "string", false, "Which business")], body: None, ok: &[(200, r::<BusinessSecret>)], errors: &[400, 404] },
     Op { method: "post", path: "/webhooks/secret/rotate", summary: "Rotate the business secret (the old one signs for 24 h)", access: Access::Scope("webhooks:write"), query: &[("business_id", "string", false, "Which business")], body: None, ok: &[(200, r::<BusinessSecret>)], errors: &[400, 404] },
     Op { method: "get", path: "/events", summary: "Durable events", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("event_type", "string", false, "Type"), ("object_type", "string", false, "call, lead, webhook"), ("object_id", "string", false, "Object"), ("from", "date-time", false, "ISO 8601"), ("to", "date-time", false, "ISO 8601"), LIMIT], body: None, ok: &[(200, r::<EventList>)], errors: &[400, 404] },
+    Op { method: "get", path: "/events/stream", summary: "Live events as Server-Sent Events (resumable with Last-Event-ID)", access: Access::ScopeOrSession("events:read"), query: &[("business_id", "string", false, "Only this business"), ("event_type", "string", false, "Comma-separated event types"), ("call_id", "string", false, "Only this call's events"), ("mode", "enum:live|test", false, "Sessions only: which mode's events (default live)")], body: None, ok: &[(200, event_stream)], errors: &[400, 404] },
     Op { method: "post", path: "/events/replay", summary: "Deliver events again (same webhook-id)", access: Access::Scope("events:replay"), query: &[], body: Some(q::<ReplayBody>), ok: &[(200, r::<Replayed>)], errors: &[400, 404] },
     Op { method: "get", path: "/event-deliveries", summary: "Webhook deliveries with every attempt", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("webhook_id", "string", false, "Subscription id or webhook-id"), ("call_id", "string", false, "Call"), ("status", "enum:succeeded|failed|pending", false, "succeeded, failed or pending"), LIMIT], body: None, ok: &[(200, r::<DeliveryList>)], errors: &[400, 404] },
     Op { method: "post", path: "/providers/vapi/events", summary: "Vapi server messages (status-update, end-of-call-report)", access: Access::ProviderSecret, query: &[], body: Some(any_object), ok: &[(200, any_object)], errors: &[404] },
@@ -204,7 +213,7 @@ fn error_statuses(op: &Op) -> Vec<u16> {
     statuses.extend(op.errors);
     match op.access {
         Access::Public => {}
-        Access::Scope(_) => statuses.extend([401, 403, 429]),
+        Access::Scope(_) | Access::ScopeOrSession(_) => statuses.extend([401, 403, 429]),
         Access::AnyKey => statuses.extend([401, 429]),
         // A cookie write from another site is refused with 403.
         Access::Session => statuses.extend([401, 403]),
@@ -251,9 +260,17 @@ fn operation(op: &Op, g: &mut Generators) -> Value {
     }
     let mut responses = Map::new();
     for (status, schema) in op.ok {
+        let content = if std::ptr::fn_addr_eq(*schema, event_stream as SchemaFn) {
+            json!({ "text/event-stream": {
+                "schema": { "type": "string" },
+                "x-kaicalls-message-data": schema(g),
+            } })
+        } else {
+            json_content(schema(g))
+        };
         responses.insert(
             status.to_string(),
-            json!({"description": reason(*status), "headers": response_headers(), "content": json_content(schema(g))}),
+            json!({"description": reason(*status), "headers": response_headers(), "content": content}),
         );
     }
     let error = r::<ErrorEnvelope>(g);
@@ -277,6 +294,10 @@ fn operation(op: &Op, g: &mut Generators) -> Value {
             json!([{"session": []}]),
             String::from("Dashboard session only (API keys are refused)."),
         ),
+        Access::ScopeOrSession(scope) => (
+            json!([{"bearer": []}, {"apiKeyHeader": []}, {"session": []}]),
+            format!("Requires the `{scope}` scope, or a dashboard session."),
+        ),
         Access::ProviderSecret => (
             json!([{"vapiSecret": []}]),
             String::from("Vapi's shared secret."),
@@ -290,7 +311,7 @@ fn operation(op: &Op, g: &mut Generators) -> Value {
         "responses": responses,
         "security": security,
     });
-    if let Access::Scope(scope) = op.access {
+    if let Access::Scope(scope) | Access::ScopeOrSession(scope) = op.access {
         out["x-kaicalls-scope"] = json!(scope);
     }
     if let Some(body) = op.body {

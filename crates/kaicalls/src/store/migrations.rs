@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, IDEMPOTENCY_RECOVERY),
     (5, FAIR_JOBS),
     (6, JOB_INDEXES),
+    (7, EVENT_STREAM),
 ];
 
 const INITIAL: &str = r#"
@@ -312,6 +313,11 @@ CREATE INDEX jobs_subject ON jobs (subject_id, kind);
 CREATE INDEX jobs_kind_due ON jobs (kind, due_at)
 "#;
 
+/// The live event stream (`events::stream`) reads events in commit order. On SQLite
+/// that is `rowid` order (one writer connection commits one transaction at a time);
+/// PostgreSQL's parts are in `postgres_extras`.
+const EVENT_STREAM: &str = "";
+
 /// PostgreSQL only, after the portable part of a migration: statements run whole (a
 /// function body holds semicolons). Migration 5: new jobs, call status changes and
 /// key revocations `NOTIFY` at commit, waking the worker and `?wait=` and emptying
@@ -333,6 +339,18 @@ fn postgres_extras(version: i64) -> &'static [&'static str] {
              BEGIN PERFORM pg_notify('kaicalls_keys', NEW.id); RETURN NULL; END $$",
             "CREATE TRIGGER api_keys_notify AFTER UPDATE OF revoked_at, expires_at, scopes, business_id
              ON api_keys FOR EACH ROW EXECUTE FUNCTION kaicalls_notify_key()",
+        ],
+        // Events carry the writing transaction's id and a sequence: a reader that
+        // takes only transactions below its snapshot's xmin (all finished) reads a
+        // prefix of the commit history that never gains rows before its end.
+        7 => &[
+            "ALTER TABLE events ADD COLUMN tx BIGINT NOT NULL DEFAULT (pg_current_xact_id()::text::bigint)",
+            "ALTER TABLE events ADD COLUMN seq BIGSERIAL",
+            "CREATE INDEX events_stream ON events (tx, seq)",
+            "CREATE FUNCTION kaicalls_notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN PERFORM pg_notify('kaicalls_events', ''); RETURN NULL; END $$",
+            "CREATE TRIGGER events_notify AFTER INSERT ON events
+             FOR EACH STATEMENT EXECUTE FUNCTION kaicalls_notify_events()",
         ],
         _ => &[],
     }

@@ -193,6 +193,9 @@ async fn run_batch(pool: AnyPool, batch: Vec<Pending>) {
             Ok(()) => tx.commit().await.map_err(anyhow::Error::from),
             Err(err) => Err(err),
         };
+        if result.is_ok() {
+            crate::wake::events_committed();
+        }
         (pending.answer)(result);
         return;
     }
@@ -217,6 +220,9 @@ async fn run_batch(pool: AnyPool, batch: Vec<Pending>) {
         let _ = tx.rollback().await;
         Err("a savepoint could not be rolled back".to_string())
     };
+    if committed.is_ok() {
+        crate::wake::events_committed();
+    }
     for (answer, result) in answers.into_iter().zip(results) {
         answer(match &committed {
             Ok(()) => result,

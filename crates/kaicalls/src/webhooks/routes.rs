@@ -223,6 +223,7 @@ pub async fn test(
     let delivery =
         events::enqueue_delivery(&mut tx, &event, None, Some(&sub.id), &sub.url, now).await?;
     tx.commit().await?;
+    crate::wake::events_committed();
     Ok(Json(TestSent {
         success: true,
         event_id: event.id,

@@ -199,6 +199,11 @@ impl Server {
         }
     }
 
+    /// The server process's id (to read its memory use).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.http.request(method, format!("{}{}", self.url, path))
     }

@@ -19,5 +19,6 @@ mod lifecycle;
 mod recordings;
 mod reference;
 mod scale;
+mod stream;
 mod vapi;
 mod webhooks;

@@ -1,0 +1,459 @@
+//! `GET /api/v1/events/stream` through the real binary: resumption with
+//! `Last-Event-ID` on both backends, tenant and mode isolation, filters,
+//! heartbeats, sessions, shutdown, and what 1,000 open streams cost.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::hardening::servers;
+use crate::harness::{bootstrap_db, code, param, Server};
+
+/// One SSE message.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: String,
+    pub event: String,
+    pub data: Value,
+}
+
+/// An open stream, read message by message.
+pub struct Stream {
+    response: reqwest::Response,
+    buffer: String,
+    /// Comments seen (`connected`, `heartbeat`).
+    pub comments: Vec<String>,
+}
+
+impl Stream {
+    pub async fn open(server: &Server, key: &str, query: &str, last: Option<&str>) -> Stream {
+        let mut request = server
+            .request(Method::GET, &format!("/api/v1/events/stream{query}"))
+            .bearer_auth(key);
+        if let Some(last) = last {
+            request = request.header("last-event-id", last);
+        }
+        Self::from(request.send().await.expect("open the stream")).await
+    }
+
+    pub async fn from(response: reqwest::Response) -> Stream {
+        assert_eq!(response.status(), 200, "the stream opens");
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        let mut stream = Stream {
+            response,
+            buffer: String::new(),
+            comments: vec![],
+        };
+        // The first thing sent is the `connected` comment: from then on the stream
+        // has its position.
+        while stream.comments.is_empty() {
+            assert!(stream.fill(Duration::from_secs(10)).await, "stream opened");
+            stream.parse_comments_only();
+        }
+        stream
+    }
+
+    fn parse_comments_only(&mut self) {
+        while let Some(end) = self.buffer.find("\n\n") {
+            let block: String = self.buffer[..end].to_string();
+            if !block
+                .lines()
+                .all(|l| l.starts_with(':') || l.starts_with("retry:"))
+            {
+                return;
+            }
+            self.buffer.drain(..end + 2);
+            self.comments.extend(
+                block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix(':'))
+                    .map(|c| c.trim().to_string()),
+            );
+        }
+    }
+
+    /// Reads more bytes; false at the end of the stream or after `within`.
+    async fn fill(&mut self, within: Duration) -> bool {
+        match tokio::time::timeout(within, self.response.chunk()).await {
+            Ok(Ok(Some(bytes))) => {
+                self.buffer.push_str(&String::from_utf8_lossy(&bytes));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The next event message, or `None` if none comes within `within`.
+    pub async fn next(&mut self, within: Duration) -> Option<Message> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, None, String::new());
+                for line in block.lines() {
+                    if let Some(c) = line.strip_prefix(':') {
+                        self.comments.push(c.trim().to_string());
+                    } else if let Some(v) = line.strip_prefix("id: ") {
+                        id = Some(v.to_string());
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        event = Some(v.to_string());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                    }
+                }
+                if let (Some(id), Some(event)) = (id, event) {
+                    let data: Value = serde_json::from_str(&data).expect("data is JSON");
+                    assert_eq!(data["id"], id, "the message id is the event's id");
+                    assert_eq!(data["type"], event, "the message event is the event's type");
+                    return Some(Message { id, event, data });
+                }
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() || !self.fill(left).await {
+                return None;
+            }
+        }
+    }
+
+    /// Messages until `done` says the list is complete (or the test fails after 30 s).
+    pub async fn until(&mut self, mut done: impl FnMut(&[Message]) -> bool) -> Vec<Message> {
+        let mut out = vec![];
+        while !done(&out) {
+            let message = self
+                .next(Duration::from_secs(30))
+                .await
+                .unwrap_or_else(|| panic!("the stream went quiet after {out:?}"));
+            out.push(message);
+        }
+        out
+    }
+}
+
+async fn place_call(server: &Server, key: &str, agent: &str, to: &str) -> String {
+    let (status, call) = server
+        .post(
+            key,
+            "/api/v1/calls",
+            json!({"agent_id": agent, "to": to, "name": "Stream Test"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{call}");
+    call["id"].as_str().unwrap().to_string()
+}
+
+fn terminal(messages: &[Message], calls: &[String]) -> bool {
+    calls.iter().all(|c| {
+        messages.iter().any(|m| {
+            m.data["object_id"] == c.as_str()
+                && matches!(m.event.as_str(), "call.completed" | "call.failed")
+        })
+    })
+}
+
+/// Every event of the tenant's test mode, from the durable log.
+async fn logged_ids(server: &Server, key: &str) -> BTreeSet<String> {
+    let (status, body) = server.get(key, "/api/v1/events?limit=100").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["has_more"], false);
+    body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A client that drops the stream after event N and reconnects with
+/// `Last-Event-ID: N` gets every later event exactly once: together the two
+/// connections show each logged event once, on SQLite and on PostgreSQL — while
+/// calls keep changing between and during the connections.
+#[tokio::test]
+async fn a_reconnect_with_last_event_id_gets_every_later_event_exactly_once() {
+    for (backend, server) in servers(Server::builder).await {
+        let boot = bootstrap_db(&server.db_url, "stream@tenant.test", "Stream Law");
+        let key = &boot.test_key;
+        let mut first = Stream::open(&server, key, "", None).await;
+        let mut calls = vec![];
+        for to in ["+15125551234", "+15005550002", "+15125551235"] {
+            calls.push(place_call(&server, key, &boot.agent_id, to).await);
+        }
+        let seen = first.until(|m| m.len() >= 4).await;
+        drop(first);
+        // More happens while nobody listens.
+        for to in ["+15125551236", "+15005550001"] {
+            calls.push(place_call(&server, key, &boot.agent_id, to).await);
+        }
+        let last = seen.last().unwrap().id.clone();
+        let mut second = Stream::open(&server, key, "", Some(&last)).await;
+        let later = second
+            .until(|m| terminal(&[seen.as_slice(), m].concat(), &calls))
+            .await;
+        // Nothing more comes for this tenant once everything ended.
+        assert!(
+            second.next(Duration::from_millis(1500)).await.is_none(),
+            "{backend}: an event after every call ended"
+        );
+        let all: Vec<&Message> = seen.iter().chain(later.iter()).collect();
+        let ids: Vec<&str> = all.iter().map(|m| m.id.as_str()).collect();
+        let unique: HashSet<&str> = ids.iter().copied().collect();
+        assert_eq!(
+            unique.len(),
+            ids.len(),
+            "{backend}: an event came twice: {ids:?}"
+        );
+        let logged = logged_ids(&server, key).await;
+        let streamed: BTreeSet<String> = ids.iter().map(|s| s.to_string()).collect();
+        assert_eq!(streamed, logged, "{backend}: streamed vs logged events");
+        // Per call, the statuses come in the order they happened.
+        for call in &calls {
+            let kinds: Vec<&str> = all
+                .iter()
+                .filter(|m| m.data["object_id"] == call.as_str())
+                .map(|m| m.event.as_str())
+                .collect();
+            assert_eq!(kinds.first(), Some(&"call.queued"), "{backend}: {kinds:?}");
+            assert!(
+                matches!(kinds.last(), Some(&"call.completed" | &"call.failed")),
+                "{backend}: {kinds:?}"
+            );
+        }
+        // A resumed stream that missed nothing new gets nothing.
+        let last = later.last().unwrap().id.clone();
+        let mut third = Stream::open(&server, key, "", Some(&last)).await;
+        assert!(third.next(Duration::from_millis(800)).await.is_none());
+    }
+}
+
+/// Another tenant's events never appear, a live key sees no test events, another
+/// tenant's event id is no position to resume from, and the filters hold.
+#[tokio::test]
+async fn streams_show_their_tenant_mode_and_filters_only() {
+    let server = Server::start().await;
+    let a = server.bootstrap("a@stream.test");
+    let b = bootstrap_db(&server.db_url, "b@stream.test", "Other Firm");
+    let mut b_test = Stream::open(&server, &b.test_key, "", None).await;
+    let mut a_live = Stream::open(&server, &a.live_key, "", None).await;
+    let mut a_completed = Stream::open(
+        &server,
+        &a.test_key,
+        "?event_type=call.completed,lead.created",
+        None,
+    )
+    .await;
+    let first = place_call(&server, &a.test_key, &a.agent_id, "+15125551234").await;
+    let mut a_call = Stream::open(&server, &a.test_key, &format!("?call_id={first}"), None).await;
+    let second = place_call(&server, &a.test_key, &a.agent_id, "+15125551299").await;
+
+    let completed = a_completed
+        .until(|m| m.iter().filter(|m| m.event == "call.completed").count() == 2)
+        .await;
+    assert!(completed.iter().all(|m| m.event == "call.completed"));
+    let mine = a_call
+        .until(|m| m.iter().any(|m| m.event == "call.completed"))
+        .await;
+    assert!(
+        mine.iter().all(|m| m.data["object_id"] == first.as_str()),
+        "{mine:?}"
+    );
+    assert!(!mine.iter().any(|m| m.data["object_id"] == second.as_str()));
+
+    // A lead is configuration, its event is of the key's mode: A's live stream
+    // gets it; B's stream never sees anything of A's.
+    let (status, _) = server
+        .post(
+            &a.live_key,
+            "/api/v1/leads",
+            json!({"name": "Live Lead", "phone": "+15125550111"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let live = a_live.until(|m| !m.is_empty()).await;
+    assert_eq!(live[0].event, "lead.created");
+    assert_eq!(live[0].data["mode"], "live");
+    assert!(a_live.next(Duration::from_millis(500)).await.is_none());
+    assert!(
+        b_test.next(Duration::from_millis(500)).await.is_none(),
+        "tenant B saw an event of A"
+    );
+
+    // B cannot resume from A's event, nor ask for A's business.
+    let resp = server
+        .request(Method::GET, "/api/v1/events/stream")
+        .bearer_auth(&b.test_key)
+        .header("last-event-id", &completed[0].id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(code(&body), "invalid_request");
+    assert_eq!(param(&body), "Last-Event-ID");
+    let (status, body) = server
+        .get(
+            &b.test_key,
+            &format!("/api/v1/events/stream?business_id={}", a.business_id),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = server
+        .get(
+            &a.test_key,
+            "/api/v1/events/stream?event_type=call.exploded",
+        )
+        .await;
+    assert_eq!(
+        (status, param(&body)),
+        (StatusCode::BAD_REQUEST, "event_type")
+    );
+    let (status, body) = server
+        .get(&a.test_key, "/api/v1/events/stream?mode=live")
+        .await;
+    assert_eq!((status, param(&body)), (StatusCode::BAD_REQUEST, "mode"));
+}
+
+/// Credentials: no key is 401, a key without `events:read` 403; a dashboard session
+/// streams its live or (with `mode=test`) test events.
+#[tokio::test]
+async fn sessions_stream_and_keys_need_events_read() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("session@stream.test");
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/events/stream", None, None)
+        .await;
+    assert_eq!(status, 401);
+    let session = server.login("session@stream.test").await;
+    let (status, made) = server
+        .with_session(
+            &session,
+            Method::POST,
+            "/api/v1/keys",
+            Some(json!({"name": "calls only", "scopes": ["calls:read"], "mode": "test"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let (status, body) = server
+        .get(made["key"].as_str().unwrap(), "/api/v1/events/stream")
+        .await;
+    assert_eq!(status, 403, "{body}");
+
+    let response = server
+        .request(Method::GET, "/api/v1/events/stream?mode=test")
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = Stream::from(response).await;
+    let call = place_call(&server, &boot.test_key, &boot.agent_id, "+15125551234").await;
+    let got = stream.until(|m| !m.is_empty()).await;
+    assert_eq!(got[0].data["object_id"], call.as_str());
+    assert_eq!(got[0].data["mode"], "test");
+}
+
+/// An idle stream gets heartbeats; a shutdown ends open streams instead of holding
+/// the server for its drain deadline.
+#[tokio::test]
+async fn idle_streams_get_heartbeats_and_end_at_shutdown() {
+    let mut server = Server::builder()
+        .env("KAICALLS_EVENTS_HEARTBEAT_SECS", "0.3")
+        .start()
+        .await;
+    let boot = server.bootstrap("beat@stream.test");
+    let mut stream = Stream::open(&server, &boot.test_key, "", None).await;
+    assert!(stream.next(Duration::from_millis(1200)).await.is_none());
+    let beats = stream.comments.iter().filter(|c| *c == "heartbeat").count();
+    assert!(beats >= 2, "heartbeats in 1.2 s: {:?}", stream.comments);
+    let started = std::time::Instant::now();
+    let status = server.terminate(8);
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown waited {:?} for the open stream",
+        started.elapsed()
+    );
+    assert!(stream.next(Duration::from_secs(2)).await.is_none());
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// 1,000 open streams cost the server under 50 MB, and one event reaches all of them.
+#[tokio::test]
+async fn a_thousand_open_streams_cost_under_50_mb() {
+    const STREAMS: usize = 1000;
+    let server = Server::builder()
+        .env("KAICALLS_RATE_LIMIT_READS_PER_MIN", "100000")
+        .start()
+        .await;
+    let boot = server.bootstrap("many@stream.test");
+    let addr = server.url.trim_start_matches("http://").to_string();
+    // Warm the server (pools, the stream's reader) with one stream first.
+    let warm = Stream::open(&server, &boot.test_key, "", None).await;
+    let before = rss_kib(server.pid());
+    let request = format!(
+        "GET /api/v1/events/stream?event_type=lead.created HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        boot.test_key
+    );
+    let mut sockets = Vec::with_capacity(STREAMS);
+    for _ in 0..STREAMS {
+        let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        socket.write_all(request.as_bytes()).await.unwrap();
+        sockets.push(socket);
+    }
+    // Each has its answer and the `connected` comment.
+    for socket in &mut sockets {
+        read_until(socket, ": connected").await;
+    }
+    let after = rss_kib(server.pid());
+    let grown_mb = after.saturating_sub(before) as f64 / 1024.0;
+    println!("{STREAMS} open streams: server RSS {before} KiB -> {after} KiB (+{grown_mb:.1} MB)");
+    assert!(grown_mb < 50.0, "{STREAMS} streams cost {grown_mb:.1} MB");
+
+    let (status, lead) = server
+        .post(
+            &boot.test_key,
+            "/api/v1/leads",
+            json!({"name": "For All", "phone": "+15125550112"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{lead}");
+    let lead_id = lead["id"].as_str().unwrap().to_string();
+    let mut readers = tokio::task::JoinSet::new();
+    for mut socket in sockets {
+        let lead_id = lead_id.clone();
+        readers.spawn(async move { read_until(&mut socket, &lead_id).await });
+    }
+    let mut reached = 0;
+    while let Some(done) = readers.join_next().await {
+        done.unwrap();
+        reached += 1;
+    }
+    assert_eq!(reached, STREAMS);
+    drop(warm);
+}
+
+/// Reads from `socket` until `needle` has appeared (fails after 30 s).
+async fn read_until(socket: &mut tokio::net::TcpStream, needle: &str) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        let n = tokio::time::timeout_at(deadline, socket.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("no '{needle}' in: {}", String::from_utf8_lossy(&seen)))
+            .unwrap();
+        assert!(n > 0, "the stream closed before '{needle}'");
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
