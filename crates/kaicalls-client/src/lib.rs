@@ -16,7 +16,10 @@
 //! sends an `Idempotency-Key` with every call creation so a retry never places two
 //! calls, and verifies signed webhooks (`webhooks::verify`).
 
+pub mod events;
 pub mod webhooks;
+
+pub use events::{EventStream, StreamEvent};
 
 use std::time::Duration;
 
@@ -39,6 +42,21 @@ pub struct Error {
 }
 
 impl Error {
+    /// The error an unsuccessful answer's body (our envelope, or anything) says.
+    fn from_envelope(status: u16, request_id: Option<String>, text: &str) -> Error {
+        let json: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+        let err = &json["error"];
+        Error {
+            status,
+            code: err["code"]
+                .as_str()
+                .map_or_else(|| format!("http_{status}"), str::to_string),
+            message: err["message"].as_str().unwrap_or(text).to_string(),
+            param: err["param"].as_str().map(str::to_string),
+            request_id,
+        }
+    }
+
     fn transport(err: impl std::fmt::Display) -> Error {
         Error {
             status: 0,
@@ -228,20 +246,10 @@ impl KaiCalls {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
             let text = resp.text().await.map_err(Error::transport)?;
-            let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             if (200..300).contains(&status) {
-                return Ok(json);
+                return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
             }
-            let err = &json["error"];
-            return Err(Error {
-                status,
-                code: err["code"]
-                    .as_str()
-                    .map_or_else(|| format!("http_{status}"), str::to_string),
-                message: err["message"].as_str().unwrap_or(&text).to_string(),
-                param: err["param"].as_str().map(str::to_string),
-                request_id,
-            });
+            return Err(Error::from_envelope(status, request_id, &text));
         }
     }
 

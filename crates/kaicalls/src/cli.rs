@@ -1,5 +1,6 @@
 //! Client commands of the `kaicalls` binary: `call`, `calls list|get|end`,
-//! `agents list`, through the `kaicalls-client` crate. Tables for people, `--json`
+//! `agents list`, `events listen [--forward-to URL]`, through the `kaicalls-client`
+//! crate. Tables for people, `--json`
 //! for scripts. Exit codes: 0 done, 1 error (API or network), 3 the call ended
 //! without completing (failed or canceled).
 
@@ -82,6 +83,33 @@ pub enum CallsCommand {
 pub enum AgentsCommand {
     /// List agents.
     List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EventsCommand {
+    /// Print events as they happen (resuming after a dropped connection without
+    /// losing one); with --forward-to, also POST each one to a local URL as a signed
+    /// webhook, like a real delivery.
+    Listen {
+        /// Where to POST each event's webhook payload (e.g. http://localhost:3000/hooks).
+        #[arg(long)]
+        forward_to: Option<String>,
+        /// Only these event types (comma-separated, e.g. call.completed,call.failed).
+        #[arg(long)]
+        events: Option<String>,
+        /// Only this call's events.
+        #[arg(long)]
+        call_id: Option<String>,
+        /// Start after this event id instead of now.
+        #[arg(long)]
+        after: Option<String>,
+        /// The whsec_… secret forwarded requests are signed with; by default the
+        /// business webhook secret (GET /api/v1/webhooks/secret, needs webhooks:read).
+        #[arg(long, env = "KAICALLS_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -257,5 +285,96 @@ pub async fn agents(command: AgentsCommand) -> i32 {
             0
         }
         Err(err) => fail(err),
+    }
+}
+
+pub async fn events(command: EventsCommand) -> i32 {
+    let EventsCommand::Listen {
+        forward_to,
+        events,
+        call_id,
+        after,
+        secret,
+        client: c,
+    } = command;
+    let kai = client(&c);
+    let secret = match (&forward_to, secret) {
+        (None, _) => None,
+        (Some(_), Some(secret)) => Some(secret),
+        (Some(_), None) => match kai.webhook_secret().await {
+            Ok(v) => v["webhook_secret"].as_str().map(str::to_string),
+            Err(err) => {
+                eprintln!("error: forwarding needs a secret to sign with: pass --secret whsec_… or use a key with webhooks:read");
+                return fail(err);
+            }
+        },
+    };
+    let mut stream = kai.stream_events();
+    if let Some(types) = &events {
+        let types: Vec<&str> = types.split(',').map(str::trim).collect();
+        stream = stream.event_types(&types);
+    }
+    if let Some(id) = call_id {
+        stream = stream.call_id(id);
+    }
+    if let Some(id) = after {
+        stream = stream.after(id);
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
+    match &forward_to {
+        Some(url) => eprintln!("Ready! Forwarding events to {url} (Ctrl-C to stop)"),
+        None => eprintln!("Ready! Listening for events (Ctrl-C to stop)"),
+    }
+    loop {
+        let event = match stream.next().await {
+            Ok(Some(event)) => event,
+            Ok(None) => return 0,
+            Err(err) => return fail(err),
+        };
+        if c.json {
+            print_json(&event);
+        } else {
+            println!(
+                "{}  --> {} [{}] {} {}",
+                event.created_at, event.kind, event.id, event.object_type, event.object_id
+            );
+        }
+        let (Some(url), Some(secret)) = (&forward_to, &secret) else {
+            let _ = std::io::stdout().flush();
+            continue;
+        };
+        let body = event.data.to_string();
+        let msg_id = kaicalls::events::webhook_id(&event.id, Some("cli"));
+        let timestamp = chrono::Utc::now().timestamp();
+        let outcome = http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &msg_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header(
+                "webhook-signature",
+                kaicalls::webhooks::signing::sign(secret, &msg_id, timestamp, &body),
+            )
+            .body(body)
+            .send()
+            .await;
+        match outcome {
+            Ok(resp) if !c.json => println!(
+                "{}  <-- [{}] POST {url} [{}]",
+                event.created_at,
+                resp.status().as_u16(),
+                event.id
+            ),
+            Ok(_) => {}
+            Err(err) => eprintln!(
+                "{}  <-- forwarding {} to {url} failed: {err}",
+                event.created_at, event.id
+            ),
+        }
+        let _ = std::io::stdout().flush();
     }
 }

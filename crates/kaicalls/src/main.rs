@@ -35,6 +35,9 @@ enum Command {
     /// List agents (client).
     #[command(subcommand)]
     Agents(cli::AgentsCommand),
+    /// Follow the live event stream, or forward it to a local URL (client).
+    #[command(subcommand)]
+    Events(cli::EventsCommand),
     /// Print the OpenAPI document (what /api/v1/openapi.json serves).
     Openapi,
     /// Administrative commands against the database.
@@ -97,6 +100,7 @@ async fn main() {
         Command::Call(args) => std::process::exit(cli::call(*args).await),
         Command::Calls(command) => std::process::exit(cli::calls(command).await),
         Command::Agents(command) => std::process::exit(cli::agents(command).await),
+        Command::Events(command) => std::process::exit(cli::events(command).await),
         command => Cli { command },
     };
     tracing_subscriber::fmt()
@@ -116,7 +120,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock = SystemClock::default();
     match cli.command {
         Command::Serve(args) => kaicalls::server::serve(*args).await,
-        Command::Call(_) | Command::Calls(_) | Command::Agents(_) => Ok(()),
+        Command::Call(_) | Command::Calls(_) | Command::Agents(_) | Command::Events(_) => Ok(()),
         Command::Openapi => {
             use std::io::Write;
             let text = serde_json::to_string_pretty(&kaicalls::http::openapi::document())?;

@@ -457,3 +457,208 @@ async fn read_until(socket: &mut tokio::net::TcpStream, needle: &str) {
         seen.extend_from_slice(&buf[..n]);
     }
 }
+
+/// A TCP proxy to `upstream` that cuts its first connection once the server has
+/// sent `cut_after` event messages through it; it keeps every connection's request
+/// head (to see what a reconnecting client sent).
+async fn cutting_proxy(
+    upstream: String,
+    cut_after: usize,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = heads.clone();
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let (mut client, _) = listener.accept().await.unwrap();
+            let mut server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+            let cut = first.then_some(cut_after);
+            first = false;
+            let heads = seen.clone();
+            tokio::spawn(async move {
+                let (mut client_read, mut client_write) = client.split();
+                let (mut server_read, mut server_write) = server.split();
+                let up = async {
+                    let mut buf = [0u8; 4096];
+                    let mut head = Vec::new();
+                    loop {
+                        let n = client_read.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        if head.len() < 8192 {
+                            head.extend_from_slice(&buf[..n]);
+                            heads
+                                .lock()
+                                .unwrap()
+                                .push(String::from_utf8_lossy(&head).to_string());
+                        }
+                        if server_write.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                };
+                // Forwards the server's bytes; on the first connection, only up to
+                // the start of message `cut_after + 1`, then closes.
+                let down = async {
+                    let mut buf = [0u8; 4096];
+                    let mut all: Vec<u8> = Vec::new();
+                    loop {
+                        let n = server_read.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        let written = all.len();
+                        all.extend_from_slice(&buf[..n]);
+                        let starts: Vec<usize> = all
+                            .windows(5)
+                            .enumerate()
+                            .filter(|(_, w)| w == b"\nid: ")
+                            .map(|(i, _)| i + 1)
+                            .collect();
+                        match cut.and_then(|c| starts.get(c)) {
+                            Some(&end) => {
+                                let _ = client_write.write_all(&all[written.min(end)..end]).await;
+                                return;
+                            }
+                            None => {
+                                if client_write.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                };
+                // Either direction ending ends the connection.
+                tokio::select! { () = up => {}, () = down => {} }
+            });
+        }
+    });
+    (url, heads)
+}
+
+/// The Rust client's stream resumes by itself after a cut connection: the events
+/// of a call come once each, and the second connection carried `Last-Event-ID`.
+#[tokio::test]
+async fn the_rust_client_resumes_across_a_cut_connection() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("client@stream.test");
+    let (status, lead) = server
+        .post(
+            &boot.test_key,
+            "/api/v1/leads",
+            json!({"name": "Start", "phone": "+15125550113"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{lead}");
+    let (_, events) = server
+        .get(&boot.test_key, "/api/v1/events?event_type=lead.created")
+        .await;
+    let start = events["events"][0]["id"].as_str().unwrap().to_string();
+    let call = place_call(&server, &boot.test_key, &boot.agent_id, "+15125551234").await;
+    server.wait_terminal(&boot.test_key, &call).await;
+
+    let upstream = server.url.trim_start_matches("http://").to_string();
+    let (proxy, heads) = cutting_proxy(upstream, 2).await;
+    let kai = kaicalls_client::KaiCalls::with_base_url(&boot.test_key, &proxy);
+    let mut stream = kai.stream_events().after(&start);
+    let mut got = vec![];
+    while !got
+        .iter()
+        .any(|e: &kaicalls_client::StreamEvent| e.kind == "call.completed")
+    {
+        let event = tokio::time::timeout(Duration::from_secs(30), stream.next())
+            .await
+            .expect("the stream went quiet")
+            .unwrap()
+            .expect("an event");
+        got.push(event);
+    }
+    let ids: Vec<&str> = got.iter().map(|e| e.id.as_str()).collect();
+    let (_, logged) = server
+        .get(&boot.test_key, &format!("/api/v1/events?object_id={call}"))
+        .await;
+    let mut expected: Vec<&str> = logged["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    expected.reverse();
+    assert_eq!(ids, expected, "every event of the call once, in order");
+    assert_eq!(stream.last_event_id(), Some(*ids.last().unwrap()));
+    let heads = heads.lock().unwrap().clone();
+    let resumed = format!("last-event-id: {}", ids[1]);
+    assert!(
+        heads
+            .iter()
+            .any(|h| h.to_ascii_lowercase().contains(&resumed)),
+        "no reconnect with {resumed}: {heads:?}"
+    );
+
+    // Errors retrying cannot change come back typed, without a reconnect loop.
+    let mut bad = kai.stream_events().event_types(&["call.exploded"]);
+    let err = tokio::time::timeout(Duration::from_secs(5), bad.next())
+        .await
+        .expect("answered at once")
+        .unwrap_err();
+    assert_eq!((err.status, err.code.as_str()), (400, "invalid_request"));
+    assert_eq!(err.param.as_deref(), Some("event_type"));
+}
+
+/// `kaicalls events listen --forward-to URL` prints each event and POSTs its
+/// webhook payload to the URL, signed with the business webhook secret.
+#[tokio::test]
+async fn the_cli_listens_and_forwards_signed_events() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("cli@stream.test");
+    let receiver = crate::receiver::Receiver::start().await;
+    let mut child = tokio::process::Command::new(crate::harness::BIN)
+        .args([
+            "events",
+            "listen",
+            "--forward-to",
+            &receiver.url,
+            "--events",
+            "call.queued,call.completed",
+        ])
+        .env("KAICALLS_API_KEY", &boot.test_key)
+        .env("KAICALLS_BASE_URL", &server.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap());
+    let mut ready = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncBufReadExt::read_line(&mut stderr, &mut ready),
+    )
+    .await
+    .expect("the CLI says it is ready")
+    .unwrap();
+    assert!(ready.contains("Forwarding events to"), "{ready}");
+    // The stream is open once the server has answered it: give it that moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let call = place_call(&server, &boot.test_key, &boot.agent_id, "+15125551234").await;
+    let got = receiver
+        .wait_until(30, "the forwarded call.completed", |r| {
+            r.iter().any(|r| r.event() == "call.completed")
+        })
+        .await;
+    let kinds: Vec<&str> = got.iter().map(|r| r.event()).collect();
+    assert_eq!(kinds, ["call.queued", "call.completed"]);
+    assert!(got.iter().all(|r| r.json["call_id"] == call.as_str()));
+    assert!(
+        got.iter().all(|r| r.verifies_with(&boot.webhook_secret)),
+        "signed with the business secret"
+    );
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("--> call.queued"), "{printed}");
+    assert!(printed.contains("<-- [200] POST"), "{printed}");
+}
