@@ -69,6 +69,25 @@ pub async fn bootstrap(
     input: &BootstrapInput<'_>,
 ) -> anyhow::Result<BootstrapOutput> {
     validate(input)?;
+    let (out, mut keys) = set_up(store, now, input, &[Mode::Live, Mode::Test]).await?;
+    let test_key = keys.pop().expect("a test key");
+    let live_key = keys.pop().expect("a live key");
+    Ok(BootstrapOutput {
+        live_key,
+        test_key,
+        ..out
+    })
+}
+
+/// A new user's business, agent "Kai", its number and a key of each of `modes`
+/// (`/signup`, and `bootstrap` for an existing user or a new one). The keys are
+/// answered in the order asked, and not in the output.
+pub async fn set_up(
+    store: &Store,
+    now: Timestamp,
+    input: &BootstrapInput<'_>,
+    modes: &[Mode],
+) -> anyhow::Result<(BootstrapOutput, Vec<String>)> {
     let existing = tenancy::find_user_by_email(store, input.email).await?;
     let password_hash = match existing {
         Some(_) => None,
@@ -82,7 +101,7 @@ pub async fn bootstrap(
             (None, Some(hash)) => tenancy::insert_user(&mut tx, input.email, hash, now).await?,
             (None, None) => unreachable!("a new user always has a password hash"),
         };
-        match bootstrap_business(&mut tx, &user_id, input, now).await {
+        match bootstrap_business(&mut tx, &user_id, input, now, modes).await {
             Ok(out) => {
                 tx.commit().await?;
                 return Ok(out);
@@ -105,7 +124,8 @@ async fn bootstrap_business(
     user_id: &str,
     input: &BootstrapInput<'_>,
     now: Timestamp,
-) -> anyhow::Result<BootstrapOutput> {
+    modes: &[Mode],
+) -> anyhow::Result<(BootstrapOutput, Vec<String>)> {
     let business = tenancy::insert_business(
         tx,
         user_id,
@@ -142,25 +162,28 @@ async fn bootstrap_business(
         user_id,
         business_id: None,
         name: match mode {
-            Mode::Live => "Bootstrap live key",
-            Mode::Test => "Bootstrap test key",
+            Mode::Live => "Live key",
+            Mode::Test => "Test key",
         },
         scopes: Scopes::new(vec![Scope::All]),
         mode,
         expires_at: None,
     };
-    let (_, live_key) = keys::insert(tx, new_key(Mode::Live), now).await?;
-    let (_, test_key) = keys::insert(tx, new_key(Mode::Test), now).await?;
-    Ok(BootstrapOutput {
+    let mut made = Vec::with_capacity(modes.len());
+    for mode in modes {
+        made.push(keys::insert(tx, new_key(*mode), now).await?.1);
+    }
+    let out = BootstrapOutput {
         user_id: user_id.to_string(),
         business_id: business.id,
         agent_id: agent.id,
         phone_number_id: number.id,
         phone_number: number.phone_number,
-        live_key,
-        test_key,
+        live_key: String::new(),
+        test_key: String::new(),
         webhook_secret: business.webhook_secret,
-    })
+    };
+    Ok((out, made))
 }
 
 /// A number in Austin's 512 area with a 555 exchange: valid, and not anyone's.

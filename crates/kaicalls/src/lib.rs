@@ -7,6 +7,7 @@ pub mod auth;
 pub mod calls;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod fault;

@@ -357,6 +357,34 @@ export interface RotatedSecret {
   webhook_secret: string;
 }
 
+export interface SessionList {
+  sessions: SessionView[];
+}
+
+/** One signed-in browser. */
+export interface SessionView {
+  id: string;
+  created_at: string;
+  expires_at: string;
+  user_agent: string | null;
+  /** The session this request came with. */
+  current: boolean;
+}
+
+/**
+ * `POST /api/v1/signup`: the new account (the session is the cookie). The test key is shown here
+ * once.
+ */
+export interface SignedUp {
+  user_id: string;
+  email: string;
+  business_id: string;
+  agent_id: string;
+  /** The agent's number. */
+  phone_number: string;
+  test_key: string;
+}
+
 /** `{"success": true}`: the answer of deletions, revocations and logouts. */
 export interface Success {
   success: boolean;

@@ -27,10 +27,14 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
         Ok(outcome) => outcome,
         Err(err) => return err.into_response(),
     };
-    if let AuthOutcome::Session(_) = &outcome {
-        if is_unsafe(req.method()) && is_cross_site(req.headers(), &app.public_url) {
-            return ApiError::Forbidden("Cross-site request refused".into()).into_response();
-        }
+    // A browser's unsafe request from another site is refused whatever it carries (a
+    // session cookie, or nothing: a forged sign-in or sign-up). Only an API key,
+    // which no other site can make a browser send, passes.
+    if !matches!(outcome, AuthOutcome::Key(_))
+        && is_unsafe(req.method())
+        && is_cross_site(req.headers(), &app.public_url)
+    {
+        return ApiError::Forbidden("Cross-site request refused".into()).into_response();
     }
     let key = match &outcome {
         AuthOutcome::Key(key) => Some(key.clone()),

@@ -3,6 +3,7 @@
 //! then take an extractor from [`extract`] that demands what they need (a key with a
 //! given scope, any key, or a session), so a handler cannot forget to check.
 
+pub mod account;
 pub mod api_key;
 pub mod extract;
 pub mod key_cache;

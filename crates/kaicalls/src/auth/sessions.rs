@@ -54,24 +54,47 @@ pub async fn find_user(
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
-async fn create(store: &Store, user_id: &str, now: Timestamp) -> sqlx::Result<String> {
+async fn create(
+    store: &Store,
+    user_id: &str,
+    user_agent: Option<&str>,
+    now: Timestamp,
+) -> sqlx::Result<String> {
     let token = ids::random_base62(43);
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, user_agent) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(ids::new_id())
     .bind(user_id)
     .bind(ids::sha256_hex(&token))
     .bind(now.micros())
     .bind(now.micros() + SESSION_SECS * 1_000_000)
+    .bind(user_agent)
     .execute(&store.pool)
     .await?;
     Ok(token)
 }
 
+/// Opens a session for `user_id`: the `Set-Cookie` value that carries it.
+pub async fn open(
+    app: &AppState,
+    user_id: &str,
+    user_agent: Option<&str>,
+    now: Timestamp,
+) -> sqlx::Result<String> {
+    let token = create(&app.store, user_id, user_agent, now).await?;
+    Ok(format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECS}{}",
+        if app.secure_cookies() { "; Secure" } else { "" }
+    ))
+}
+
+/// The `Set-Cookie` value that ends the session in the browser.
+pub const CLEAR_COOKIE: &str = "kc_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0";
+
 /// The client's address, when the server runs with connect info (absent in
 /// in-process tests).
-pub struct ClientIp(String);
+pub struct ClientIp(pub String);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
@@ -110,8 +133,35 @@ pub struct LoggedIn {
 pub async fn login(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Json(body): Json<LoginBody>,
 ) -> ApiResult<Response> {
+    let (logged_in, cookie) = log_in(
+        &app,
+        &ip,
+        super::account::user_agent(&headers),
+        body.email,
+        body.password,
+    )
+    .await?;
+    let mut response = Json(logged_in).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(anyhow::Error::from)?,
+    );
+    Ok(response)
+}
+
+/// Checks the password (throttled per email and address) and opens a session: who
+/// signed in, and the `Set-Cookie` value.
+pub async fn log_in(
+    app: &AppState,
+    ip: &str,
+    user_agent: Option<&str>,
+    email: Option<String>,
+    password: Option<String>,
+) -> ApiResult<(LoggedIn, String)> {
+    let body = LoginBody { email, password };
     let email = body
         .email
         .filter(|e| !e.trim().is_empty())
@@ -121,7 +171,7 @@ pub async fn login(
         .ok_or_else(|| ApiError::invalid("password", "password is required"))?;
     let email = tenancy::normalize_email(&email);
     let now = app.clock.now();
-    app.login_throttle.check(&email, &ip, now)?;
+    app.login_throttle.check(&email, ip, now)?;
 
     let user = tenancy::find_user_by_email(&app.store, &email).await?;
     let stored = user
@@ -134,28 +184,21 @@ pub async fn login(
     let user = match (ok, user) {
         (true, Some(user)) => user,
         _ => {
-            app.login_throttle.record_failure(&email, &ip, now);
+            app.login_throttle.record_failure(&email, ip, now);
             return Err(ApiError::unauthorized("Invalid email or password"));
         }
     };
     app.login_throttle.record_success(&email);
-    let token = create(&app.store, &user.id, now).await?;
+    let cookie = open(app, &user.id, user_agent, now).await?;
     let business_ids = tenancy::business_ids_of_user(&app.store, &user.id).await?;
-    let cookie = format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECS}{}",
-        if app.secure_cookies() { "; Secure" } else { "" }
-    );
-    let mut response = Json(LoggedIn {
-        user_id: user.id,
-        email: user.email,
-        business_ids,
-    })
-    .into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(anyhow::Error::from)?,
-    );
-    Ok(response)
+    Ok((
+        LoggedIn {
+            user_id: user.id,
+            email: user.email,
+            business_ids,
+        },
+        cookie,
+    ))
 }
 
 pub async fn logout(
@@ -167,10 +210,9 @@ pub async fn logout(
         .execute(&app.store.pool)
         .await?;
     let mut response = (StatusCode::OK, Json(crate::http::Success::TRUE)).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("kc_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-    );
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_static(CLEAR_COOKIE));
     Ok(response)
 }
 
@@ -182,6 +224,7 @@ pub struct LoginThrottle {
 const WINDOW_MICROS: i64 = 15 * 60 * 1_000_000;
 const MAX_PER_EMAIL: usize = 5;
 const MAX_PER_IP: usize = 20;
+const MAX_SIGNUPS_PER_IP: usize = 20;
 
 impl Default for LoginThrottle {
     fn default() -> Self {
@@ -221,6 +264,27 @@ impl LoginThrottle {
         for bucket in [format!("e:{email}"), format!("i:{ip}")] {
             map.entry(bucket).or_default().push(now.micros());
         }
+    }
+
+    /// Sign-ups per client address: at most [`MAX_SIGNUPS_PER_IP`] a window.
+    pub fn check_signup(&self, ip: &str, now: Timestamp) -> ApiResult<()> {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(times) = map.get_mut(&format!("s:{ip}")) {
+            times.retain(|t| *t > now.micros() - WINDOW_MICROS);
+            if times.len() >= MAX_SIGNUPS_PER_IP {
+                let retry = (times[0] + WINDOW_MICROS - now.micros()).max(0) / 1_000_000 + 1;
+                return Err(ApiError::RateLimited {
+                    message: "Too many sign-ups from this address: try again later".into(),
+                    retry_after_secs: retry as u64,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn record_signup(&self, ip: &str, now: Timestamp) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(format!("s:{ip}")).or_default().push(now.micros());
     }
 
     pub fn record_success(&self, email: &str) {

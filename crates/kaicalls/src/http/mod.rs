@@ -22,7 +22,7 @@ use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::AppState;
-use crate::auth::{middleware::authenticate, sessions};
+use crate::auth::{account, middleware::authenticate, sessions};
 use crate::error::{ApiError, InternalCause};
 use crate::{agents, calls, events, keys, leads, numbers, recordings, usage, webhooks};
 
@@ -36,6 +36,12 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/openapi.json", get(openapi::serve_json)),
         ("/auth/login", post(sessions::login)),
         ("/auth/logout", post(sessions::logout)),
+        ("/signup", post(account::signup)),
+        (
+            "/auth/sessions",
+            get(account::list_sessions).delete(account::revoke_session),
+        ),
+        ("/auth/password", post(account::password)),
         (
             "/keys",
             get(keys::routes::list)
@@ -106,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .route("/recordings/{file}", get(recordings::routes::audio))
         .route("/docs", get(openapi::serve_docs))
+        .merge(crate::dashboard::routes(state.clone()))
         .merge(ops_routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -22,6 +22,7 @@ use super::limits;
 use super::{Health, Success};
 use crate::agents::routes::{AgentFields, AgentOrList};
 use crate::agents::Agent;
+use crate::auth::account::{PasswordBody, SessionList, SignedUp, SignupBody};
 use crate::auth::sessions::{LoggedIn, LoginBody};
 use crate::calls::create::CreateCallBody;
 use crate::calls::routes::{CallOrList, TranscriptList};
@@ -141,6 +142,10 @@ pub const OPS: &[Op] = &[
     Op { method: "get", path: "/openapi.json", summary: "This document", access: Access::Public, query: &[], body: None, ok: &[(200, any_object)], errors: &[] },
     Op { method: "post", path: "/auth/login", summary: "Log in to the dashboard (sets the session cookie)", access: Access::Public, query: &[], body: Some(q::<LoginBody>), ok: &[(200, r::<LoggedIn>)], errors: &[401, 429] },
     Op { method: "post", path: "/auth/logout", summary: "Log out", access: Access::Session, query: &[], body: None, ok: &[(200, r::<Success>)], errors: &[] },
+    Op { method: "post", path: "/signup", summary: "Create an account: user, business, agent Kai with a number, a test key (shown once); signs in", access: Access::Public, query: &[], body: Some(q::<SignupBody>), ok: &[(201, r::<SignedUp>)], errors: &[403, 409, 429] },
+    Op { method: "get", path: "/auth/sessions", summary: "Your signed-in sessions", access: Access::Session, query: &[], body: None, ok: &[(200, r::<SessionList>)], errors: &[] },
+    Op { method: "delete", path: "/auth/sessions", summary: "End a session", access: Access::Session, query: &[("id", "string", true, "The session's id")], body: None, ok: &[(200, r::<Success>)], errors: &[400, 404] },
+    Op { method: "post", path: "/auth/password", summary: "Change your password (ends your other sessions)", access: Access::Session, query: &[], body: Some(q::<PasswordBody>), ok: &[(200, r::<Success>)], errors: &[400] },
     Op { method: "get", path: "/keys", summary: "List your API keys", access: Access::Session, query: &[], body: None, ok: &[(200, r::<KeyList>)], errors: &[] },
     Op { method: "post", path: "/keys", summary: "Create an API key (the key is shown once)", access: Access::Session, query: &[], body: Some(q::<CreateKey>), ok: &[(201, r::<NewKey>)], errors: &[400, 404] },
     Op { method: "delete", path: "/keys", summary: "Revoke an API key", access: Access::Session, query: &[("id", "string", true, "The key's id")], body: None, ok: &[(200, r::<Success>)], errors: &[400, 404] },

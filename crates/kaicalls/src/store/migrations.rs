@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, FAIR_JOBS),
     (6, JOB_INDEXES),
     (7, EVENT_STREAM),
+    (8, SESSION_AGENTS),
 ];
 
 const INITIAL: &str = r#"
@@ -317,6 +318,9 @@ CREATE INDEX jobs_kind_due ON jobs (kind, due_at)
 /// that is `rowid` order (one writer connection commits one transaction at a time);
 /// PostgreSQL's parts are in `postgres_extras`.
 const EVENT_STREAM: &str = "";
+
+/// A session remembers the browser it was opened from (the dashboard lists them).
+const SESSION_AGENTS: &str = "ALTER TABLE sessions ADD COLUMN user_agent TEXT";
 
 /// PostgreSQL only, after the portable part of a migration: statements run whole (a
 /// function body holds semicolons). Migration 5: new jobs, call status changes and

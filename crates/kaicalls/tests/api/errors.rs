@@ -114,7 +114,7 @@ async fn transport_failures_use_the_envelope() {
 
     let (status, err) = server.get(key, "/api/v1/nope").await;
     assert_eq!((status.as_u16(), code(&err)), (404, "not_found"));
-    let (status, err) = server.call(Method::GET, "/", None, None).await;
+    let (status, err) = server.call(Method::GET, "/nothing-here", None, None).await;
     assert_eq!((status.as_u16(), code(&err)), (404, "not_found"));
     let (status, err) = server
         .call(Method::PUT, "/api/v1/calls", Some(key), None)

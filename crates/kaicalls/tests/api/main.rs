@@ -12,6 +12,7 @@ mod auth;
 mod calls;
 mod client;
 mod crm;
+mod dashboard;
 mod errors;
 mod hardening;
 mod isolation;

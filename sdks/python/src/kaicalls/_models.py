@@ -51,6 +51,9 @@ __all__ = [
     "Replayed",
     "Role",
     "RotatedSecret",
+    "SessionList",
+    "SessionView",
+    "SignedUp",
     "Success",
     "TestSent",
     "TimelineEntry",
@@ -515,6 +518,41 @@ class RotatedSecret(KaiModel):
 
     id: str
     webhook_secret: str
+
+
+class SessionView(KaiModel):
+    """One signed-in browser."""
+
+    id: str
+    created_at: str
+    expires_at: str
+    user_agent: str | None
+    current: bool
+    """The session this request came with."""
+
+
+class SessionList(KaiModel):
+    """The ``SessionList`` object."""
+
+    sessions: list[SessionView]
+
+    _nested: ClassVar[Nested] = {
+        "sessions": SessionView,
+    }
+
+
+class SignedUp(KaiModel):
+    """`POST /api/v1/signup`: the new account (the session is the cookie). The test key is shown
+    here once.
+    """
+
+    user_id: str
+    email: str
+    business_id: str
+    agent_id: str
+    phone_number: str
+    """The agent's number."""
+    test_key: str
 
 
 class Success(KaiModel):
