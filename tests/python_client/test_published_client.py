@@ -978,3 +978,33 @@ def test_unserved_client_methods_fail_cleanly(
         )
         return
     assert isinstance(result, (dict, list))
+
+
+def test_signup_makes_an_account_whose_key_works() -> None:
+    """The published ``signup()`` (no API key, no password): the account it answers
+    carries an ``api_key`` that works at once, and a generated dashboard password."""
+    from kaicalls import signup
+
+    email = f"signup-{uuid.uuid4().hex[:12]}@published.test"
+    account = signup(
+        "Published Signup Law",
+        email,
+        business_type="law_firm",
+        website="https://example.com",
+        base_url=BASE_URL,
+    )
+    assert account["email"] == email
+    assert account["api_key"].startswith("kc_live_")
+    assert account["test_key"].startswith("kc_test_")
+    agents = KaiCalls(account["api_key"], base_url=BASE_URL).agents.list()
+    assert [a["id"] for a in agents["agents"]] == [account["agent_id"]]
+    login = requests.post(
+        f"{BASE_URL}/api/v1/auth/login",
+        json={"email": email, "password": account["password"]},
+        timeout=30,
+    )
+    assert login.status_code == 200, login.text
+    with pytest.raises(KaiCallsError) as taken:
+        signup("Again", email, base_url=BASE_URL)
+    assert taken.value.status == 409
+    assert taken.value.code == "conflict"

@@ -372,8 +372,8 @@ export interface SessionView {
 }
 
 /**
- * `POST /api/v1/signup`: the new account (the session is the cookie). The test key is shown here
- * once.
+ * `POST /api/v1/signup`: the new account (the session is the cookie). Its keys, and a generated
+ * password, are shown here once.
  */
 export interface SignedUp {
   user_id: string;
@@ -382,7 +382,13 @@ export interface SignedUp {
   agent_id: string;
   /** The agent's number. */
   phone_number: string;
+  /**
+   * The key to use: the live key when the sign-up made one (no password given), else the test key.
+   */
+  api_key: string;
   test_key: string;
+  /** The dashboard password, when the sign-up generated it (none was given). */
+  password?: string | null;
 }
 
 /** `{"success": true}`: the answer of deletions, revocations and logouts. */

@@ -26,8 +26,9 @@ use crate::tenancy;
 pub struct SignupBody {
     #[schemars(required, with = "String")]
     pub email: Option<String>,
-    /// At least 8 characters.
-    #[schemars(required, with = "String")]
+    /// The dashboard password, at least 8 characters. Without one (the published
+    /// clients' sign-up), one is generated and answered once, and a live key is made
+    /// too.
     pub password: Option<String>,
     #[schemars(required, with = "String")]
     pub business_name: Option<String>,
@@ -35,10 +36,19 @@ pub struct SignupBody {
     pub business_phone: Option<String>,
     /// IANA time zone (default America/New_York).
     pub timezone: Option<String>,
+    /// The published clients' name for the business's own number (used when
+    /// `business_phone` is absent).
+    pub phone_forward_to: Option<String>,
+    /// Accepted from the published clients; not used.
+    pub business_type: Option<String>,
+    /// Accepted from the published clients; not used.
+    pub website: Option<String>,
+    /// Accepted from the published clients; every plan starts the same.
+    pub plan_id: Option<String>,
 }
 
-/// `POST /api/v1/signup`: the new account (the session is the cookie). The test key
-/// is shown here once.
+/// `POST /api/v1/signup`: the new account (the session is the cookie). Its keys, and
+/// a generated password, are shown here once.
 #[derive(Serialize, JsonSchema)]
 pub struct SignedUp {
     pub user_id: String,
@@ -47,13 +57,26 @@ pub struct SignedUp {
     pub agent_id: String,
     /// The agent's number.
     pub phone_number: String,
+    /// The key to use: the live key when the sign-up made one (no password given),
+    /// else the test key.
+    pub api_key: String,
     pub test_key: String,
+    /// The dashboard password, when the sign-up generated it (none was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// What a valid sign-up asks for.
+pub struct Signup {
+    pub email: String,
+    pub password: Option<String>,
+    pub business: String,
+    pub phone: Option<String>,
+    pub timezone: String,
 }
 
 /// Validates a sign-up; the first bad field is named.
-pub fn check_signup(
-    body: &SignupBody,
-) -> ApiResult<(String, String, String, Option<String>, String)> {
+pub fn check_signup(body: &SignupBody) -> ApiResult<Signup> {
     let email = body
         .email
         .as_deref()
@@ -66,12 +89,11 @@ pub fn check_signup(
     if !valid_email {
         return Err(ApiError::invalid("email", "email must be an email address"));
     }
-    let password = body
-        .password
-        .clone()
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| ApiError::invalid("password", "password is required"))?;
-    if password.chars().count() < password::MIN_LEN {
+    let password = body.password.clone().filter(|p| !p.is_empty());
+    if password
+        .as_ref()
+        .is_some_and(|p| p.chars().count() < password::MIN_LEN)
+    {
         return Err(ApiError::invalid(
             "password",
             format!("password must be at least {} characters", password::MIN_LEN),
@@ -84,15 +106,15 @@ pub fn check_signup(
         .filter(|b| !b.is_empty())
         .ok_or_else(|| ApiError::invalid("business_name", "business_name is required"))?
         .to_string();
-    let phone = match body
-        .business_phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
+    let (phone_param, phone) = match (&body.business_phone, &body.phone_forward_to) {
+        (Some(p), _) if !p.trim().is_empty() => ("business_phone", Some(p.trim())),
+        (_, Some(p)) if !p.trim().is_empty() => ("phone_forward_to", Some(p.trim())),
+        _ => ("business_phone", None),
+    };
+    let phone = match phone {
         Some(p) => Some(
             E164::parse(p)
-                .map_err(|m| ApiError::invalid("business_phone", m))?
+                .map_err(|m| ApiError::invalid(phone_param, m))?
                 .to_string(),
         ),
         None => None,
@@ -110,7 +132,13 @@ pub fn check_signup(
             format!("Unknown IANA time zone '{timezone}' (e.g. America/Chicago)"),
         ));
     }
-    Ok((email, password, business, phone, timezone))
+    Ok(Signup {
+        email,
+        password,
+        business,
+        phone,
+        timezone,
+    })
 }
 
 /// Creates the account and a session for it; answers the account and the cookie.
@@ -120,7 +148,22 @@ pub async fn sign_up(
     user_agent: Option<&str>,
     body: &SignupBody,
 ) -> ApiResult<(SignedUp, String)> {
-    let (email, password, business, phone, timezone) = check_signup(body)?;
+    let Signup {
+        email,
+        password,
+        business,
+        phone,
+        timezone,
+    } = check_signup(body)?;
+    // Without a password of the user's, one is made (and shown once) with a live key.
+    let (password, generated, modes) = match password {
+        Some(p) => (p, false, vec![Mode::Test]),
+        None => (
+            crate::ids::random_base62(20),
+            true,
+            vec![Mode::Live, Mode::Test],
+        ),
+    };
     let now = app.clock.now();
     app.login_throttle.check_signup(ip, now)?;
     if tenancy::find_user_by_email(&app.store, &email)
@@ -139,7 +182,7 @@ pub async fn sign_up(
         business_phone: phone.as_deref(),
         timezone: &timezone,
     };
-    let (out, keys) = match admin::set_up(&app.store, now, &input, &[Mode::Test]).await {
+    let (out, mut keys) = match admin::set_up(&app.store, now, &input, &modes).await {
         Ok(made) => made,
         // Two sign-ups of one email at once: the second finds the first's user.
         Err(_)
@@ -154,6 +197,8 @@ pub async fn sign_up(
         Err(err) => return Err(err.into()),
     };
     let cookie = sessions::open(app, &out.user_id, user_agent, now).await?;
+    let test_key = keys.pop().expect("a test key");
+    let api_key = keys.pop().unwrap_or_else(|| test_key.clone());
     Ok((
         SignedUp {
             user_id: out.user_id,
@@ -161,7 +206,9 @@ pub async fn sign_up(
             business_id: out.business_id,
             agent_id: out.agent_id,
             phone_number: out.phone_number,
-            test_key: keys.into_iter().next().expect("a test key"),
+            api_key,
+            test_key,
+            password: generated.then_some(password),
         },
         cookie,
     ))

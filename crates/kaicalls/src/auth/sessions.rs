@@ -224,7 +224,8 @@ pub struct LoginThrottle {
 const WINDOW_MICROS: i64 = 15 * 60 * 1_000_000;
 const MAX_PER_EMAIL: usize = 5;
 const MAX_PER_IP: usize = 20;
-const MAX_SIGNUPS_PER_IP: usize = 20;
+const MAX_SIGNUPS_PER_IP: usize = 5;
+const SIGNUP_WINDOW_MICROS: i64 = 3600 * 1_000_000;
 
 impl Default for LoginThrottle {
     fn default() -> Self {
@@ -266,13 +267,14 @@ impl LoginThrottle {
         }
     }
 
-    /// Sign-ups per client address: at most [`MAX_SIGNUPS_PER_IP`] a window.
+    /// Sign-ups per client address: at most [`MAX_SIGNUPS_PER_IP`] an hour (the
+    /// published product's limit).
     pub fn check_signup(&self, ip: &str, now: Timestamp) -> ApiResult<()> {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(times) = map.get_mut(&format!("s:{ip}")) {
-            times.retain(|t| *t > now.micros() - WINDOW_MICROS);
+            times.retain(|t| *t > now.micros() - SIGNUP_WINDOW_MICROS);
             if times.len() >= MAX_SIGNUPS_PER_IP {
-                let retry = (times[0] + WINDOW_MICROS - now.micros()).max(0) / 1_000_000 + 1;
+                let retry = (times[0] + SIGNUP_WINDOW_MICROS - now.micros()).max(0) / 1_000_000 + 1;
                 return Err(ApiError::RateLimited {
                     message: "Too many sign-ups from this address: try again later".into(),
                     retry_after_secs: retry as u64,

@@ -129,6 +129,8 @@ pub struct CallsQuery {
     agent_id: Option<String>,
     status: Option<String>,
     after: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
 }
 
 const MAX_WAIT_SECS: i64 = 60;
@@ -166,11 +168,16 @@ pub async fn list_or_get(
             ApiError::invalid("after", "after must be the created_at of a previous result")
         })?),
     };
+    let created_before = parse_time("created_before", q.created_before.as_deref())?;
     let filter = ListFilter {
         agent_id: q.agent_id.filter(|a| !a.is_empty()),
         status,
-        before,
-        since: None,
+        // The page cursor and the range's end, whichever comes first.
+        before: match (before, created_before) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        },
+        since: parse_time("created_after", q.created_after.as_deref())?,
         limit,
         transcripts: false,
     };

@@ -247,9 +247,30 @@ impl Ctx {
         body: Option<Value>,
         outcome: AuthOutcome,
     ) -> Answer {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("/api/v1{path}"));
+        let uri = format!("/api/v1{path}");
+        // Calls cost money: the dashboard's are held to the same per-minute limit as
+        // a key's (its own bucket, per session). Page reads are not limited.
+        if let AuthOutcome::Key(key) = &outcome {
+            let class =
+                crate::http::rate_limit::Class::of(&method, uri.split('?').next().unwrap_or(""));
+            if class == crate::http::rate_limit::Class::Calls {
+                let decision = self
+                    .app
+                    .limiter
+                    .check(&key.key_id, class, self.app.clock.now())
+                    .await;
+                if !decision.allowed {
+                    return Answer {
+                        status: StatusCode::TOO_MANY_REQUESTS,
+                        body: serde_json::json!({"error": {"code": "rate_limited", "message": format!(
+                            "Too many calls: the limit is {} per minute; try again in {} s",
+                            decision.limit, decision.retry_after_secs
+                        )}}),
+                    };
+                }
+            }
+        }
+        let mut request = Request::builder().method(method).uri(uri);
         let body = match body {
             Some(body) => {
                 request = request.header(header::CONTENT_TYPE, "application/json");

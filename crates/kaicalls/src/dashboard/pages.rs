@@ -10,7 +10,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::render::{self, alert, bar_chart, notice, page, public_page, status, text, time};
+use super::render::{
+    self, alert, bar_chart, notice, page, public_page, stacked_chart, status, text, time,
+};
 use super::{Answer, Ctx, Fields, Form, MODE_COOKIE};
 use crate::app::AppState;
 use crate::auth::account::{self, SignupBody};
@@ -273,7 +275,11 @@ pub async fn overview(ctx: Ctx) -> Response {
         }
         section.card {
             h2 { "Calls per day" }
-            (bar_chart("calls-per-day", "Calls per day, last 14 days (UTC)", &stats.per_day, &[]))
+            (stacked_chart("calls-per-day", "Calls per day by how they ended, last 14 days (UTC)", &stats.days, &[
+                ("Completed", "bar", stats.completed_per_day.clone()),
+                ("Failed or canceled", "bar-bad", stats.failed_per_day.clone()),
+                ("In progress", "bar-open", stats.open_per_day.clone()),
+            ]))
         }
         section.card {
             h2 { "Outcomes" }
@@ -305,7 +311,11 @@ pub async fn overview(ctx: Ctx) -> Response {
 
 #[derive(Default)]
 struct CallStats {
-    per_day: Vec<(String, i64)>,
+    /// The days charted (`MM-DD`), and per day the calls by how they ended.
+    days: Vec<String>,
+    completed_per_day: Vec<i64>,
+    failed_per_day: Vec<i64>,
+    open_per_day: Vec<i64>,
     outcomes: BTreeMap<String, i64>,
     total: i64,
     minutes: i64,
@@ -334,8 +344,8 @@ async fn call_stats(ctx: &Ctx, days: i64) -> anyhow::Result<CallStats> {
         .push(" AND created_at >= ?", start_micros);
     let rows = sql.query().fetch_all(ctx.app.store.reader()).await?;
     let mut stats = CallStats::default();
-    let mut per_day: BTreeMap<chrono::NaiveDate, i64> = (0..days)
-        .map(|d| (start + chrono::Duration::days(d), 0))
+    let mut per_day: BTreeMap<chrono::NaiveDate, [i64; 3]> = (0..days)
+        .map(|d| (start + chrono::Duration::days(d), [0; 3]))
         .collect();
     for row in &rows {
         let r = Columns(row);
@@ -343,8 +353,13 @@ async fn call_stats(ctx: &Ctx, days: i64) -> anyhow::Result<CallStats> {
         let day = chrono::DateTime::from_timestamp_micros(created.micros())
             .unwrap_or_default()
             .date_naive();
-        *per_day.entry(day).or_default() += 1;
         let status: String = r.get("status")?;
+        let ended = match status.as_str() {
+            "completed" => 0,
+            "failed" | "canceled" => 1,
+            _ => 2,
+        };
+        per_day.entry(day).or_default()[ended] += 1;
         let outcome: Option<String> = r.get("outcome")?;
         if matches!(status.as_str(), "completed" | "failed" | "canceled") {
             let key = match status.as_str() {
@@ -359,10 +374,12 @@ async fn call_stats(ctx: &Ctx, days: i64) -> anyhow::Result<CallStats> {
         stats.cost_cents += cost.unwrap_or(0);
         stats.total += 1;
     }
-    stats.per_day = per_day
-        .into_iter()
-        .map(|(d, n)| (d.format("%m-%d").to_string(), n))
-        .collect();
+    for (day, [completed, failed, open]) in per_day {
+        stats.days.push(day.format("%m-%d").to_string());
+        stats.completed_per_day.push(completed);
+        stats.failed_per_day.push(failed);
+        stats.open_per_day.push(open);
+    }
     Ok(stats)
 }
 
@@ -373,7 +390,16 @@ pub struct CallsFilter {
     agent_id: Option<String>,
     status: Option<String>,
     after: Option<String>,
+    /// A date (`YYYY-MM-DD`, UTC): calls of that day and later.
     since: Option<String>,
+    /// A date: calls of that day and earlier.
+    until: Option<String>,
+}
+
+/// The instant a dashboard date filter starts (`days` after the date), for the API.
+fn day_start(date: &str, days: i64) -> Option<String> {
+    let date = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d").ok()?;
+    Some(format!("{}T00:00:00Z", date + chrono::Duration::days(days)))
 }
 
 const CALL_STATUSES: [&str; 6] = [
@@ -402,53 +428,52 @@ async fn agent_options(ctx: &Ctx) -> Vec<(String, String, String)> {
 }
 
 pub async fn calls(ctx: Ctx, Query(f): Query<CallsFilter>) -> Response {
-    let mut query = vec![("limit".to_string(), "25".to_string())];
+    // The filters, as this page's query and as the API's.
+    let mut filters: Vec<(&str, String)> = vec![];
     for (name, value) in [
         ("agent_id", &f.agent_id),
         ("status", &f.status),
-        ("after", &f.after),
+        ("since", &f.since),
+        ("until", &f.until),
     ] {
         if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-            query.push((name.into(), v.clone()));
+            filters.push((name, v.clone()));
         }
     }
-    let qs = query
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let list = ctx.api(Method::GET, &format!("/calls?{qs}"), None).await;
+    let mut query: Vec<(&str, String)> = vec![("limit", "25".into())];
+    for (name, value) in &filters {
+        match *name {
+            "since" => query.extend(day_start(value, 0).map(|t| ("created_after", t))),
+            "until" => query.extend(day_start(value, 1).map(|t| ("created_before", t))),
+            _ => query.push((name, value.clone())),
+        }
+    }
+    if let Some(after) = f.after.as_ref().filter(|a| !a.is_empty()) {
+        query.push(("after", after.clone()));
+    }
+    let qs = |pairs: &[(&str, String)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let list = ctx
+        .api(Method::GET, &format!("/calls?{}", qs(&query)), None)
+        .await;
     let agents = agent_options(&ctx).await;
-    let since = f.since.as_deref().filter(|s| !s.is_empty());
     let rows: Vec<&Value> = list.body["calls"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|c| {
-            since.is_none_or(|d| {
-                c["created_at"]
-                    .as_str()
-                    .is_some_and(|t| t[..10.min(t.len())] >= *d)
-            })
-        })
         .collect();
     let next = if list.body["has_more"] == true {
-        list.body["calls"]
-            .as_array()
-            .and_then(|c| c.last())
+        rows.last()
             .and_then(|c| c["created_at"].as_str())
             .map(|after| {
-                let mut params = vec![format!("after={}", enc(after))];
-                for (name, value) in [
-                    ("agent_id", &f.agent_id),
-                    ("status", &f.status),
-                    ("since", &f.since),
-                ] {
-                    if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-                        params.push(format!("{name}={}", enc(v)));
-                    }
-                }
-                format!("/dashboard/calls?{}", params.join("&"))
+                let mut params = filters.clone();
+                params.push(("after", after.to_string()));
+                format!("/dashboard/calls?{}", qs(&params))
             })
     } else {
         None
@@ -469,7 +494,8 @@ pub async fn calls(ctx: Ctx, Query(f): Query<CallsFilter>) -> Response {
                     @for s in CALL_STATUSES { option value=(s) selected[f.status.as_deref() == Some(s)] { (s.replace('_', " ")) } }
                 }
             }
-            label { "Since (date)" input type="date" name="since" value=(f.since.clone().unwrap_or_default()); }
+            label { "From (date, UTC)" input type="date" name="since" value=(f.since.clone().unwrap_or_default()); }
+            label { "To (date, UTC)" input type="date" name="until" value=(f.until.clone().unwrap_or_default()); }
             button type="submit" { "Filter" }
         }
         p.muted { "Showing " (ctx.mode.as_str()) " calls; the list updates as calls progress." }

@@ -198,3 +198,82 @@ pub fn bar_chart(id: &str, caption: &str, bars: &[(String, i64)], bad: &[usize])
         }
     }
 }
+
+/// One stacked bar: its x, its segments bottom up (class, y, height), its top.
+type Stack<'a> = (f64, Vec<(&'a str, f64, f64)>, f64);
+
+/// Stacked bars: per label, one segment per series (name, CSS class, values), with a
+/// legend and a text alternative.
+pub fn stacked_chart(
+    id: &str,
+    caption: &str,
+    labels: &[String],
+    series: &[(&str, &str, Vec<i64>)],
+) -> Markup {
+    let width = 640.0;
+    let height = 180.0;
+    let totals: Vec<i64> = (0..labels.len())
+        .map(|i| {
+            series
+                .iter()
+                .map(|(_, _, v)| v.get(i).copied().unwrap_or(0))
+                .sum()
+        })
+        .collect();
+    let top = totals.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let slot = width / labels.len().max(1) as f64;
+    let summary = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            let parts = series
+                .iter()
+                .map(|(name, _, v)| {
+                    format!("{} {}", v.get(i).copied().unwrap_or(0), name.to_lowercase())
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("{label}: {parts}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    // Per label: where its bar sits, its segments bottom up (class, y, height), and
+    // the top of the stack.
+    let bars: Vec<Stack> = (0..labels.len())
+        .map(|i| {
+            let x = i as f64 * slot + slot * 0.15;
+            let mut base = height;
+            let segments = series
+                .iter()
+                .map(|(_, class, values)| {
+                    let h = (values.get(i).copied().unwrap_or(0) as f64 / top) * (height - 20.0);
+                    base -= h;
+                    (*class, base, h)
+                })
+                .collect();
+            (x, segments, base)
+        })
+        .collect();
+    html! {
+        figure.chart id=(id) {
+            svg viewBox=(format!("0 0 {width} {}", height + 30.0)) role="img" aria-labelledby=(format!("{id}-title")) {
+                title id=(format!("{id}-title")) { (caption) ": " (summary) }
+                @for (i, (x, segments, top_y)) in bars.iter().enumerate() {
+                    @for (class, y, h) in segments {
+                        rect class=(class) x=(format!("{x:.1}")) y=(format!("{y:.1}")) width=(format!("{:.1}", slot * 0.7)) height=(format!("{h:.1}")) {}
+                    }
+                    @if totals[i] > 0 {
+                        text.axis x=(format!("{:.1}", x + slot * 0.35)) y=(format!("{:.1}", top_y - 4.0)) text-anchor="middle" { (totals[i]) }
+                    }
+                    text.axis x=(format!("{:.1}", x + slot * 0.35)) y=(format!("{:.1}", height + 16.0)) text-anchor="middle" { (labels[i]) }
+                }
+            }
+            figcaption {
+                (caption) ". "
+                @for (name, class, _) in series {
+                    span.legend { svg.swatch viewBox="0 0 10 10" aria-hidden="true" { rect class=(class) width="10" height="10" {} } " " (name) " " }
+                }
+            }
+        }
+    }
+}

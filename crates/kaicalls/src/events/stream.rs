@@ -18,7 +18,9 @@
 //! catches up from the database (its `Last-Event-ID`, or the head when it connects),
 //! then takes the broadcast, skipping what it already sent; a stream that falls
 //! behind the broadcast catches up from the database again. An idle stream is a
-//! parked future and a broadcast receiver: about nothing.
+//! parked future and a broadcast receiver: about nothing. A stream ends when its key
+//! is revoked or expires (within a second) or its session ends (within a heartbeat
+//! interval).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -318,8 +320,59 @@ async fn position_of(store: &Store, filter: &Filter, event_id: &str) -> ApiResul
     }
 }
 
+/// What the stream was opened with, checked again while it stays open: a revoked
+/// or expired key ends its streams within a second, a signed-out session within a
+/// heartbeat interval.
+enum Credential {
+    Key { id: String, epoch: u64 },
+    Session { id: String },
+}
+
+/// How often a key's streams look at the key epoch (an atomic load).
+const KEY_CHECK: Duration = Duration::from_secs(1);
+
+impl Credential {
+    /// Whether the credential still holds; `due_full` forces a database check.
+    async fn holds(&mut self, store: &Store, now: crate::clock::Timestamp, due_full: bool) -> bool {
+        match self {
+            Credential::Key { id, epoch } => {
+                let current = crate::wake::keys_epoch();
+                if current == *epoch && !due_full {
+                    return true;
+                }
+                *epoch = current;
+                let row = sqlx::query(
+                    "SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+                )
+                .bind(id.as_str())
+                .bind(now.micros())
+                .fetch_optional(store.reader())
+                .await;
+                // A database that does not answer ends nothing: the next check asks again.
+                !matches!(row, Ok(None))
+            }
+            Credential::Session { id } => {
+                if !due_full {
+                    return true;
+                }
+                let row = sqlx::query("SELECT 1 FROM sessions WHERE id = $1 AND expires_at > $2")
+                    .bind(id.as_str())
+                    .bind(now.micros())
+                    .fetch_optional(store.reader())
+                    .await;
+                !matches!(row, Ok(None))
+            }
+        }
+    }
+}
+
 /// One stream's progress: what it has sent up to, and what it holds to send.
 struct Cursor {
+    credential: Credential,
+    clock: crate::clock::SharedClock,
+    /// When the credential is next checked, and when next against the database.
+    next_check: tokio::time::Instant,
+    next_full_check: tokio::time::Instant,
     hub: Arc<Hub>,
     filter: Filter,
     at: Position,
@@ -354,6 +407,17 @@ impl Cursor {
                 continue;
             }
             tokio::select! {
+                () = tokio::time::sleep_until(self.next_check) => {
+                    let now = tokio::time::Instant::now();
+                    let full = now >= self.next_full_check;
+                    if !self.credential.holds(&self.hub.store, self.clock.now(), full).await {
+                        return None;
+                    }
+                    self.next_check = now + KEY_CHECK;
+                    if full {
+                        self.next_full_check = now + self.hub.heartbeat;
+                    }
+                }
                 received = self.receiver.recv() => match received {
                     Ok(item) => {
                         if item.at > self.at {
@@ -366,10 +430,15 @@ impl Cursor {
                     Err(broadcast::error::RecvError::Lagged(_)) => self.behind = true,
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
-                _ = self.closing.wait_for(|closed| *closed) => return None,
+                () = closed(&mut self.closing) => return None,
             }
         }
     }
+}
+
+/// Resolves when the hub closes (the guard `wait_for` answers stays in here).
+async fn closed(closing: &mut watch::Receiver<bool>) {
+    let _ = closing.wait_for(|closed| *closed).await;
 }
 
 fn last_event_id(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -420,7 +489,21 @@ pub async fn stream(
         Some(id) => position_of(&app.store, &filter, &id).await?,
         None => head(&app.store).await?,
     };
+    let credential = match &caller {
+        KeyOrSession::Key(key) => Credential::Key {
+            id: key.key_id.clone(),
+            epoch: crate::wake::keys_epoch(),
+        },
+        KeyOrSession::Session(session) => Credential::Session {
+            id: session.session_id.clone(),
+        },
+    };
+    let now = tokio::time::Instant::now();
     let cursor = Cursor {
+        credential,
+        clock: app.clock.clone(),
+        next_check: now + KEY_CHECK,
+        next_full_check: now + hub.heartbeat,
         closing: hub.closing.subscribe(),
         hub: hub.clone(),
         filter,

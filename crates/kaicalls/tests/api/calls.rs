@@ -373,3 +373,66 @@ async fn a_call_in_flight_when_the_server_dies_finishes_after_restart() {
         .collect();
     assert_eq!(statuses, ["queued", "ringing", "in_progress", "completed"]);
 }
+
+/// `created_after` / `created_before` bound the list (and combine with the cursor);
+/// a value that is not a time is refused naming the parameter.
+#[tokio::test]
+async fn calls_list_by_creation_time_range() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("range@smithlaw.test");
+    let key = &boot.test_key;
+    let mut made = vec![];
+    for _ in 0..3 {
+        let (status, call) = server
+            .post(
+                key,
+                "/api/v1/calls",
+                json!({"agent_id": boot.agent_id, "to": "+15005550003"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{call}");
+        made.push(call);
+    }
+    let at = |i: usize| made[i]["created_at"].as_str().unwrap().to_string();
+    let ids = |body: &Value| -> Vec<String> {
+        body["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let enc = |t: String| t.replace('+', "%2B").replace(':', "%3A");
+    let (_, later) = server
+        .get(key, &format!("/api/v1/calls?created_after={}", enc(at(1))))
+        .await;
+    assert_eq!(
+        ids(&later),
+        [
+            made[2]["id"].as_str().unwrap(),
+            made[1]["id"].as_str().unwrap()
+        ]
+    );
+    let (_, earlier) = server
+        .get(key, &format!("/api/v1/calls?created_before={}", enc(at(1))))
+        .await;
+    assert_eq!(ids(&earlier), [made[0]["id"].as_str().unwrap()]);
+    let (_, between) = server
+        .get(
+            key,
+            &format!(
+                "/api/v1/calls?created_after={}&created_before={}",
+                enc(at(0)),
+                enc(at(2))
+            ),
+        )
+        .await;
+    assert_eq!(ids(&between).len(), 2);
+    let (status, err) = server
+        .get(key, "/api/v1/calls?created_after=yesterday")
+        .await;
+    assert_eq!(
+        (status.as_u16(), crate::harness::param(&err)),
+        (400, "created_after")
+    );
+}

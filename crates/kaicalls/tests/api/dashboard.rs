@@ -384,3 +384,64 @@ async fn cross_site_posts_missing_sessions_and_other_businesses_are_refused() {
         "B's list shows none of A's calls"
     );
 }
+
+/// The published clients' sign-up sends no password: the account gets a live key as
+/// `api_key`, a test key, and a generated password that signs in. Five sign-ups an
+/// hour per address; the sixth is 429.
+#[tokio::test]
+async fn a_signup_without_a_password_gets_a_live_key_and_a_password_and_is_throttled() {
+    let server = Server::start().await;
+    let (status, account) = server
+        .call(
+            Method::POST,
+            "/api/v1/signup",
+            None,
+            Some(json!({"business_name": "API Law", "email": "api@signup.test", "business_type": "law", "phone_forward_to": "+15125550142"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{account}");
+    let live = account["api_key"].as_str().unwrap();
+    assert!(live.starts_with("kc_live_"), "{account}");
+    assert!(account["test_key"]
+        .as_str()
+        .unwrap()
+        .starts_with("kc_test_"));
+    let (status, _) = server.get(live, "/api/v1/agents").await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "api@signup.test", "password": account["password"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "the generated password signs in");
+    // A password of one's own is never echoed.
+    let (with_password, _) = signup(&server, "own@signup.test").await;
+    assert!(with_password.get("password").is_none());
+    assert_eq!(with_password["api_key"], with_password["test_key"]);
+    for i in 0..3 {
+        let (status, _) = server
+            .call(
+                Method::POST,
+                "/api/v1/signup",
+                None,
+                Some(json!({"business_name": "More", "email": format!("more{i}@signup.test")})),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (status, err) = server
+        .call(
+            Method::POST,
+            "/api/v1/signup",
+            None,
+            Some(json!({"business_name": "Sixth", "email": "sixth@signup.test"})),
+        )
+        .await;
+    assert_eq!(
+        (status, code(&err)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+}

@@ -662,3 +662,62 @@ async fn the_cli_listens_and_forwards_signed_events() {
     assert!(printed.contains("--> call.queued"), "{printed}");
     assert!(printed.contains("<-- [200] POST"), "{printed}");
 }
+
+/// A stream ends when its key is revoked (within a second or two) or its session is
+/// signed out (within a heartbeat interval): an open stream is no way around 401.
+#[tokio::test]
+async fn a_revoked_key_or_ended_session_ends_its_streams() {
+    let server = Server::builder()
+        .env("KAICALLS_EVENTS_HEARTBEAT_SECS", "0.5")
+        .start()
+        .await;
+    server.bootstrap("revoke@stream.test");
+    let session = server.login("revoke@stream.test").await;
+    let (status, made) = server
+        .with_session(
+            &session,
+            Method::POST,
+            "/api/v1/keys",
+            Some(json!({"name": "streamer", "scopes": ["events:read"], "mode": "test"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let key = made["key"].as_str().unwrap();
+    let mut by_key = Stream::open(&server, key, "", None).await;
+    let response = server
+        .request(Method::GET, "/api/v1/events/stream")
+        .header("cookie", &session.cookie)
+        .send()
+        .await
+        .unwrap();
+    let mut by_session = Stream::from(response).await;
+
+    let (status, _) = server
+        .with_session(
+            &session,
+            Method::DELETE,
+            &format!("/api/v1/keys?id={}", made["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let started = std::time::Instant::now();
+    assert!(by_key.next(Duration::from_secs(10)).await.is_none());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the revoked key's stream lasted {:?}",
+        started.elapsed()
+    );
+
+    let (status, _) = server
+        .with_session(&session, Method::POST, "/api/v1/auth/logout", None)
+        .await;
+    assert_eq!(status, 200);
+    let started = std::time::Instant::now();
+    assert!(by_session.next(Duration::from_secs(10)).await.is_none());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the signed-out session's stream lasted {:?}",
+        started.elapsed()
+    );
+}

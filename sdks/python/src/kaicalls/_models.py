@@ -542,8 +542,8 @@ class SessionList(KaiModel):
 
 
 class SignedUp(KaiModel):
-    """`POST /api/v1/signup`: the new account (the session is the cookie). The test key is shown
-    here once.
+    """`POST /api/v1/signup`: the new account (the session is the cookie). Its keys, and a generated
+    password, are shown here once.
     """
 
     user_id: str
@@ -552,7 +552,13 @@ class SignedUp(KaiModel):
     agent_id: str
     phone_number: str
     """The agent's number."""
+    api_key: str
+    """The key to use: the live key when the sign-up made one (no password given), else the test
+    key.
+    """
     test_key: str
+    password: str | None
+    """The dashboard password, when the sign-up generated it (none was given)."""
 
 
 class Success(KaiModel):
