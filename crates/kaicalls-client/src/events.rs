@@ -1,7 +1,8 @@
 //! The live event stream (`GET /api/v1/events/stream`, Server-Sent Events) as an
 //! async iterator that never loses its place: when the connection drops or the
 //! server ends the stream, [`EventStream::next`] reconnects with `Last-Event-ID` set
-//! to the last event it returned, so every event comes exactly once.
+//! to the last event it returned (or, before the first, to the starting point the
+//! stream's opening message named), so every event comes exactly once.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), kaicalls_client::Error> {
@@ -181,6 +182,14 @@ impl EventStream {
                     for frame in frames(&mut self.buffer) {
                         if let Some(retry) = frame.retry {
                             self.retry = retry;
+                        }
+                        // A message with an id and no data (the stream's opening) moves
+                        // the resume point without an event, unless events before it
+                        // are still to be returned.
+                        if let (Some(id), None) = (&frame.id, &frame.data) {
+                            if self.ready.is_empty() {
+                                self.last_event_id = Some(id.clone());
+                            }
                         }
                         if let (Some(_), Some(data)) = (&frame.id, &frame.data) {
                             let event: StreamEvent =

@@ -366,6 +366,34 @@ impl Credential {
     }
 }
 
+/// The latest event this stream would have shown at or before `at` (by creation
+/// time, which an index serves; an event committed out of that order may then come
+/// again after a resume, never go missing).
+async fn last_shown_before(
+    store: &Store,
+    filter: &Filter,
+    at: Position,
+) -> sqlx::Result<Option<String>> {
+    let mut sql = Sql::new("SELECT events.id FROM events WHERE 1 = 1");
+    filter.push_sql(&mut sql);
+    match store.dialect {
+        Dialect::Sqlite => {
+            sql.push(" AND events.rowid <= ?", at.seq);
+        }
+        Dialect::Postgres => {
+            sql.push(" AND (events.tx < ?", at.tx)
+                .push(" OR (events.tx = ?", at.tx)
+                .push(" AND events.seq <= ?))", at.seq);
+        }
+    }
+    sql.text(" ORDER BY events.created_at DESC LIMIT 1");
+    sql.query()
+        .fetch_optional(store.reader())
+        .await?
+        .map(|row| Columns(&row).get("id"))
+        .transpose()
+}
+
 /// One stream's progress: what it has sent up to, and what it holds to send.
 struct Cursor {
     credential: Credential,
@@ -485,9 +513,13 @@ pub async fn stream(
     let filter = Filter::new(&tenant, &q)?;
     let hub = app.events.clone();
     let receiver = hub.subscribe().await?;
-    let at = match last_event_id(&headers)? {
-        Some(id) => position_of(&app.store, &filter, &id).await?,
-        None => head(&app.store).await?,
+    let resumed = last_event_id(&headers)?;
+    let (at, start_id) = match resumed {
+        Some(id) => (position_of(&app.store, &filter, &id).await?, Some(id)),
+        None => {
+            let at = head(&app.store).await?;
+            (at, last_shown_before(&app.store, &filter, at).await?)
+        }
     };
     let credential = match &caller {
         KeyOrSession::Key(key) => Credential::Key {
@@ -521,12 +553,16 @@ pub async fn stream(
             .data(data);
         Some((Ok::<_, Infallible>(message), cursor))
     });
-    let opened = futures_util::stream::once(async {
-        Ok::<_, Infallible>(
-            SseEvent::default()
-                .retry(Duration::from_secs(2))
-                .comment("connected"),
-        )
+    // The opening message carries, as its `id`, the stream's starting point (the
+    // last event of this stream at or before it): a client that loses the connection
+    // before the first event resumes from there with `Last-Event-ID` and misses
+    // nothing. (Browsers' EventSource takes an id from a message without data.)
+    let opened = futures_util::stream::once(async move {
+        let mut opening = SseEvent::default().retry(Duration::from_secs(2));
+        if let Some(id) = start_id {
+            opening = opening.id(id);
+        }
+        Ok::<_, Infallible>(opening.comment("connected"))
     });
     use futures_util::StreamExt;
     Ok(Sse::new(opened.chain(events))

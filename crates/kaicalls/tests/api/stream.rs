@@ -26,6 +26,8 @@ pub struct Stream {
     buffer: String,
     /// Comments seen (`connected`, `heartbeat`).
     pub comments: Vec<String>,
+    /// The `id` of the opening message: where the stream starts.
+    pub opened_at: Option<String>,
 }
 
 impl Stream {
@@ -49,6 +51,7 @@ impl Stream {
             response,
             buffer: String::new(),
             comments: vec![],
+            opened_at: None,
         };
         // The first thing sent is the `connected` comment: from then on the stream
         // has its position.
@@ -62,13 +65,15 @@ impl Stream {
     fn parse_comments_only(&mut self) {
         while let Some(end) = self.buffer.find("\n\n") {
             let block: String = self.buffer[..end].to_string();
-            if !block
-                .lines()
-                .all(|l| l.starts_with(':') || l.starts_with("retry:"))
-            {
+            let opening =
+                |l: &str| l.starts_with(':') || l.starts_with("retry:") || l.starts_with("id:");
+            if !block.lines().all(opening) {
                 return;
             }
             self.buffer.drain(..end + 2);
+            if let Some(id) = block.lines().find_map(|l| l.strip_prefix("id: ")) {
+                self.opened_at = Some(id.to_string());
+            }
             self.comments.extend(
                 block
                     .lines()
@@ -459,7 +464,7 @@ async fn read_until(socket: &mut tokio::net::TcpStream, needle: &str) {
 }
 
 /// A TCP proxy to `upstream` that cuts its first connection once the server has
-/// sent `cut_after` event messages through it; it keeps every connection's request
+/// sent `cut_after` event messages (messages with data) through it; it keeps every connection's request
 /// head (to see what a reconnecting client sent).
 async fn cutting_proxy(
     upstream: String,
@@ -512,12 +517,16 @@ async fn cutting_proxy(
                         }
                         let written = all.len();
                         all.extend_from_slice(&buf[..n]);
-                        let starts: Vec<usize> = all
-                            .windows(5)
-                            .enumerate()
-                            .filter(|(_, w)| w == b"\nid: ")
-                            .map(|(i, _)| i + 1)
-                            .collect();
+                        // Where each event message (one with data) starts.
+                        let mut starts: Vec<usize> = vec![];
+                        let mut begin = 0;
+                        while let Some(end) = all[begin..].windows(2).position(|w| w == b"\n\n") {
+                            let message = &all[begin..begin + end];
+                            if message.windows(6).any(|w| w == b"data: ") {
+                                starts.push(begin);
+                            }
+                            begin += end + 2;
+                        }
                         match cut.and_then(|c| starts.get(c)) {
                             Some(&end) => {
                                 let _ = client_write.write_all(&all[written.min(end)..end]).await;
@@ -719,5 +728,84 @@ async fn a_revoked_key_or_ended_session_ends_its_streams() {
         started.elapsed() < Duration::from_secs(4),
         "the signed-out session's stream lasted {:?}",
         started.elapsed()
+    );
+}
+
+/// The opening message names the stream's starting point (the tenant's last event
+/// before it): a client that loses the connection before its first event resumes
+/// from there and misses nothing — the Rust client does so by itself.
+#[tokio::test]
+async fn the_opening_message_names_the_starting_point() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("opening@stream.test");
+    let fresh = Stream::open(&server, &boot.test_key, "", None).await;
+    assert_eq!(
+        fresh.opened_at, None,
+        "a tenant without events has no starting event"
+    );
+    drop(fresh);
+    let key = boot.test_key.clone();
+    let lead = |name: &'static str| {
+        let server = &server;
+        let key = key.clone();
+        async move {
+            let (status, lead) = server
+                .post(
+                    &key,
+                    "/api/v1/leads",
+                    json!({"name": name, "phone": "+15125550120"}),
+                )
+                .await;
+            assert_eq!(status, 201, "{lead}");
+            lead["id"].as_str().unwrap().to_string()
+        }
+    };
+    lead("Zero").await;
+    let (_, events) = server.get(&boot.test_key, "/api/v1/events").await;
+    let zero = events["events"][0]["id"].as_str().unwrap().to_string();
+    let opened = Stream::open(&server, &boot.test_key, "", None).await;
+    assert_eq!(opened.opened_at.as_deref(), Some(zero.as_str()));
+    drop(opened);
+
+    // The Rust client, cut off before its first event, resumes from the opening id.
+    let upstream = server.url.trim_start_matches("http://").to_string();
+    let (proxy, heads) = cutting_proxy(upstream, 0).await;
+    let kai = kaicalls_client::KaiCalls::with_base_url(&boot.test_key, &proxy);
+    let reader = tokio::spawn(async move {
+        let mut stream = kai.stream_events().event_types(&["lead.created"]);
+        let mut got = vec![];
+        while got.len() < 2 {
+            let event = stream.next().await.unwrap().expect("an event");
+            got.push(event.object_id);
+        }
+        got
+    });
+    crate::harness::eventually(10, "the stream's first connection", || {
+        let heads = heads.clone();
+        async move {
+            if heads.lock().unwrap().is_empty() {
+                Err("none".to_string())
+            } else {
+                Ok(())
+            }
+        }
+    })
+    .await;
+    // Let its answer (the opening message) through before anything happens.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let one = lead("One").await;
+    let two = lead("Two").await;
+    let got = tokio::time::timeout(Duration::from_secs(30), reader)
+        .await
+        .expect("both leads arrive")
+        .unwrap();
+    assert_eq!(got, [one, two]);
+    let heads = heads.lock().unwrap().clone();
+    let resumed = format!("last-event-id: {zero}");
+    assert!(
+        heads
+            .iter()
+            .any(|h| h.to_ascii_lowercase().contains(&resumed)),
+        "no resume from the opening id: {heads:?}"
     );
 }
