@@ -44,7 +44,16 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
 /// Only a path of ours is a place to return to (no open redirect).
 fn local(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        // Browsers drop tabs and line breaks from URLs ("/\t/evil" is "//evil"): only
+        // visible ASCII passes.
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            n
+        }
         _ => "/dashboard",
     }
 }
@@ -1636,7 +1645,25 @@ pub async fn end_session(ctx: Ctx, Path(id): Path<String>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_csv;
+    use super::{local, parse_csv};
+
+    #[test]
+    fn only_our_own_paths_are_places_to_return_to() {
+        assert_eq!(
+            local(Some("/dashboard/calls?status=failed")),
+            "/dashboard/calls?status=failed"
+        );
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "https://evil.example",
+            "/ /x",
+        ] {
+            assert_eq!(local(Some(bad)), "/dashboard", "{bad:?}");
+        }
+        assert_eq!(local(None), "/dashboard");
+    }
 
     #[test]
     fn csv_rows_keep_quoted_commas_quotes_and_line_breaks() {
