@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from conftest import Server
-from kaicalls import KaiCalls, signup
+from kaicalls import EventStream, KaiCalls, signup
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +21,9 @@ pytestmark = pytest.mark.integration
 NOT_FOR_THE_SDK = {
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/logout"),
+    ("GET", "/api/v1/auth/sessions"),
+    ("DELETE", "/api/v1/auth/sessions"),
+    ("POST", "/api/v1/auth/password"),
     ("GET", "/api/v1/keys"),
     ("POST", "/api/v1/keys"),
     ("DELETE", "/api/v1/keys"),
@@ -59,6 +62,9 @@ def sdk_operations() -> set[tuple[str, str]]:
 
     def record(request: httpx.Request) -> httpx.Response:
         seen.add((request.method, request.url.path))
+        if request.headers.get("accept") == "text/event-stream":
+            # events.stream connects when called: answer it an (empty) event stream.
+            return httpx.Response(200, headers={"content-type": "text/event-stream"})
         return httpx.Response(200, json={})
 
     mock = httpx.Client(transport=httpx.MockTransport(record))
@@ -78,6 +84,8 @@ def sdk_operations() -> set[tuple[str, str]]:
             result = method(*args)
             if inspect.isgenerator(result):
                 list(result)
+            elif isinstance(result, EventStream):
+                result.close()
     signup("Smith Law", "a@b.test", base_url="http://sdk.test", session=mock)
     return seen
 

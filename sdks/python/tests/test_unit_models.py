@@ -25,6 +25,7 @@ from kaicalls import (
     Call,
     CallDetail,
     CallList,
+    EventStream,
     KaiCalls,
     KaiModel,
     KaiObject,
@@ -171,6 +172,11 @@ def test_every_method_answers_the_model_its_operation_documents() -> None:
 
     def record(request: httpx.Request) -> httpx.Response:
         seen.append(request)
+        if request.headers.get("accept") == "text/event-stream":
+            message = b'id: evt_1\nevent: call.queued\ndata: {"id": "evt_1"}\n\n'
+            return httpx.Response(
+                200, headers={"content-type": "text/event-stream"}, content=message
+            )
         return httpx.Response(200, json={})
 
     mock = httpx.Client(transport=httpx.MockTransport(record))
@@ -195,7 +201,14 @@ def test_every_method_answers_the_model_its_operation_documents() -> None:
             operation = paths.get(req.url.path, {}).get(req.method.lower())
             by_id = "id" in req.url.params
             documented = _answer_schemas(operation, by_id) if operation else set()
-            if isinstance(attr, Operation):
+            if isinstance(result, EventStream):
+                # Server-Sent Events: each message's data is the documented schema.
+                stream = operation["responses"]["200"]["content"]["text/event-stream"]
+                model = stream["x-kaicalls-message-data"]["$ref"].rsplit("/", 1)[-1]
+                assert type(next(result)).__name__ == model, where
+                result.close()
+                checked += 1
+            elif isinstance(attr, Operation):
                 assert attr.model.__name__ in documented, (
                     f"{where} answers {attr.model.__name__}; the document says {documented}"
                 )

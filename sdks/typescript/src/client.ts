@@ -166,6 +166,26 @@ export class HttpClient {
     }
   }
 
+  /**
+   * One streamed GET (the event stream): resolves with the response as soon as its
+   * headers arrive, its body unread. No retries, no timeout: the caller owns both, and
+   * the body, through `signal`.
+   */
+  openStream(
+    path: string,
+    options: { query?: Query; headers?: Record<string, string>; signal: AbortSignal },
+  ): Promise<Response> {
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${this.apiKey}`,
+      ...options.headers,
+    };
+    return this.fetchImpl(this.url(path, options.query), {
+      method: 'GET',
+      headers,
+      signal: options.signal,
+    });
+  }
+
   /** One attempt: the timeout covers the whole exchange, body included. */
   private async send(
     url: string,

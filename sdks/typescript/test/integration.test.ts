@@ -126,6 +126,10 @@ async function everyRequest(): Promise<Recorded[]> {
   });
   await k.events.deliveries({ businessId: 'b', eventId: 'e', webhookId: 'w', callId: 'c', status: 'failed', limit: 1 });
   await k.events.replay({ businessId: 'b', eventId: 'e', eventIds: ['e'], filter: { event_type: 't' } });
+  // The fake answers JSON, not an event stream: the request is what counts here.
+  const stream = k.events.stream({ businessId: 'b', eventType: ['t', 'u'], callId: 'c', lastEventId: 'e' });
+  await stream.ready().catch(() => undefined);
+  stream.close();
   await k.health();
   await k.openapi();
   await k.account.balance();

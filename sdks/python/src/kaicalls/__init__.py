@@ -43,17 +43,22 @@ from ._errors import (
 from ._model import KaiModel
 from ._models import *  # noqa: F403  (the response models: Call, CallDetail, ...)
 from ._object import KaiObject
+from ._sse import IdOnly, ServerSentEvent, SSEDecoder
+from ._stream import AsyncEventStream, EventStream
 from ._version import __version__
 from .webhooks import WebhookVerificationError
 
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
+    "AsyncEventStream",
     "AsyncKaiCalls",
     "AuthenticationError",
     "CallFailedError",
     "ConflictError",
+    "EventStream",
     "ForbiddenError",
+    "IdOnly",
     "IdempotencyError",
     "InternalError",
     "InvalidRequestError",
@@ -67,6 +72,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimitedError",
+    "SSEDecoder",
+    "ServerSentEvent",
     "UnauthorizedError",
     "UnsupportedMediaTypeError",
     "WaitTimeoutError",

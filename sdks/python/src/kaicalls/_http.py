@@ -13,6 +13,10 @@ and apply the one retry policy in `RetryPolicy`:
 
 Waits grow exponentially (0.5 s, 1 s, 2 s, ... capped at 8 s, with jitter); a
 ``Retry-After`` longer than ``max_retry_delay`` is not waited out: the error is raised.
+
+The event stream (`kaicalls._stream`) opens its requests with ``open_stream`` instead: one
+attempt whose body is read as it arrives (`StreamResponse`), with its own reconnection
+policy.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -258,10 +262,78 @@ def _log_retry(p: Prepared, delay: float, attempt: int, why: str) -> None:
 # ------------------------------------------------------------------------ transports
 
 
+class StreamResponse(Protocol):
+    """A response whose body is read as it arrives (the event stream)."""
+
+    status: int
+    headers: httpx.Headers
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body, chunk by chunk; a broken connection raises `TransportFailure`."""
+        ...
+
+    def read(self) -> bytes:
+        """The whole body (of an error answer)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class SyncTransport(Protocol):
     def send(self, p: Prepared, timeout: float) -> RawResponse: ...
 
+    def open_stream(self, p: Prepared, timeout: httpx.Timeout) -> StreamResponse: ...
+
     def close(self) -> None: ...
+
+
+class HttpxStream:
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.status = response.status_code
+        self.headers = response.headers
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            yield from self.response.iter_bytes()
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise TransportFailure(
+                exc, sent=True, timeout=isinstance(exc, httpx.TimeoutException)
+            ) from exc
+
+    def read(self) -> bytes:
+        try:
+            return self.response.read()
+        except (httpx.TransportError, httpx.StreamError):
+            return b""
+
+    def close(self) -> None:
+        self.response.close()
+
+
+class AsyncHttpxStream:
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.status = response.status_code
+        self.headers = response.headers
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.response.aiter_bytes():
+                yield chunk
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise TransportFailure(
+                exc, sent=True, timeout=isinstance(exc, httpx.TimeoutException)
+            ) from exc
+
+    async def read(self) -> bytes:
+        try:
+            return await self.response.aread()
+        except (httpx.TransportError, httpx.StreamError):
+            return b""
+
+    async def close(self) -> None:
+        await self.response.aclose()
 
 
 class HttpxTransport:
@@ -282,6 +354,20 @@ class HttpxTransport:
         except httpx.TransportError as exc:
             raise _httpx_failure(exc) from exc
         return RawResponse(r.status_code, r.headers, r.content)
+
+    def open_stream(self, p: Prepared, timeout: httpx.Timeout) -> StreamResponse:
+        request = self.client.build_request(
+            p.method,
+            p.url,
+            params=tuple(p.params) or None,
+            content=p.content,
+            headers=p.headers,
+            timeout=timeout,
+        )
+        try:
+            return HttpxStream(self.client.send(request, stream=True))
+        except httpx.TransportError as exc:
+            raise _httpx_failure(exc) from exc
 
     def close(self) -> None:
         if self.owned:
@@ -307,17 +393,63 @@ class RequestsSessionTransport:
                 timeout=timeout,
             )
         except OSError as exc:  # requests.RequestException is an IOError
-            names = {cls.__name__ for cls in type(exc).__mro__}
-            raise TransportFailure(
-                exc,
-                sent="ConnectTimeout" not in names,
-                timeout=bool(names & {"Timeout", "ConnectTimeout", "ReadTimeout"}),
-            ) from exc
+            raise _requests_failure(exc) from exc
         return RawResponse(int(r.status_code), httpx.Headers(dict(r.headers)), r.content or b"")
+
+    def open_stream(self, p: Prepared, timeout: httpx.Timeout) -> StreamResponse:
+        try:
+            r = self.session.request(
+                p.method,
+                p.url,
+                params=p.params or None,
+                data=p.content,
+                headers=p.headers,
+                timeout=(timeout.connect, timeout.read),
+                stream=True,
+            )
+        except OSError as exc:
+            raise _requests_failure(exc) from exc
+        return RequestsStream(r)
 
     def close(self) -> None:
         # The session belongs to the caller.
         pass
+
+
+def _requests_failure(exc: OSError) -> TransportFailure:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return TransportFailure(
+        exc,
+        sent="ConnectTimeout" not in names,
+        timeout=bool(names & {"Timeout", "ConnectTimeout", "ReadTimeout"}),
+    )
+
+
+class RequestsStream:
+    """A ``requests`` response opened with ``stream=True``."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.status = int(response.status_code)
+        self.headers = httpx.Headers(dict(response.headers))
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            # chunk_size=None: each chunk as it arrives, not a fixed-size read.
+            for chunk in self.response.iter_content(chunk_size=None):
+                if chunk:
+                    yield chunk
+        except OSError as exc:  # requests' ChunkedEncodingError, ConnectionError, ...
+            raise _requests_failure(exc) from exc
+
+    def read(self) -> bytes:
+        try:
+            return bytes(self.response.content or b"")
+        except OSError:
+            return b""
+
+    def close(self) -> None:
+        self.response.close()
 
 
 def _httpx_failure(exc: httpx.TransportError) -> TransportFailure:
@@ -418,6 +550,20 @@ class AsyncRequester:
                 _log_retry(p, delay, attempt, f"HTTP {raw.status}")
             await self.sleep(delay)
             attempt += 1
+
+    async def open_stream(self, p: Prepared, timeouts: httpx.Timeout) -> AsyncHttpxStream:
+        request = self.client.build_request(
+            p.method,
+            p.url,
+            params=tuple(p.params) or None,
+            content=p.content,
+            headers=p.headers,
+            timeout=timeouts,
+        )
+        try:
+            return AsyncHttpxStream(await self.client.send(request, stream=True))
+        except httpx.TransportError as exc:
+            raise _httpx_failure(exc) from exc
 
     async def close(self) -> None:
         if self.owned:

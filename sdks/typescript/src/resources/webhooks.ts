@@ -1,4 +1,5 @@
 import { HttpClient, compact } from '../client.js';
+import { EventStream, type StreamEventsParams } from '../events-stream.js';
 import type {
   BusinessSecret,
   DeliveryList,
@@ -135,6 +136,21 @@ export class EventsResource {
         limit: params.limit,
       },
     });
+  }
+
+  /**
+   * The live events (`GET /api/v1/events/stream`, Server-Sent Events), as an
+   * `AsyncIterable<Event>`. Connects at once and yields every event committed from then
+   * on (with `lastEventId`: every event after that one first), oldest first, forever.
+   * When the connection drops or the server ends the stream, it reconnects with
+   * `Last-Event-ID` set to the last event returned, so nothing is missed or repeated
+   * (`reconnect: false`: the iteration ends instead). A refused request throws its typed
+   * error (`InvalidRequestError`, `UnauthorizedError`, `ForbiddenError`, ...).
+   * `close()`, leaving a `for await` loop or aborting `signal` releases it. Requires
+   * events:read.
+   */
+  stream(params: StreamEventsParams = {}): EventStream {
+    return new EventStream(this.http, params);
   }
 
   /** Webhook deliveries with every attempt. Requires events:read. */

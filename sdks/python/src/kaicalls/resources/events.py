@@ -1,13 +1,15 @@
-"""``kai.events``: the durable event log, webhook deliveries and replays."""
+"""``kai.events``: the durable event log, its live stream, webhook deliveries and
+replays."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
-from .._http import Req
+from .._http import AsyncRequester, Req, Requester
 from .._models import DeliveryList, Event, EventList, Replayed
 from .._pagination import Pager, aiterate, iterate
+from .._stream import AsyncEventStream, EventStream, StreamCore, stream_query
 from ._base import Async, R, Resource, Sync, get_req, post_req, returns
 
 PATH = "/api/v1/events"
@@ -81,12 +83,70 @@ class _EventsBase(Resource[R]):
 
 
 class Events(_EventsBase[Sync]):
+    def __init__(self, send: Callable[[Req], Sync], http: Requester) -> None:
+        super().__init__(send)
+        self._http = http
+
     def iter(self, *, max_items: int | None = None, **filters: Any) -> Iterator[Event]:
         """Every event matching the filters, newest first, across pages."""
         return iterate(self._send, _pager(filters, max_items))
 
+    def stream(
+        self,
+        event_type: str | Sequence[str] | None = None,
+        call_id: str | None = None,
+        business_id: str | None = None,
+        last_event_id: str | None = None,
+        reconnect: bool = True,
+    ) -> EventStream:
+        """The live events (``GET /api/v1/events/stream``), as an iterator of `Event`.
+
+        Connects at once and yields every event committed from then on (with
+        ``last_event_id``: every event after that one first), oldest first, forever.
+        Filters: ``event_type`` (one type, or several), ``call_id`` (that call's
+        events), ``business_id``. When the connection drops or the server ends the
+        stream, it reconnects with ``Last-Event-ID`` set to the last event yielded, so
+        nothing is missed or repeated (``reconnect=False``: the iteration ends
+        instead). A refused request raises its typed error (`InvalidRequestError`,
+        `UnauthorizedError`, `ForbiddenError`, ...). Requires ``events:read``.
+
+        Use it as a context manager, or call ``close()``; ``last_event_id`` is the id
+        of the last event yielded.
+        """
+        core = StreamCore(
+            stream_query(event_type, call_id, business_id),
+            last_event_id,
+            reconnect=reconnect,
+            config=self._http.config,
+        )
+        return EventStream(self._http, core)
+
 
 class AsyncEvents(_EventsBase[Async]):
+    def __init__(self, send: Callable[[Req], Async], http: AsyncRequester) -> None:
+        super().__init__(send)
+        self._http = http
+
     def iter(self, *, max_items: int | None = None, **filters: Any) -> AsyncIterator[Event]:
         """Async `Events.iter`."""
         return aiterate(self._send, _pager(filters, max_items))
+
+    def stream(
+        self,
+        event_type: str | Sequence[str] | None = None,
+        call_id: str | None = None,
+        business_id: str | None = None,
+        last_event_id: str | None = None,
+        reconnect: bool = True,
+    ) -> AsyncEventStream:
+        """Async `Events.stream`: ``async with kai.events.stream(...) as events:``
+        connects, then ``async for event in events``. Without ``async with``, the first
+        ``__anext__`` (or ``await events.connect()``) connects; ``await events.close()``
+        releases it."""
+        core = StreamCore(
+            stream_query(event_type, call_id, business_id),
+            last_event_id,
+            reconnect=reconnect,
+            config=self._http.config,
+        )
+        return AsyncEventStream(self._http, core)
