@@ -241,6 +241,8 @@ test('the dashboard, from sign-up to sign-out', { timeout: 240000 }, async (t) =
   // The other pages.
   await page.goto(`${server.url}/dashboard`);
   await page.locator('#calls-per-day').waitFor();
+  // The finished call shows in the outcomes per day, named in the chart's text.
+  assert.match(await page.locator('#outcomes-per-day title').textContent(), /: 1 /);
   await look('overview');
   await page.goto(`${server.url}/dashboard/calls/new`);
   await look('place-call');

@@ -296,6 +296,13 @@ pub async fn overview(ctx: Ctx) -> Response {
                 p.muted { "No finished calls yet." }
             } @else {
                 (bar_chart("outcomes", "Finished calls by outcome, last 14 days", &outcomes, &bad))
+                @let series: Vec<(&str, &str, Vec<i64>)> = stats
+                    .outcomes_per_day
+                    .iter()
+                    .zip(SERIES_CLASSES)
+                    .map(|((outcome, per_day), class)| (outcome.as_str(), class, per_day.clone()))
+                    .collect();
+                (stacked_chart("outcomes-per-day", "Finished calls per day by outcome (UTC)", &stats.days, &series))
             }
         }
         section.card {
@@ -318,6 +325,11 @@ pub async fn overview(ctx: Ctx) -> Response {
     page(&ctx, "Overview", body)
 }
 
+/// The colours of a chart's series, in order (`app.css`).
+const SERIES_CLASSES: [&str; 6] = [
+    "series-0", "series-1", "series-2", "series-3", "series-4", "series-5",
+];
+
 #[derive(Default)]
 struct CallStats {
     /// The days charted (`MM-DD`), and per day the calls by how they ended.
@@ -326,6 +338,8 @@ struct CallStats {
     failed_per_day: Vec<i64>,
     open_per_day: Vec<i64>,
     outcomes: BTreeMap<String, i64>,
+    /// Per outcome (the most frequent first, at most six), finished calls per day.
+    outcomes_per_day: Vec<(String, Vec<i64>)>,
     total: i64,
     minutes: i64,
     cost_cents: i64,
@@ -353,6 +367,7 @@ async fn call_stats(ctx: &Ctx, days: i64) -> anyhow::Result<CallStats> {
         .push(" AND created_at >= ?", start_micros);
     let rows = sql.query().fetch_all(ctx.app.store.reader()).await?;
     let mut stats = CallStats::default();
+    let mut outcome_days: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut per_day: BTreeMap<chrono::NaiveDate, [i64; 3]> = (0..days)
         .map(|d| (start + chrono::Duration::days(d), [0; 3]))
         .collect();
@@ -375,7 +390,11 @@ async fn call_stats(ctx: &Ctx, days: i64) -> anyhow::Result<CallStats> {
                 "completed" => outcome.unwrap_or_else(|| "completed".into()),
                 other => other.to_string(),
             };
-            *stats.outcomes.entry(key).or_default() += 1;
+            *stats.outcomes.entry(key.clone()).or_default() += 1;
+            let index = (day - start).num_days().clamp(0, days - 1) as usize;
+            outcome_days
+                .entry(key)
+                .or_insert_with(|| vec![0; days as usize])[index] += 1;
         }
         let duration: Option<i64> = r.get("duration")?;
         stats.minutes += duration.map_or(0, |d| (d + 59) / 60);
@@ -383,6 +402,10 @@ async fn call_stats(ctx: &Ctx, days: i64) -> anyhow::Result<CallStats> {
         stats.cost_cents += cost.unwrap_or(0);
         stats.total += 1;
     }
+    let mut ranked: Vec<(String, Vec<i64>)> = outcome_days.into_iter().collect();
+    ranked.sort_by_key(|(_, per_day)| std::cmp::Reverse(per_day.iter().sum::<i64>()));
+    ranked.truncate(SERIES_CLASSES.len());
+    stats.outcomes_per_day = ranked;
     for (day, [completed, failed, open]) in per_day {
         stats.days.push(day.format("%m-%d").to_string());
         stats.completed_per_day.push(completed);
