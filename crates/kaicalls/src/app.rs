@@ -29,6 +29,8 @@ pub struct AppState {
     /// How long an `Idempotency-Key` claim is held by its request
     /// (`calls::idempotency`).
     pub idempotency_lease_secs: f64,
+    /// `/api/mcp`'s hosts and origins, and OAuth token lifetimes.
+    pub mcp: Arc<crate::mcp::http::Settings>,
     /// The live event stream's reader, shared by every open stream.
     pub events: Arc<crate::events::stream::Hub>,
 }

@@ -49,6 +49,20 @@ pub struct ServeArgs {
     #[arg(long, env = "KAICALLS_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// `Host` names `/api/mcp` serves, comma separated (DNS-rebinding guard). Default:
+    /// the public URL's host, localhost, 127.0.0.1 and ::1. Empty: any host.
+    #[arg(long, env = "KAICALLS_MCP_ALLOWED_HOSTS")]
+    pub mcp_allowed_hosts: Option<String>,
+
+    /// Browser origins `/api/mcp` serves, comma separated (requests without `Origin`
+    /// always are). Default: the public URL's origin.
+    #[arg(long, env = "KAICALLS_MCP_ALLOWED_ORIGINS")]
+    pub mcp_allowed_origins: Option<String>,
+
+    /// Seconds an OAuth access token (MCP clients) lives; refresh tokens rotate.
+    #[arg(long, env = "KAICALLS_OAUTH_ACCESS_TOKEN_SECS", default_value_t = 3600)]
+    pub oauth_access_token_secs: i64,
+
     /// Simulated seconds per wall-clock second for the built-in call simulator.
     #[arg(long, env = "KAICALLS_SIM_SPEED", default_value_t = 10.0)]
     pub sim_speed: f64,

@@ -38,11 +38,29 @@ enum Command {
     /// Follow the live event stream, or forward it to a local URL (client).
     #[command(subcommand)]
     Events(cli::EventsCommand),
+    /// Serve MCP (Model Context Protocol) over stdio for desktop AI clients (Claude
+    /// Desktop, Cursor): its tools use the KaiCalls server at KAICALLS_BASE_URL with
+    /// KAICALLS_API_KEY. Logs go to stderr.
+    Mcp(McpArgs),
     /// Print the OpenAPI document (what /api/v1/openapi.json serves).
     Openapi,
     /// Administrative commands against the database.
     #[command(subcommand)]
     Admin(AdminCommand),
+}
+
+#[derive(clap::Args)]
+struct McpArgs {
+    /// API key (kc_live_… or kc_test_…).
+    #[arg(long, env = "KAICALLS_API_KEY", hide_env_values = true)]
+    api_key: String,
+    /// The KaiCalls server.
+    #[arg(
+        long,
+        env = "KAICALLS_BASE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    base_url: String,
 }
 
 #[derive(Subcommand)]
@@ -120,6 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock = SystemClock::default();
     match cli.command {
         Command::Serve(args) => kaicalls::server::serve(*args).await,
+        Command::Mcp(args) => kaicalls::mcp::stdio::run(&args.base_url, &args.api_key).await,
         Command::Call(_) | Command::Calls(_) | Command::Agents(_) | Command::Events(_) => Ok(()),
         Command::Openapi => {
             use std::io::Write;

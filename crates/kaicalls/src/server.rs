@@ -98,6 +98,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_url: public_url.clone().into(),
         allow_private_webhooks: args.allow_private_webhooks,
         idempotency_lease_secs: args.idempotency_lease_secs,
+        mcp: Arc::new(crate::mcp::http::Settings::new(
+            &public_url,
+            args.mcp_allowed_hosts.as_deref(),
+            args.mcp_allowed_origins.as_deref(),
+            args.oauth_access_token_secs,
+        )),
         events: crate::events::stream::Hub::new(
             store.clone(),
             Duration::from_secs_f64(args.events_heartbeat_secs),

@@ -139,6 +139,10 @@ async def test_async_client_end_to_end(server: Server) -> None:
         assert excinfo.value.param == "to"
         usage = await kai.account.usage(limit=5)
         assert len(usage.usage) == 5
+        analytics = await kai.account.analytics(days=7)
+        assert analytics.days == 7
+        assert analytics.calls_by_status.get("completed", 0) >= 1
+        assert sum(analytics.calls_by_status.values()) == analytics.calls_total
 
 
 @pytest.fixture(scope="module")

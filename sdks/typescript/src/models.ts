@@ -31,6 +31,20 @@ export interface AgentList {
 /** `GET /api/v1/agents`: one agent with `?id=`, else all of them. */
 export type AgentOrList = Agent | AgentList;
 
+export interface Analytics {
+  /** The window, in days back from now. */
+  days: number;
+  /** The window's start. */
+  since: string;
+  calls_total: number;
+  /** Calls by status (queued, ringing, in_progress, completed, failed, canceled). */
+  calls_by_status: Record<string, number>;
+  /** Completed calls by outcome (resolved, follow_up, voicemail, cut_off, no_conversation). */
+  calls_by_outcome: Record<string, number>;
+  /** Minutes of the calls that ended (each rounded up to the minute). */
+  minutes: number;
+}
+
 export interface Attempt {
   attempt: number;
   status_code: number | null;

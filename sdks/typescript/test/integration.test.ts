@@ -134,6 +134,7 @@ async function everyRequest(): Promise<Recorded[]> {
   await k.openapi();
   await k.account.balance();
   await k.account.usage({ start: 's', end: 'e', limit: 1 });
+  await k.account.analytics({ days: 7, businessId: 'b' });
   return f.requests;
 }
 
@@ -150,6 +151,15 @@ describe('discovery and account', () => {
     const usage = await kai.account.usage({ limit: 5 });
     assert.ok(usage.usage.length > 0);
     assert.ok(usage.usage.some((row) => row.endpoint.startsWith('/v1/')));
+  });
+
+  test('analytics counts the calls of the window by status', async () => {
+    const analytics = await kai.account.analytics({ days: 7 });
+    assert.equal(analytics.days, 7);
+    const byStatus = Object.values(analytics.calls_by_status).reduce((a, b) => a + b, 0);
+    assert.equal(byStatus, analytics.calls_total);
+    const listed = await kai.calls.list({ limit: 100 });
+    assert.ok(analytics.calls_total >= listed.calls.length || listed.has_more);
   });
 
   test('openapi returns the OpenAPI document', async () => {

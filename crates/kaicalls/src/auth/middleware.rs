@@ -23,7 +23,7 @@ use crate::{keys, tenancy};
 const LAST_USED_GRANULARITY_MICROS: i64 = 60_000_000;
 
 pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
-    let outcome = match resolve(&app, req.headers()).await {
+    let outcome = match resolve(&app, req.headers(), req.uri().path()).await {
         Ok(outcome) => outcome,
         Err(err) => return err.into_response(),
     };
@@ -32,6 +32,7 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
     // which no other site can make a browser send, passes.
     if !matches!(outcome, AuthOutcome::Key(_))
         && is_unsafe(req.method())
+        && !cookieless(req.uri().path())
         && is_cross_site(req.headers(), &app.public_url)
     {
         return ApiError::Forbidden("Cross-site request refused".into()).into_response();
@@ -84,12 +85,32 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
     response
 }
 
-async fn resolve(app: &AppState, headers: &HeaderMap) -> Result<AuthOutcome, ApiError> {
+/// Endpoints that never read a cookie (their credentials are in the request), so a
+/// cross-site post cannot ride on a session: OAuth's token endpoints and `/api/mcp`.
+fn cookieless(path: &str) -> bool {
+    path == crate::mcp::http::PATH || crate::oauth::routes::COOKIELESS.contains(&path)
+}
+
+async fn resolve(app: &AppState, headers: &HeaderMap, path: &str) -> Result<AuthOutcome, ApiError> {
     if let Some(raw) = presented_key(headers) {
         let raw = match raw {
             Ok(raw) => raw,
             Err(why) => return Ok(AuthOutcome::Rejected(why)),
         };
+        // OAuth access tokens are bound to the MCP resource: nothing else takes them.
+        if raw.starts_with(crate::oauth::ACCESS_PREFIX) {
+            if path != crate::mcp::http::PATH {
+                return Ok(AuthOutcome::Rejected(
+                    "OAuth access tokens are accepted only by the MCP endpoint /api/mcp: use an API key",
+                ));
+            }
+            return Ok(
+                match crate::oauth::resolve_access(&app.store, raw, app.clock.now()).await? {
+                    Ok(principal) => AuthOutcome::Key(principal),
+                    Err(why) => AuthOutcome::Rejected(why),
+                },
+            );
+        }
         return resolve_key(app, raw).await;
     }
     if let Some(token) = sessions::cookie_token(headers) {

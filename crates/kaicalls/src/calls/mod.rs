@@ -10,6 +10,7 @@
 //! - `repo.rs`: the calls' SQL.
 //! - `routes.rs`: the HTTP handlers.
 
+pub mod analytics;
 pub mod create;
 pub mod engine;
 pub mod enrichment;

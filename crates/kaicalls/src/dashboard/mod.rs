@@ -12,12 +12,12 @@
 //! every cross-site unsafe request (so every form post here) before a page runs.
 
 mod assets;
+mod consent;
 mod pages;
 mod render;
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -25,24 +25,18 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::Value;
-use tower::ServiceExt;
 
 use crate::app::AppState;
 use crate::auth::api_key::Mode;
 use crate::auth::scope::{Scope, Scopes};
 use crate::auth::{AuthOutcome, KeyPrincipal, SessionPrincipal, Tenant};
+pub use crate::http::local::Answer;
+use crate::http::local::{LocalApi, LocalRequest};
 
 pub const MODE_COOKIE: &str = "kc_mode";
 
-/// The API as the dashboard reaches it: the routes, no network layers.
-#[derive(Clone)]
-struct InProcessApi(Router);
-
 pub fn routes(state: AppState) -> Router<AppState> {
-    let api = crate::http::api_routes()
-        .into_iter()
-        .fold(Router::new(), |api, (path, route)| api.route(path, route));
-    let api = Router::new().nest("/api/v1", api).with_state(state);
+    let api = LocalApi::new(state);
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/signup", get(pages::signup_page).post(pages::signup))
@@ -85,8 +79,13 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/dashboard/settings/sessions/{id}/end",
             post(pages::end_session),
         )
+        .route("/dashboard/apps/{id}/revoke", post(consent::revoke_app))
+        .route(
+            "/oauth/authorize",
+            get(consent::authorize_page).post(consent::authorize_decision),
+        )
         .route("/dashboard/assets/{file}", get(assets::serve))
-        .layer(Extension(InProcessApi(api)))
+        .layer(Extension(api))
 }
 
 /// Headers every page carries: nothing from elsewhere runs, nobody frames us.
@@ -119,7 +118,7 @@ pub struct Ctx {
     pub email: String,
     /// The path and query of this page (where the mode switch returns to).
     pub here: String,
-    api: Router,
+    api: LocalApi,
 }
 
 /// Not signed in: to the sign-in page, coming back here afterwards.
@@ -169,9 +168,8 @@ impl FromRequestParts<AppState> for Ctx {
         };
         let api = parts
             .extensions
-            .get::<InProcessApi>()
+            .get::<LocalApi>()
             .expect("the dashboard's routes carry the API")
-            .0
             .clone();
         let email: String = sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
             .bind(&session.tenant.user_id)
@@ -186,25 +184,6 @@ impl FromRequestParts<AppState> for Ctx {
             here,
             api,
         })
-    }
-}
-
-/// An answer of the API: its status and JSON body.
-pub struct Answer {
-    pub status: StatusCode,
-    pub body: Value,
-}
-
-impl Answer {
-    pub fn ok(&self) -> bool {
-        self.status.is_success()
-    }
-
-    /// The error envelope's message (or the status, if there is none).
-    pub fn message(&self) -> String {
-        self.body["error"]["message"]
-            .as_str()
-            .map_or_else(|| self.status.to_string(), str::to_string)
     }
 }
 
@@ -247,51 +226,9 @@ impl Ctx {
         body: Option<Value>,
         outcome: AuthOutcome,
     ) -> Answer {
-        let uri = format!("/api/v1{path}");
-        // Calls cost money: the dashboard's are held to the same per-minute limit as
-        // a key's (its own bucket, per session). Page reads are not limited.
-        if let AuthOutcome::Key(key) = &outcome {
-            let class =
-                crate::http::rate_limit::Class::of(&method, uri.split('?').next().unwrap_or(""));
-            if class == crate::http::rate_limit::Class::Calls {
-                let decision = self
-                    .app
-                    .limiter
-                    .check(&key.key_id, class, self.app.clock.now())
-                    .await;
-                if !decision.allowed {
-                    return Answer {
-                        status: StatusCode::TOO_MANY_REQUESTS,
-                        body: serde_json::json!({"error": {"code": "rate_limited", "message": format!(
-                            "Too many calls: the limit is {} per minute; try again in {} s",
-                            decision.limit, decision.retry_after_secs
-                        )}}),
-                    };
-                }
-            }
-        }
-        let mut request = Request::builder().method(method).uri(uri);
-        let body = match body {
-            Some(body) => {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                Body::from(body.to_string())
-            }
-            None => Body::empty(),
-        };
-        let mut request = request.body(body).expect("a well-formed request");
-        request.extensions_mut().insert(outcome);
-        let response = match self.api.clone().oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
+        self.api
+            .send(&self.app, outcome, LocalRequest::new(method, path, body))
             .await
-            .unwrap_or_default();
-        Answer {
-            status,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
     }
 }
 

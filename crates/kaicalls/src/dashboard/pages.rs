@@ -25,7 +25,7 @@ fn enc(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
@@ -68,6 +68,7 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "test_sent" => "A signed webhook.test is on its way.",
         "resent" => "The event is queued for delivery again, with the same webhook-id.",
         "saved" => "Saved.",
+        "app_revoked" => "The app is disconnected: its tokens no longer work.",
         "number_saved" => "Phone number saved.",
         "password_changed" => "Password changed. Your other sessions are signed out.",
         "session_ended" => "Session ended.",
@@ -1623,6 +1624,7 @@ async fn settings_page(ctx: &Ctx, notice_code: Option<&str>, error: Option<&str>
                 }
             } }
         }
+        (super::consent::connected_apps(ctx).await)
     };
     page(ctx, "Settings", body)
 }

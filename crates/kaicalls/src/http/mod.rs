@@ -4,6 +4,7 @@
 pub mod idempotency;
 pub mod json;
 pub mod limits;
+pub mod local;
 pub mod openapi;
 pub mod protocol_errors;
 pub mod rate_limit;
@@ -98,6 +99,7 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ),
         ("/recordings", get(recordings::routes::info)),
         ("/transcripts", get(calls::routes::transcripts)),
+        ("/analytics", get(calls::analytics::analytics)),
         ("/balance", get(usage::routes::balance)),
         ("/usage", get(usage::routes::list_usage)),
     ]
@@ -108,8 +110,17 @@ pub fn router(state: AppState) -> Router {
         .into_iter()
         .fold(Router::new(), |api, (path, route)| api.route(path, route));
 
+    let mcp = crate::mcp::http::service(&state);
+    let mcp_state = state.clone();
     Router::new()
         .nest("/api/v1", api)
+        .route(
+            crate::mcp::http::PATH,
+            axum::routing::any(move |req: Request| {
+                crate::mcp::http::endpoint(mcp.clone(), mcp_state.clone(), req)
+            }),
+        )
+        .merge(crate::oauth::routes::routes())
         .route("/recordings/{file}", get(recordings::routes::audio))
         .route("/docs", get(openapi::serve_docs))
         .merge(crate::dashboard::routes(state.clone()))
@@ -280,6 +291,12 @@ mod tests {
             public_url: "http://test".into(),
             allow_private_webhooks: false,
             idempotency_lease_secs: crate::calls::idempotency::DEFAULT_LEASE_SECS,
+            mcp: Arc::new(crate::mcp::http::Settings::new(
+                "http://test",
+                None,
+                None,
+                3600,
+            )),
             events: crate::events::stream::Hub::new(store.clone(), Duration::from_secs(15)),
         }
     }

@@ -24,6 +24,7 @@ use crate::agents::routes::{AgentFields, AgentOrList};
 use crate::agents::Agent;
 use crate::auth::account::{PasswordBody, SessionList, SignedUp, SignupBody};
 use crate::auth::sessions::{LoggedIn, LoginBody};
+use crate::calls::analytics::Analytics;
 use crate::calls::create::CreateCallBody;
 use crate::calls::routes::{CallOrList, TranscriptList};
 use crate::calls::{CallDetail, CallSummary};
@@ -176,6 +177,7 @@ pub const OPS: &[Op] = &[
     Op { method: "post", path: "/events/replay", summary: "Deliver events again (same webhook-id)", access: Access::Scope("events:replay"), query: &[], body: Some(q::<ReplayBody>), ok: &[(200, r::<Replayed>)], errors: &[400, 404] },
     Op { method: "get", path: "/event-deliveries", summary: "Webhook deliveries with every attempt", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("webhook_id", "string", false, "Subscription id or webhook-id"), ("call_id", "string", false, "Call"), ("status", "enum:succeeded|failed|pending", false, "succeeded, failed or pending"), LIMIT], body: None, ok: &[(200, r::<DeliveryList>)], errors: &[400, 404] },
     Op { method: "post", path: "/providers/vapi/events", summary: "Vapi server messages (status-update, end-of-call-report)", access: Access::ProviderSecret, query: &[], body: Some(any_object), ok: &[(200, any_object)], errors: &[404] },
+    Op { method: "get", path: "/analytics", summary: "Calls over the last days by status and outcome, and minutes", access: Access::Scope("calls:read"), query: &[("days", "integer:1..90", false, "The window in days (default 30)"), ("business_id", "string", false, "Only this business")], body: None, ok: &[(200, r::<Analytics>)], errors: &[400, 404] },
     Op { method: "get", path: "/balance", summary: "Subscription and minutes per business", access: Access::AnyKey, query: &[], body: None, ok: &[(200, r::<Balance>)], errors: &[] },
     Op { method: "get", path: "/usage", summary: "API usage log", access: Access::AnyKey, query: &[("start", "date-time", false, "ISO 8601 start"), ("end", "date-time", false, "ISO 8601 end"), ("limit", "integer:1..500", false, "Max results (default 100)")], body: None, ok: &[(200, r::<UsageList>)], errors: &[400] },
 ];

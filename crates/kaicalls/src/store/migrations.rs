@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, JOB_INDEXES),
     (7, EVENT_STREAM),
     (8, SESSION_AGENTS),
+    (9, OAUTH),
 ];
 
 const INITIAL: &str = r#"
@@ -321,6 +322,52 @@ const EVENT_STREAM: &str = "";
 
 /// A session remembers the browser it was opened from (the dashboard lists them).
 const SESSION_AGENTS: &str = "ALTER TABLE sessions ADD COLUMN user_agent TEXT";
+
+/// OAuth 2.1 for MCP clients (`oauth`): registered clients, grants (one user,
+/// business, mode, scope set and resource each), one-time codes and tokens, all
+/// secrets stored as SHA-256 hashes.
+const OAUTH: &str = r#"
+CREATE TABLE oauth_clients (
+    id TEXT PRIMARY KEY,
+    secret_hash TEXT,
+    name TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,
+    auth_method TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE oauth_grants (
+    id TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL REFERENCES oauth_clients(id),
+    user_id TEXT NOT NULL REFERENCES users(id),
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    mode TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE INDEX oauth_grants_user ON oauth_grants (user_id, created_at);
+
+CREATE TABLE oauth_codes (
+    code_hash TEXT PRIMARY KEY,
+    grant_id TEXT NOT NULL REFERENCES oauth_grants(id),
+    redirect_uri TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+
+CREATE TABLE oauth_tokens (
+    token_hash TEXT PRIMARY KEY,
+    grant_id TEXT NOT NULL REFERENCES oauth_grants(id),
+    kind TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    rotated_at BIGINT
+);
+CREATE INDEX oauth_tokens_grant ON oauth_tokens (grant_id);
+"#;
 
 /// PostgreSQL only, after the portable part of a migration: statements run whole (a
 /// function body holds semicolons). Migration 5: new jobs, call status changes and

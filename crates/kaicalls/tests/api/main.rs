@@ -17,6 +17,7 @@ mod errors;
 mod hardening;
 mod isolation;
 mod lifecycle;
+mod mcp;
 mod recordings;
 mod reference;
 mod scale;

@@ -20,6 +20,7 @@ __all__ = [
     "Agent",
     "AgentList",
     "AgentOrList",
+    "Analytics",
     "Attempt",
     "Balance",
     "BusinessBalance",
@@ -124,6 +125,22 @@ class AgentList(KaiModel):
     _nested: ClassVar[Nested] = {
         "agents": Agent,
     }
+
+
+class Analytics(KaiModel):
+    """The ``Analytics`` object."""
+
+    days: int
+    """The window, in days back from now."""
+    since: str
+    """The window's start."""
+    calls_total: int
+    calls_by_status: dict[str, int]
+    """Calls by status (queued, ringing, in_progress, completed, failed, canceled)."""
+    calls_by_outcome: dict[str, int]
+    """Completed calls by outcome (resolved, follow_up, voicemail, cut_off, no_conversation)."""
+    minutes: int
+    """Minutes of the calls that ended (each rounded up to the minute)."""
 
 
 class Attempt(KaiModel):

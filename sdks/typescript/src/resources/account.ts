@@ -1,6 +1,6 @@
 import { DEFAULT_BASE_URL, HttpClient, compact } from '../client.js';
 import { errorFromResponse } from '../errors.js';
-import type { Balance, Health, Usage } from '../models.js';
+import type { Analytics, Balance, Health, Usage } from '../models.js';
 import type { SignupResult } from '../types.js';
 
 export class AccountResource {
@@ -9,6 +9,13 @@ export class AccountResource {
   /** Minutes used, phone numbers and subscription status per business. Any valid key. */
   balance(): Promise<Balance> {
     return this.http.request<Balance>('/api/v1/balance');
+  }
+
+  /** Calls of the last `days` (default 30) by status and outcome, and minutes. `calls:read`. */
+  analytics(params: { days?: number; businessId?: string } = {}): Promise<Analytics> {
+    return this.http.request<Analytics>('/api/v1/analytics', {
+      query: { days: params.days, business_id: params.businessId },
+    });
   }
 
   /** The key's API usage log, newest first. Any valid key. */

@@ -1,4 +1,4 @@
-"""``kai.account``: balance and the API usage log."""
+"""``kai.account``: balance, call analytics and the API usage log."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from .._http import Req
-from .._models import Balance, Usage, UsageRow
+from .._models import Analytics, Balance, Usage, UsageRow
 from .._pagination import Pager, aiterate, iterate
 from ._base import Async, R, Resource, Sync, get_req, returns
 
@@ -33,6 +33,11 @@ class _AccountBase(Resource[R]):
     def balance(self) -> Req:
         """``{businesses: [{business_id, minutes_used, phone_numbers, subscription_status}]}``."""
         return get_req("/api/v1/balance")
+
+    @returns(Analytics)
+    def analytics(self, days: int | None = None, business_id: str | None = None) -> Req:
+        """Calls of the last ``days`` (default 30) by status and outcome, and minutes."""
+        return get_req("/api/v1/analytics", {"days": days, "business_id": business_id})
 
     @returns(Usage)
     def usage(
