@@ -39,6 +39,15 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// A compliance rule refused the call before anything was dialed (`dnc_blocked`,
+    /// `outside_calling_hours`, `frequency_cap`, …): the code names the rule.
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        param: Option<String>,
+    },
     /// The voice provider refused to place the call (the call is recorded as failed).
     #[error("{0}")]
     CallFailed(String),
@@ -83,6 +92,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Refused { status, .. } => *status,
             ApiError::CallFailed(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +110,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Idempotency(_) => "idempotency_error",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Refused { code, .. } => code,
             ApiError::CallFailed(_) => "call_failed",
             ApiError::Internal(_) => "internal_error",
         }
@@ -182,7 +193,9 @@ impl ApiError {
     /// The JSON body of this error: `{"error": {"code", "message", "param"?}}`.
     pub fn envelope(&self) -> serde_json::Value {
         let param = match self {
-            ApiError::InvalidRequest { param, .. } => param.clone(),
+            ApiError::InvalidRequest { param, .. } | ApiError::Refused { param, .. } => {
+                param.clone()
+            }
             _ => None,
         };
         let body = ErrorEnvelope {

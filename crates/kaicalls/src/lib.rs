@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod calls;
 pub mod clock;
+pub mod compliance;
 pub mod config;
 pub mod dashboard;
 pub mod error;

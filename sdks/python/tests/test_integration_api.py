@@ -13,6 +13,7 @@ from conftest import Server, running_server
 from kaicalls import (
     AsyncKaiCalls,
     CallFailedError,
+    ForbiddenError,
     IdempotencyError,
     InvalidRequestError,
     KaiCalls,
@@ -168,3 +169,25 @@ def test_real_429_is_typed_and_a_long_retry_after_is_not_waited_out(
     assert (err.status, err.code) == (429, "rate_limited")
     assert err.retry_after is not None and 5 < err.retry_after <= 60
     assert err.request_id and err.headers.get("ratelimit-policy")
+
+
+def test_the_do_not_call_list_refuses_the_dial(kai: KaiCalls, server: Server) -> None:
+    """A listed number is never dialed: the call is refused as ``dnc_blocked``; taken
+    off the list with a reason, it may be called again."""
+    to = _phone()
+    added = kai.compliance.dnc_add(to, reason="asked by letter")
+    assert added.added == 1 and added.entries[0].phone == to
+    with pytest.raises(ForbiddenError) as refused:
+        kai.calls.create(agent_id=server.agent_id, to=to)
+    assert refused.value.code == "dnc_blocked" and refused.value.param == "to"
+    assert kai.compliance.refusals(limit=1).refusals[0].reason == "dnc"
+    imported = kai.compliance.dnc_import([to, _phone(), "12345"])
+    assert (imported.added, imported.already_listed, len(imported.invalid)) == (1, 1, 1)
+    removed = kai.compliance.dnc_remove(to, reason="consent renewed")
+    assert removed.removed_reason == "consent renewed"
+    assert kai.calls.create(agent_id=server.agent_id, to=to).status == "queued"
+    consent = kai.compliance.record_consent("express_written", "web form", phone=to)
+    assert kai.compliance.consents(phone=to).consents[0].id == consent.id
+    assert kai.compliance.revoke_consent(consent.id, "withdrawn").revoked_reason == "withdrawn"
+    settings = kai.compliance.update_settings(quiet_days=["sun"])
+    assert settings.quiet_days == ["sun"] and kai.compliance.settings().quiet_days == ["sun"]

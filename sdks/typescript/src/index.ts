@@ -13,6 +13,7 @@
 
 import { HttpClient, type KaiCallsOptions, type RequestOptions } from './client.js';
 import { AccountResource, DiscoveryResource, signup } from './resources/account.js';
+import { ComplianceResource } from './resources/compliance.js';
 import { AgentsResource } from './resources/agents.js';
 import { CallsResource, RecordingsResource, TranscriptsResource } from './resources/calls.js';
 import { LeadsResource } from './resources/leads.js';
@@ -73,6 +74,7 @@ export {
   AnalyticsResource,
   CallsResource,
   CommunicationRunsResource,
+  ComplianceResource,
   DiscoveryResource,
   EvalsResource,
   EventsResource,
@@ -100,6 +102,7 @@ export class KaiCalls {
   readonly events: EventsResource;
   readonly discovery: DiscoveryResource;
   readonly account: AccountResource;
+  readonly compliance: ComplianceResource;
   /** Hosted platform only. */
   readonly sms: SmsResource;
   /** Hosted platform only. */
@@ -126,6 +129,7 @@ export class KaiCalls {
     this.events = new EventsResource(this.http);
     this.discovery = new DiscoveryResource(this.http);
     this.account = new AccountResource(this.http);
+    this.compliance = new ComplianceResource(this.http);
     this.sms = new SmsResource(this.http);
     this.workspaces = new WorkspacesResource(this.http);
     this.analytics = new AnalyticsResource(this.http);

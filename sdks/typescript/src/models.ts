@@ -99,6 +99,11 @@ export interface Call {
   quality_dimensions: QualityDimensions | null;
   /** `resolved`, `follow_up`, `voicemail`, `cut_off` or `no_conversation`. */
   outcome: string | null;
+  /**
+   * The customer asked not to be called again: the number is on the business's do-not-call list
+   * from the end of this call.
+   */
+  opt_out: boolean;
   ended_reason: EndedReason | null;
   /** The provider's own code, kept beside `ended_reason`. */
   provider_ended_reason: string | null;
@@ -138,6 +143,11 @@ export interface CallDetail {
   quality_dimensions: QualityDimensions | null;
   /** `resolved`, `follow_up`, `voicemail`, `cut_off` or `no_conversation`. */
   outcome: string | null;
+  /**
+   * The customer asked not to be called again: the number is on the business's do-not-call list
+   * from the end of this call.
+   */
+  opt_out: boolean;
   ended_reason: EndedReason | null;
   /** The provider's own code, kept beside `ended_reason`. */
   provider_ended_reason: string | null;
@@ -159,6 +169,12 @@ export interface CallDetail {
   transcript: Turn[];
   /** The enrichment variables the agent received. */
   variables: unknown;
+  /**
+   * What the pre-dial gate decided about calling hours: the recipient's candidate zones and where
+   * they came from, the state, the rules and window applied, the local time, and whether the hours
+   * were enforced.
+   */
+  compliance: unknown;
   events: TimelineEntry[];
 }
 
@@ -172,6 +188,27 @@ export interface CallList {
 export type CallOrList = CallDetail | CallList;
 
 export type CallStatus = 'queued' | 'ringing' | 'in_progress' | 'completed' | 'failed' | 'canceled';
+
+/** A record that a person agreed to be called, and on what basis. */
+export interface Consent {
+  id: string;
+  business_id: string;
+  lead_id: string | null;
+  phone: string | null;
+  /** `express`, `express_written`, `existing_customer` or `inquiry`. */
+  basis: string;
+  /** Where it was given: a web form's URL, "signed intake form", a call id. */
+  source: string;
+  granted_at: string;
+  created_at: string;
+  revoked_at: string | null;
+  revoked_reason: string | null;
+}
+
+export interface ConsentList {
+  consents: Consent[];
+  has_more: boolean;
+}
 
 /** One webhook delivery of one event to one target, with every attempt. */
 export interface Delivery {
@@ -195,6 +232,37 @@ export interface Delivery {
 
 export interface DeliveryList {
   deliveries: Delivery[];
+  has_more: boolean;
+}
+
+export interface DncAdded {
+  /** Numbers newly listed. */
+  added: number;
+  /** Numbers that were on the list already (their entries are kept). */
+  already_listed: number;
+  /** Numbers of an import that are not valid E.164 (nothing else is refused). */
+  invalid: InvalidNumber[];
+  /** The entries of the numbers sent (for imports, the first 100). */
+  entries: DncEntry[];
+}
+
+/** One number on a business's do-not-call list. */
+export interface DncEntry {
+  id: string;
+  business_id: string;
+  phone: string;
+  /** `api`, `import`, `dashboard` or `call` (an opt-out heard on `call_id`). */
+  source: string;
+  reason: string | null;
+  call_id: string | null;
+  created_at: string;
+  /** Set when the number was taken off the list, with why. */
+  removed_at: string | null;
+  removed_reason: string | null;
+}
+
+export interface DncList {
+  entries: DncEntry[];
   has_more: boolean;
 }
 
@@ -234,6 +302,12 @@ export interface Health {
   /** `ok` or `unreachable`. */
   database: string;
   version: string;
+}
+
+export interface InvalidNumber {
+  index: number;
+  phone: string;
+  error: string;
 }
 
 /** An API key as listed (never the key itself). */
@@ -348,6 +422,26 @@ export interface Recording {
   duration: number | null;
 }
 
+/** A dial the gate refused, with its reason and the decision behind it. */
+export interface Refusal {
+  id: string;
+  business_id: string;
+  mode: Mode;
+  phone: string;
+  /**
+   * `dnc`, `outside_calling_hours`, `frequency_cap`, `no_consent`, `duplicate` or `invalid_number`.
+   */
+  reason: string;
+  message: string;
+  /** The calling-hours decision (zones, state, window, local time), when made. */
+  decision: unknown;
+  created_at: string;
+}
+
+export interface RefusalList {
+  refusals: Refusal[];
+}
+
 /** `DELETE /api/v1/phone-numbers`. */
 export interface ReleasedNumber {
   success: boolean;
@@ -383,6 +477,27 @@ export interface SessionView {
   user_agent: string | null;
   /** The session this request came with. */
   current: boolean;
+}
+
+/** A business's calling-hours settings; without a row, the defaults. */
+export interface Settings {
+  business_id: string;
+  /**
+   * The business's own daily window in the recipient's local time (`HH:MM`), inside the federal
+   * 08:00 to 21:00 and any stricter state window.
+   */
+  window_start: string;
+  window_end: string;
+  /** Days nobody is called (`sun`, `sat`, …). */
+  quiet_days: string[];
+  /**
+   * Whether single calls (`POST /calls`) are held to calling hours. Campaigns always are. Turning
+   * it off is for non-marketing calls (appointment reminders a customer asked for) and is recorded
+   * with who did it.
+   */
+  enforce_single_calls: boolean;
+  updated_at: string | null;
+  updated_by: string | null;
 }
 
 /**

@@ -135,6 +135,16 @@ async function everyRequest(): Promise<Recorded[]> {
   await k.account.balance();
   await k.account.usage({ start: 's', end: 'e', limit: 1 });
   await k.account.analytics({ days: 7, businessId: 'b' });
+  await k.compliance.dncList({ phone: 'p', businessId: 'b', includeRemoved: true, after: 'a', limit: 1 });
+  await k.compliance.dncAdd({ phone: 'p', reason: 'r', businessId: 'b' });
+  await k.compliance.dncImport({ numbers: ['p'], reason: 'r', businessId: 'b' });
+  await k.compliance.dncRemove({ phone: 'p', reason: 'r', businessId: 'b' });
+  await k.compliance.consents({ phone: 'p', leadId: 'l', businessId: 'b', limit: 1 });
+  await k.compliance.recordConsent({ basis: 'express', source: 's', phone: 'p', leadId: 'l', grantedAt: 'g', businessId: 'b' });
+  await k.compliance.revokeConsent({ id: 'i', reason: 'r' });
+  await k.compliance.settings({ businessId: 'b' });
+  await k.compliance.updateSettings({ windowStart: '09:00', windowEnd: '17:00', quietDays: ['sun'], enforceSingleCalls: true, businessId: 'b' });
+  await k.compliance.refusals({ businessId: 'b', limit: 1 });
   return f.requests;
 }
 
@@ -151,6 +161,20 @@ describe('discovery and account', () => {
     const usage = await kai.account.usage({ limit: 5 });
     assert.ok(usage.usage.length > 0);
     assert.ok(usage.usage.some((row) => row.endpoint.startsWith('/v1/')));
+  });
+
+  test('the do-not-call list refuses the dial as dnc_blocked until the number is taken off', async () => {
+    const to = `+1512555${String(Math.floor(Math.random() * 10000)).padStart(4, '0')}`;
+    const added = await kai.compliance.dncAdd({ phone: to, reason: 'asked by letter' });
+    assert.equal(added.added, 1);
+    await assert.rejects(kai.calls.create({ agentId: server.boot.agent_id, to }), (err: unknown) => {
+      const e = err as { code?: string; param?: string };
+      return e.code === 'dnc_blocked' && e.param === 'to';
+    });
+    const removed = await kai.compliance.dncRemove({ phone: to, reason: 'consent renewed' });
+    assert.equal(removed.removed_reason, 'consent renewed');
+    const refusals = await kai.compliance.refusals({ limit: 5 });
+    assert.ok(refusals.refusals.some((r) => r.phone === to && r.reason === 'dnc'));
   });
 
   test('analytics counts the calls of the window by status', async () => {

@@ -40,6 +40,10 @@ scope_markers! {
     WebhooksWrite => WebhooksWrite,
     EventsRead => EventsRead,
     EventsReplay => EventsReplay,
+    CampaignsRead => CampaignsRead,
+    CampaignsWrite => CampaignsWrite,
+    ComplianceRead => ComplianceRead,
+    ComplianceWrite => ComplianceWrite,
 }
 
 fn outcome(parts: &Parts) -> AuthOutcome {

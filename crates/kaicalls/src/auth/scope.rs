@@ -17,10 +17,14 @@ pub enum Scope {
     WebhooksWrite,
     EventsRead,
     EventsReplay,
+    CampaignsRead,
+    CampaignsWrite,
+    ComplianceRead,
+    ComplianceWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 13] = [
+    pub const ALL: [Scope; 17] = [
         Scope::All,
         Scope::AgentsRead,
         Scope::AgentsWrite,
@@ -34,6 +38,10 @@ impl Scope {
         Scope::WebhooksWrite,
         Scope::EventsRead,
         Scope::EventsReplay,
+        Scope::CampaignsRead,
+        Scope::CampaignsWrite,
+        Scope::ComplianceRead,
+        Scope::ComplianceWrite,
     ];
 
     /// The reference's defaults for a new key.
@@ -59,6 +67,10 @@ impl Scope {
             Scope::WebhooksWrite => "webhooks:write",
             Scope::EventsRead => "events:read",
             Scope::EventsReplay => "events:replay",
+            Scope::CampaignsRead => "campaigns:read",
+            Scope::CampaignsWrite => "campaigns:write",
+            Scope::ComplianceRead => "compliance:read",
+            Scope::ComplianceWrite => "compliance:write",
         }
     }
 

@@ -270,23 +270,43 @@ impl LoginThrottle {
     /// Sign-ups per client address: at most [`MAX_SIGNUPS_PER_IP`] an hour (the
     /// published product's limit).
     pub fn check_signup(&self, ip: &str, now: Timestamp) -> ApiResult<()> {
+        self.check_hourly("s", ip, MAX_SIGNUPS_PER_IP, now)
+            .map_err(|retry_after_secs| ApiError::RateLimited {
+                message: "Too many sign-ups from this address: try again later".into(),
+                retry_after_secs,
+            })
+    }
+
+    /// Whether `ip` is under `max` of `kind` in the last hour; `Err` holds the
+    /// seconds until it is.
+    pub fn check_hourly(
+        &self,
+        kind: &str,
+        ip: &str,
+        max: usize,
+        now: Timestamp,
+    ) -> Result<(), u64> {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(times) = map.get_mut(&format!("s:{ip}")) {
+        if let Some(times) = map.get_mut(&format!("{kind}:{ip}")) {
             times.retain(|t| *t > now.micros() - SIGNUP_WINDOW_MICROS);
-            if times.len() >= MAX_SIGNUPS_PER_IP {
+            if times.len() >= max {
                 let retry = (times[0] + SIGNUP_WINDOW_MICROS - now.micros()).max(0) / 1_000_000 + 1;
-                return Err(ApiError::RateLimited {
-                    message: "Too many sign-ups from this address: try again later".into(),
-                    retry_after_secs: retry as u64,
-                });
+                return Err(retry as u64);
             }
         }
         Ok(())
     }
 
-    pub fn record_signup(&self, ip: &str, now: Timestamp) {
+    /// Counts one `kind` for `ip` ([`LoginThrottle::check_hourly`]).
+    pub fn record_hourly(&self, kind: &str, ip: &str, now: Timestamp) {
         let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(format!("s:{ip}")).or_default().push(now.micros());
+        map.entry(format!("{kind}:{ip}"))
+            .or_default()
+            .push(now.micros());
+    }
+
+    pub fn record_signup(&self, ip: &str, now: Timestamp) {
+        self.record_hourly("s", ip, now);
     }
 
     pub fn record_success(&self, email: &str) {

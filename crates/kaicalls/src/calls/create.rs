@@ -14,6 +14,7 @@ use super::engine::{Ending, Engine};
 use super::idempotency::{self, Saved};
 use super::{enrichment, repo, validate_max_duration, Call, CallStatus, EndedReason};
 use crate::auth::KeyPrincipal;
+use crate::compliance::gate;
 use crate::error::ApiError;
 use crate::jobs::{self, Kind};
 use crate::phone::E164;
@@ -260,6 +261,34 @@ pub async fn create_call(
         .ok_or_else(|| anyhow::anyhow!("agent {} has no business", agent.id))?;
 
     let now = engine.clock().now();
+    // The pre-dial gate: nothing is recorded or dialed past a refusal but the refusal.
+    let subject = gate::Subject {
+        business: &business,
+        lead: lead.as_ref(),
+        to: input.to.as_str(),
+        mode: tenant.mode,
+        purpose: gate::Purpose::Single,
+    };
+    let decision = match gate::check(store, &subject, now).await {
+        Ok(decision) => decision,
+        Err(refused) => {
+            if let ApiError::Internal(_) = refused.error {
+                return Err(refused.error.into());
+            }
+            let refusal = crate::compliance::Refusal {
+                id: ids::new_id(),
+                business_id: business.id.clone(),
+                mode: tenant.mode,
+                phone: input.to.to_string(),
+                reason: refused.reason.to_string(),
+                message: refused.error.to_string(),
+                decision: refused.decision.and_then(|d| serde_json::to_value(d).ok()),
+                created_at: now,
+            };
+            crate::compliance::record_refusal(store, &refusal, Some(&key.key_id)).await?;
+            return Err(refused.error.into());
+        }
+    };
     let provider = engine.provider_for(tenant.mode);
     let call = Call {
         id: ids::new_id(),
@@ -298,6 +327,8 @@ pub async fn create_call(
         recording_key: None,
         quality_dimensions: None,
         outcome: None,
+        opt_out: false,
+        compliance: serde_json::to_value(&decision).ok(),
         cost_cents: None,
         scheduled_at: None,
         started_at: None,

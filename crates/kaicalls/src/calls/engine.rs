@@ -323,6 +323,7 @@ impl Engine {
         next.summary = Some(report.summary.unwrap_or(analysis.summary));
         next.quality_dimensions = Some(analysis.quality);
         next.outcome = Some(analysis.outcome);
+        next.opt_out = analysis.opt_out;
         next.transcript = Some(report.transcript);
         // Our signed link; the copy job brings the audio into our storage.
         next.recording_source = report.recording_url;
@@ -379,6 +380,18 @@ impl Engine {
             )
             .await?;
             usage::set_call_cost(tx, &next.id, next.cost_cents.unwrap_or(0)).await?;
+            if next.opt_out && !current.opt_out {
+                // The customer asked for no more calls: listed as the call ends, with
+                // its `dnc.added` event, in the same transaction.
+                let new = crate::compliance::NewDnc {
+                    business_id: &next.business_id,
+                    phone: &next.to,
+                    source: "call",
+                    reason: Some("The customer asked not to be called again"),
+                    call_id: Some(&next.id),
+                };
+                crate::compliance::add_dnc(tx, &new, next.mode, now).await?;
+            }
             if next.recording_source.is_some() {
                 jobs::enqueue(tx, Kind::CopyRecording, &next.id, &json!({}), now, now).await?;
             }

@@ -85,6 +85,10 @@ pub struct Call {
     pub quality_dimensions: Option<QualityDimensions>,
     /// The analyzer's verdict: resolved, follow_up, voicemail, cut_off, no_conversation.
     pub outcome: Option<String>,
+    /// The customer asked not to be called again (the number went on the list).
+    pub opt_out: bool,
+    /// The pre-dial gate's calling-hours decision (`compliance::gate::Decision`).
+    pub compliance: Option<Value>,
     pub cost_cents: Option<i64>,
     pub scheduled_at: Option<Timestamp>,
     pub started_at: Option<Timestamp>,
@@ -125,6 +129,9 @@ pub struct CallSummary {
     pub quality_dimensions: Option<QualityDimensions>,
     /// `resolved`, `follow_up`, `voicemail`, `cut_off` or `no_conversation`.
     pub outcome: Option<String>,
+    /// The customer asked not to be called again: the number is on the business's
+    /// do-not-call list from the end of this call.
+    pub opt_out: bool,
     pub ended_reason: Option<EndedReason>,
     /// The provider's own code, kept beside `ended_reason`.
     pub provider_ended_reason: Option<String>,
@@ -154,6 +161,10 @@ pub struct CallDetail {
     pub transcript: Vec<Turn>,
     /// The enrichment variables the agent received.
     pub variables: Value,
+    /// What the pre-dial gate decided about calling hours: the recipient's candidate
+    /// zones and where they came from, the state, the rules and window applied, the
+    /// local time, and whether the hours were enforced.
+    pub compliance: Option<Value>,
     pub events: Vec<TimelineEntry>,
 }
 
@@ -186,6 +197,7 @@ impl Call {
             webhook_url: self.webhook_url.clone(),
             transcript: self.transcript.clone().unwrap_or_default(),
             variables: self.variables.clone(),
+            compliance: self.compliance.clone(),
             events: events
                 .iter()
                 .map(|e| TimelineEntry {
@@ -215,6 +227,7 @@ impl Call {
             recording_url: self.recording_url.clone(),
             quality_dimensions: self.quality_dimensions.clone(),
             outcome: self.outcome.clone(),
+            opt_out: self.opt_out,
             ended_reason: self.ended_reason,
             provider_ended_reason: self.provider_ended_reason.clone(),
             error: self.error.clone(),

@@ -1,6 +1,7 @@
 //! The calls' SQL. Reads through the API are tenant-scoped (`Tenant`); the engine's
 //! reads are by id, inside the transaction that changes the call.
 
+use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
@@ -17,7 +18,7 @@ const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name AS agent_name, c
     c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
     c.metadata, c.variables, c.provider, c.conversation_id, c.ended_reason, c.provider_ended_reason, c.error,
     c.duration, c.summary, c.transcript, c.recording_source, c.recording_url, c.quality_dimensions, c.cost_cents,
-    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key, c.outcome";
+    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key, c.outcome, c.opt_out, c.compliance";
 
 const FROM: &str = "FROM calls c LEFT JOIN agents ag ON ag.id = c.agent_id";
 
@@ -63,6 +64,8 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Call> {
         control_url: r.get("provider_control_url")?,
         recording_key: r.get("recording_key")?,
         outcome: r.get("outcome")?,
+        opt_out: r.get::<i64>("opt_out")? != 0,
+        compliance: r.json_opt("compliance")?,
     })
 }
 
@@ -74,8 +77,8 @@ pub async fn insert(tx: &mut Tx, call: &Call) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO calls (id, business_id, agent_id, lead_id, key_id, mode, status, direction, to_number, from_number,
             name, context, first_message, max_duration, webhook_url, webhook_events, metadata, variables, provider,
-            conversation_id, recording_source, scheduled_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+            conversation_id, recording_source, scheduled_at, created_at, updated_at, compliance)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
     )
     .bind(&call.id)
     .bind(&call.business_id)
@@ -101,6 +104,7 @@ pub async fn insert(tx: &mut Tx, call: &Call) -> sqlx::Result<()> {
     .bind(call.scheduled_at.map(Timestamp::micros))
     .bind(call.created_at.micros())
     .bind(call.updated_at.micros())
+    .bind(call.compliance.as_ref().map(Value::to_string))
     .execute(&mut **tx)
     .await?;
     insert_event(tx, &call.id, call.status, call.created_at).await
@@ -133,7 +137,7 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
         "UPDATE calls SET status = $1, conversation_id = $2, ended_reason = $3, provider_ended_reason = $4,
             error = $5, duration = $6, summary = $7, transcript = $8, recording_url = $9,
             quality_dimensions = $10, cost_cents = $11, started_at = $12, ended_at = $13, updated_at = $14,
-            provider_control_url = $17, recording_key = $18, recording_source = $19, outcome = $20
+            provider_control_url = $17, recording_key = $18, recording_source = $19, outcome = $20, opt_out = $21
          WHERE id = $15 AND status = $16",
     )
     .bind(call.status.as_str())
@@ -156,6 +160,7 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
     .bind(&call.recording_key)
     .bind(&call.recording_source)
     .bind(&call.outcome)
+    .bind(i64::from(call.opt_out))
     .execute(&mut **tx)
     .await?;
     let saved = done.rows_affected() == 1;

@@ -20,7 +20,7 @@ use crate::ids;
 use crate::jobs::{self, Kind};
 use crate::store::Tx;
 
-pub const EVENT_TYPES: [&str; 9] = [
+pub const EVENT_TYPES: [&str; 11] = [
     "call.queued",
     "call.ringing",
     "call.in_progress",
@@ -29,6 +29,8 @@ pub const EVENT_TYPES: [&str; 9] = [
     "call.canceled",
     "lead.created",
     "lead.updated",
+    "dnc.added",
+    "dnc.removed",
     "webhook.test",
 ];
 

@@ -25,7 +25,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::app::AppState;
 use crate::auth::{account, middleware::authenticate, sessions};
 use crate::error::{ApiError, InternalCause};
-use crate::{agents, calls, events, keys, leads, numbers, recordings, usage, webhooks};
+use crate::{agents, calls, compliance, events, keys, leads, numbers, recordings, usage, webhooks};
 
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
@@ -100,6 +100,23 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/recordings", get(recordings::routes::info)),
         ("/transcripts", get(calls::routes::transcripts)),
         ("/analytics", get(calls::analytics::analytics)),
+        (
+            "/dnc",
+            get(compliance::routes::list_dnc)
+                .post(compliance::routes::add_dnc)
+                .delete(compliance::routes::remove_dnc),
+        ),
+        (
+            "/consents",
+            get(compliance::routes::list_consents)
+                .post(compliance::routes::add_consent)
+                .delete(compliance::routes::revoke_consent),
+        ),
+        (
+            "/compliance/settings",
+            get(compliance::routes::get_settings).patch(compliance::routes::update_settings),
+        ),
+        ("/compliance/refusals", get(compliance::routes::refusals)),
         ("/balance", get(usage::routes::balance)),
         ("/usage", get(usage::routes::list_usage)),
     ]

@@ -28,6 +28,10 @@ use crate::calls::analytics::Analytics;
 use crate::calls::create::CreateCallBody;
 use crate::calls::routes::{CallOrList, TranscriptList};
 use crate::calls::{CallDetail, CallSummary};
+use crate::compliance::routes::{
+    AddDncBody, ConsentBody, ConsentList, DncAdded, DncList, RefusalList, SettingsBody,
+};
+use crate::compliance::{Consent, DncEntry, Settings};
 use crate::error::ErrorEnvelope;
 use crate::events::routes::{DeliveryList, EventList, ReplayBody, Replayed};
 use crate::keys::routes::{CreateKey, KeyList, NewKey};
@@ -178,6 +182,15 @@ pub const OPS: &[Op] = &[
     Op { method: "get", path: "/event-deliveries", summary: "Webhook deliveries with every attempt", access: Access::Scope("events:read"), query: &[("business_id", "string", false, "Business"), ("event_id", "string", false, "Event"), ("webhook_id", "string", false, "Subscription id or webhook-id"), ("call_id", "string", false, "Call"), ("status", "enum:succeeded|failed|pending", false, "succeeded, failed or pending"), LIMIT], body: None, ok: &[(200, r::<DeliveryList>)], errors: &[400, 404] },
     Op { method: "post", path: "/providers/vapi/events", summary: "Vapi server messages (status-update, end-of-call-report)", access: Access::ProviderSecret, query: &[], body: Some(any_object), ok: &[(200, any_object)], errors: &[404] },
     Op { method: "get", path: "/analytics", summary: "Calls over the last days by status and outcome, and minutes", access: Access::Scope("calls:read"), query: &[("days", "integer:1..90", false, "The window in days (default 30)"), ("business_id", "string", false, "Only this business")], body: None, ok: &[(200, r::<Analytics>)], errors: &[400, 404] },
+    Op { method: "get", path: "/dnc", summary: "The do-not-call list", access: Access::Scope("compliance:read"), query: &[("business_id", "string", false, "Only this business"), ("phone", "string", false, "Only this number (E.164)"), ("include_removed", "enum:true|false", false, "Also entries taken off the list"), ("after", "date-time", false, "Cursor: the created_at of the last result"), ("limit", "integer:1..500", false, "Max results (default 50)")], body: None, ok: &[(200, r::<DncList>)], errors: &[400, 404] },
+    Op { method: "post", path: "/dnc", summary: "Put a number (phone) or up to 10,000 (numbers) on the do-not-call list", access: Access::Scope("compliance:write"), query: &[], body: Some(q::<AddDncBody>), ok: &[(201, r::<DncAdded>), (200, r::<DncAdded>)], errors: &[400, 404] },
+    Op { method: "delete", path: "/dnc", summary: "Take a number off the do-not-call list, with the reason", access: Access::Scope("compliance:write"), query: &[("phone", "string", true, "The number (E.164)"), ("reason", "string", true, "Why it may be called again"), ("business_id", "string", false, "Which business")], body: None, ok: &[(200, r::<DncEntry>)], errors: &[400, 404] },
+    Op { method: "get", path: "/consents", summary: "Consent records", access: Access::Scope("compliance:read"), query: &[("business_id", "string", false, "Only this business"), ("phone", "string", false, "Only this number"), ("lead_id", "string", false, "Only this lead"), ("limit", "integer:1..500", false, "Max results (default 50)")], body: None, ok: &[(200, r::<ConsentList>)], errors: &[400, 404] },
+    Op { method: "post", path: "/consents", summary: "Record a consent to be called", access: Access::Scope("compliance:write"), query: &[], body: Some(q::<ConsentBody>), ok: &[(201, r::<Consent>)], errors: &[400, 404] },
+    Op { method: "delete", path: "/consents", summary: "Revoke a consent, with the reason", access: Access::Scope("compliance:write"), query: &[("id", "string", true, "The consent's id"), ("reason", "string", true, "Why it was revoked")], body: None, ok: &[(200, r::<Consent>)], errors: &[400, 404] },
+    Op { method: "get", path: "/compliance/settings", summary: "A business's calling hours", access: Access::Scope("compliance:read"), query: &[("business_id", "string", false, "Which business")], body: None, ok: &[(200, r::<Settings>)], errors: &[400, 404] },
+    Op { method: "patch", path: "/compliance/settings", summary: "Narrow the calling window, set quiet days, hold single calls to calling hours or not", access: Access::Scope("compliance:write"), query: &[], body: Some(q::<SettingsBody>), ok: &[(200, r::<Settings>)], errors: &[400, 404] },
+    Op { method: "get", path: "/compliance/refusals", summary: "Dials the pre-dial gate refused, with the reason", access: Access::Scope("compliance:read"), query: &[("business_id", "string", false, "Only this business"), ("limit", "integer:1..500", false, "Max results (default 50)")], body: None, ok: &[(200, r::<RefusalList>)], errors: &[400, 404] },
     Op { method: "get", path: "/balance", summary: "Subscription and minutes per business", access: Access::AnyKey, query: &[], body: None, ok: &[(200, r::<Balance>)], errors: &[] },
     Op { method: "get", path: "/usage", summary: "API usage log", access: Access::AnyKey, query: &[("start", "date-time", false, "ISO 8601 start"), ("end", "date-time", false, "ISO 8601 end"), ("limit", "integer:1..500", false, "Max results (default 100)")], body: None, ok: &[(200, r::<UsageList>)], errors: &[400] },
 ];
@@ -188,10 +201,10 @@ fn reason(status: u16) -> &'static str {
         201 => "Created",
         400 => "invalid_request (names the parameter in `param`): a missing, malformed or too long value, or a control character; idempotency_error: an Idempotency-Key reused with another body",
         401 => "unauthorized: no credentials, or they are not valid",
-        403 => "forbidden: the key lacks the scope",
+        403 => "forbidden: the key lacks the scope; on POST /calls also a compliance rule's refusal, named by its code: dnc_blocked (the number is on the do-not-call list) or outside_calling_hours (the message gives the next allowed moment)",
         404 => "not_found: no such object among yours",
         408 => "request_timeout: the body did not arrive in time",
-        409 => "conflict: it already exists, or a request with this Idempotency-Key is still in progress",
+        409 => "conflict: it already exists, or a request with this Idempotency-Key is still in progress; on POST /calls frequency_cap: the state allows no more calls to this number today",
         413 => "payload_too_large: the body is over 1 MiB",
         415 => "unsupported_media_type: send Content-Type: application/json",
         429 => "rate_limited (Retry-After says when to retry)",

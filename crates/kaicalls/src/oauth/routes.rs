@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use super::{Client, TokenError};
 use crate::app::AppState;
 use crate::auth::scope::Scope;
+use crate::auth::sessions::ClientIp;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -105,10 +106,31 @@ struct Registration {
 }
 
 const MAX_REDIRECT_URIS: usize = 10;
+/// Registrations one address may make an hour (a client registers once per install).
+const MAX_REGISTRATIONS_PER_IP: usize = 30;
 const MAX_URI_LEN: usize = 2000;
 
 /// RFC 7591 dynamic registration.
-async fn register(State(app): State<AppState>, body: axum::body::Bytes) -> Response {
+async fn register(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Response {
+    let now = app.clock.now();
+    if let Err(retry) = app
+        .login_throttle
+        .check_hourly("r", &ip, MAX_REGISTRATIONS_PER_IP, now)
+    {
+        let mut response = oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many client registrations from this address: try again later",
+        );
+        if let Ok(value) = HeaderValue::from_str(&retry.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     let invalid = |description: &str| {
         oauth_error(
             StatusCode::BAD_REQUEST,
@@ -178,8 +200,11 @@ async fn register(State(app): State<AppState>, body: axum::body::Bytes) -> Respo
         redirect_uris: &uris,
         auth_method: &method,
     };
-    let (client, secret) = match super::register(&app.store, app.clock.now(), &new).await {
-        Ok(done) => done,
+    let (client, secret) = match super::register(&app.store, now, &new).await {
+        Ok(done) => {
+            app.login_throttle.record_hourly("r", &ip, now);
+            done
+        }
         Err(err) => {
             tracing::error!(error = %err, "registering an OAuth client failed");
             return oauth_error(

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, EVENT_STREAM),
     (8, SESSION_AGENTS),
     (9, OAUTH),
+    (10, COMPLIANCE),
 ];
 
 const INITIAL: &str = r#"
@@ -367,6 +368,67 @@ CREATE TABLE oauth_tokens (
     rotated_at BIGINT
 );
 CREATE INDEX oauth_tokens_grant ON oauth_tokens (grant_id);
+"#;
+
+/// Compliance (`compliance`): the do-not-call list (one entry in force per business
+/// and number; removals kept with their reason), consent records, every refused dial
+/// with its reason, each business's calling-hours settings; on calls, the opt-out and
+/// the pre-dial decision (zone, rule, window).
+const COMPLIANCE: &str = r#"
+CREATE TABLE dnc_entries (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    phone TEXT NOT NULL,
+    source TEXT NOT NULL,
+    reason TEXT,
+    call_id TEXT,
+    created_at BIGINT NOT NULL,
+    removed_at BIGINT,
+    removed_reason TEXT
+);
+CREATE UNIQUE INDEX dnc_in_force ON dnc_entries (business_id, phone) WHERE removed_at IS NULL;
+CREATE INDEX dnc_business ON dnc_entries (business_id, created_at);
+
+CREATE TABLE consents (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    lead_id TEXT,
+    phone TEXT,
+    basis TEXT NOT NULL,
+    source TEXT NOT NULL,
+    granted_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT,
+    revoked_reason TEXT
+);
+CREATE INDEX consents_phone ON consents (business_id, phone);
+CREATE INDEX consents_lead ON consents (business_id, lead_id);
+
+CREATE TABLE dial_refusals (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    mode TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    decision TEXT,
+    key_id TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX dial_refusals_business ON dial_refusals (business_id, created_at);
+
+CREATE TABLE compliance_settings (
+    business_id TEXT PRIMARY KEY REFERENCES businesses(id),
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    quiet_days TEXT NOT NULL,
+    enforce_single_calls BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    updated_by TEXT
+);
+
+ALTER TABLE calls ADD COLUMN opt_out BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN compliance TEXT;
 "#;
 
 /// PostgreSQL only, after the portable part of a migration: statements run whole (a

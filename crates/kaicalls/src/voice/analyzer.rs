@@ -32,6 +32,31 @@ pub struct Analysis {
     pub summary: String,
     pub quality: QualityDimensions,
     pub outcome: String,
+    /// The customer asked not to be called again.
+    pub opt_out: bool,
+}
+
+/// What customers say when they want no more calls.
+const OPT_OUT_PHRASES: [&str; 10] = [
+    "stop calling",
+    "don't call me",
+    "do not call me",
+    "don't call again",
+    "do not call again",
+    "take me off your list",
+    "take me off the list",
+    "remove me from your list",
+    "remove my number",
+    "put me on your do not call",
+];
+
+/// Whether any customer turn asks for no more calls.
+pub fn asks_not_to_be_called(transcript: &[Turn]) -> bool {
+    transcript
+        .iter()
+        .filter(|t| t.role == Role::Customer)
+        .map(|t| t.text.to_lowercase().replace('’', "'"))
+        .any(|text| OPT_OUT_PHRASES.iter().any(|p| text.contains(p)))
 }
 
 pub const OUTCOMES: [&str; 5] = [
@@ -121,6 +146,7 @@ pub fn analyze(transcript: &[Turn], hints: &Hints) -> Analysis {
             resolution: resolution.clamp(0, 100),
         },
         outcome: outcome.to_string(),
+        opt_out: asks_not_to_be_called(transcript),
     }
 }
 

@@ -21,7 +21,9 @@ const INSTRUCTIONS: &str =
     "You review phone calls placed by an AI agent. Answer with one JSON object: \
 {\"summary\": one or two sentences, \"professionalism\": 0-100, \"empathy\": 0-100, \
 \"information_gathering\": 0-100, \"resolution\": 0-100, \"outcome\": one of \
-\"resolved\", \"follow_up\", \"voicemail\", \"cut_off\", \"no_conversation\"}.";
+\"resolved\", \"follow_up\", \"voicemail\", \"cut_off\", \"no_conversation\", \
+\"opt_out\": true when the customer asked not to be called again (\"stop calling me\", \
+\"take me off your list\"), else false}.";
 
 impl ChatAnalyzer {
     pub fn new(url: &str, api_key: Option<&str>, model: &str) -> anyhow::Result<ChatAnalyzer> {
@@ -105,6 +107,7 @@ fn parse(content: &str) -> anyhow::Result<Analysis> {
             resolution: score("resolution")?,
         },
         outcome: outcome.to_string(),
+        opt_out: v["opt_out"].as_bool().unwrap_or(false),
     })
 }
 

@@ -9,6 +9,7 @@
 //! | +15005550004  | completed, voicemail (agent leaves a message)        |
 //! | +15005550005  | dial refused: POST answers 500 call_failed           |
 //! | +15005550006  | customer never hangs up: the engine ends it at max_duration |
+//! | +15005550007  | completed; the customer asks not to be called again (opt-out) |
 //! | any other     | rings, answers, converses 20–240 s, customer_hangup  |
 
 use super::{
@@ -75,6 +76,18 @@ impl Simulator {
                     at(
                         RING_AFTER + 15.0 + talk as f64,
                         ended("voicemail", Some(talk), self.report(voicemail(req))),
+                    ),
+                ]
+            }
+            // Answers and asks not to be called again: the opt-out path.
+            "+15005550007" => {
+                let talk = 25;
+                vec![
+                    at(RING_AFTER, ProviderEvent::Ringing),
+                    at(ANSWER_AFTER, ProviderEvent::Answered),
+                    at(
+                        ANSWER_AFTER + talk as f64,
+                        ended("customer-ended-call", Some(talk), self.report(opt_out(req))),
                     ),
                 ]
             }
@@ -271,6 +284,24 @@ fn voicemail(req: &DialRequest) -> Vec<Turn> {
         req.agent_name, req.from
     );
     spread(vec![(Role::Agent, text)], 35)
+}
+
+/// A customer who wants no more calls.
+fn opt_out(req: &DialRequest) -> Vec<Turn> {
+    spread(
+        vec![
+            (Role::Agent, greeting(req)),
+            (
+                Role::Customer,
+                "No. Please stop calling me and take me off your list.".to_string(),
+            ),
+            (
+                Role::Agent,
+                "I understand. I've noted that you don't want any more calls. Goodbye.".to_string(),
+            ),
+        ],
+        25,
+    )
 }
 
 /// Spaces the lines evenly over the call's length.

@@ -11,6 +11,7 @@ mod analyzer;
 mod auth;
 mod calls;
 mod client;
+mod compliance;
 mod crm;
 mod dashboard;
 mod errors;

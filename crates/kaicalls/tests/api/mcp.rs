@@ -780,3 +780,24 @@ async fn oauth_code_pkce_tokens_bound_to_one_business_refresh_and_revocation() {
         .unwrap();
     assert_eq!(resp.status(), 403);
 }
+
+#[tokio::test]
+async fn client_registration_is_throttled_per_address() {
+    let server = Server::start().await;
+    let body = json!({"client_name": "Loop", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"});
+    let register = || {
+        server
+            .http
+            .post(format!("{}/oauth/register", server.url))
+            .json(&body)
+            .send()
+    };
+    for _ in 0..30 {
+        assert_eq!(register().await.unwrap().status(), 201);
+    }
+    let refused = register().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_requests");
+}

@@ -123,6 +123,8 @@ fn new_call(f: &Fixture, mode: Mode, created_at: Timestamp) -> Call {
         recording_key: None,
         quality_dimensions: None,
         outcome: None,
+        opt_out: false,
+        compliance: None,
         cost_cents: None,
         scheduled_at: None,
         started_at: None,

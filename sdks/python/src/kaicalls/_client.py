@@ -25,6 +25,7 @@ from ._object import KaiObject
 from .resources.account import Account, AsyncAccount
 from .resources.agents import Agents, AsyncAgents
 from .resources.calls import AsyncCalls, Calls
+from .resources.compliance import AsyncCompliance, Compliance
 from .resources.events import AsyncEvents, Events
 from .resources.leads import AsyncLeads, Leads
 from .resources.misc import (
@@ -134,6 +135,7 @@ class KaiCalls:
         self.communication_runs = CommunicationRuns(send)
         self.discovery = Discovery(send)
         self.account = Account(send)
+        self.compliance = Compliance(send)
 
     @property
     def base_url(self) -> str:
@@ -210,6 +212,7 @@ class AsyncKaiCalls:
         self.communication_runs = AsyncCommunicationRuns(send)
         self.discovery = AsyncDiscovery(send)
         self.account = AsyncAccount(send)
+        self.compliance = AsyncCompliance(send)
 
     @property
     def base_url(self) -> str:

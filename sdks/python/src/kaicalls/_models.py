@@ -30,12 +30,18 @@ __all__ = [
     "CallList",
     "CallOrList",
     "CallStatus",
+    "Consent",
+    "ConsentList",
     "Delivery",
     "DeliveryList",
+    "DncAdded",
+    "DncEntry",
+    "DncList",
     "EndedReason",
     "Event",
     "EventList",
     "Health",
+    "InvalidNumber",
     "Key",
     "KeyList",
     "Lead",
@@ -48,12 +54,15 @@ __all__ = [
     "PhoneNumber",
     "QualityDimensions",
     "Recording",
+    "Refusal",
+    "RefusalList",
     "ReleasedNumber",
     "Replayed",
     "Role",
     "RotatedSecret",
     "SessionList",
     "SessionView",
+    "Settings",
     "SignedUp",
     "Success",
     "TestSent",
@@ -217,6 +226,10 @@ class Call(KaiModel):
     quality_dimensions: QualityDimensions | None
     outcome: str | None
     """`resolved`, `follow_up`, `voicemail`, `cut_off` or `no_conversation`."""
+    opt_out: bool
+    """The customer asked not to be called again: the number is on the business's do-not-call list
+    from the end of this call.
+    """
     ended_reason: EndedReason | None
     provider_ended_reason: str | None
     """The provider's own code, kept beside `ended_reason`."""
@@ -277,6 +290,10 @@ class CallDetail(KaiModel):
     quality_dimensions: QualityDimensions | None
     outcome: str | None
     """`resolved`, `follow_up`, `voicemail`, `cut_off` or `no_conversation`."""
+    opt_out: bool
+    """The customer asked not to be called again: the number is on the business's do-not-call list
+    from the end of this call.
+    """
     ended_reason: EndedReason | None
     provider_ended_reason: str | None
     """The provider's own code, kept beside `ended_reason`."""
@@ -297,6 +314,11 @@ class CallDetail(KaiModel):
     transcript: list[Turn]
     variables: Any
     """The enrichment variables the agent received."""
+    compliance: Any
+    """What the pre-dial gate decided about calling hours: the recipient's candidate zones and where
+    they came from, the state, the rules and window applied, the local time, and whether the hours
+    were enforced.
+    """
     events: list[TimelineEntry]
 
     _nested: ClassVar[Nested] = {
@@ -315,6 +337,34 @@ class CallList(KaiModel):
 
     _nested: ClassVar[Nested] = {
         "calls": Call,
+    }
+
+
+class Consent(KaiModel):
+    """A record that a person agreed to be called, and on what basis."""
+
+    id: str
+    business_id: str
+    lead_id: str | None
+    phone: str | None
+    basis: str
+    """`express`, `express_written`, `existing_customer` or `inquiry`."""
+    source: str
+    """Where it was given: a web form's URL, "signed intake form", a call id."""
+    granted_at: str
+    created_at: str
+    revoked_at: str | None
+    revoked_reason: str | None
+
+
+class ConsentList(KaiModel):
+    """The ``ConsentList`` object."""
+
+    consents: list[Consent]
+    has_more: bool
+
+    _nested: ClassVar[Nested] = {
+        "consents": Consent,
     }
 
 
@@ -351,6 +401,59 @@ class DeliveryList(KaiModel):
 
     _nested: ClassVar[Nested] = {
         "deliveries": Delivery,
+    }
+
+
+class DncEntry(KaiModel):
+    """One number on a business's do-not-call list."""
+
+    id: str
+    business_id: str
+    phone: str
+    source: str
+    """`api`, `import`, `dashboard` or `call` (an opt-out heard on `call_id`)."""
+    reason: str | None
+    call_id: str | None
+    created_at: str
+    removed_at: str | None
+    """Set when the number was taken off the list, with why."""
+    removed_reason: str | None
+
+
+class InvalidNumber(KaiModel):
+    """The ``InvalidNumber`` object."""
+
+    index: int
+    phone: str
+    error: str
+
+
+class DncAdded(KaiModel):
+    """The ``DncAdded`` object."""
+
+    added: int
+    """Numbers newly listed."""
+    already_listed: int
+    """Numbers that were on the list already (their entries are kept)."""
+    invalid: list[InvalidNumber]
+    """Numbers of an import that are not valid E.164 (nothing else is refused)."""
+    entries: list[DncEntry]
+    """The entries of the numbers sent (for imports, the first 100)."""
+
+    _nested: ClassVar[Nested] = {
+        "invalid": InvalidNumber,
+        "entries": DncEntry,
+    }
+
+
+class DncList(KaiModel):
+    """The ``DncList`` object."""
+
+    entries: list[DncEntry]
+    has_more: bool
+
+    _nested: ClassVar[Nested] = {
+        "entries": DncEntry,
     }
 
 
@@ -513,6 +616,33 @@ class Recording(KaiModel):
     duration: int | None
 
 
+class Refusal(KaiModel):
+    """A dial the gate refused, with its reason and the decision behind it."""
+
+    id: str
+    business_id: str
+    mode: Mode
+    phone: str
+    reason: str
+    """`dnc`, `outside_calling_hours`, `frequency_cap`, `no_consent`, `duplicate` or
+    `invalid_number`.
+    """
+    message: str
+    decision: Any
+    """The calling-hours decision (zones, state, window, local time), when made."""
+    created_at: str
+
+
+class RefusalList(KaiModel):
+    """The ``RefusalList`` object."""
+
+    refusals: list[Refusal]
+
+    _nested: ClassVar[Nested] = {
+        "refusals": Refusal,
+    }
+
+
 class ReleasedNumber(KaiModel):
     """`DELETE /api/v1/phone-numbers`."""
 
@@ -556,6 +686,26 @@ class SessionList(KaiModel):
     _nested: ClassVar[Nested] = {
         "sessions": SessionView,
     }
+
+
+class Settings(KaiModel):
+    """A business's calling-hours settings; without a row, the defaults."""
+
+    business_id: str
+    window_start: str
+    """The business's own daily window in the recipient's local time (`HH:MM`), inside the federal
+    08:00 to 21:00 and any stricter state window.
+    """
+    window_end: str
+    quiet_days: list[str]
+    """Days nobody is called (`sun`, `sat`, …)."""
+    enforce_single_calls: bool
+    """Whether single calls (`POST /calls`) are held to calling hours. Campaigns always are. Turning
+    it off is for non-marketing calls (appointment reminders a customer asked for) and is recorded
+    with who did it.
+    """
+    updated_at: str | None
+    updated_by: str | None
 
 
 class SignedUp(KaiModel):
