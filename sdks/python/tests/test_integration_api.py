@@ -191,3 +191,13 @@ def test_the_do_not_call_list_refuses_the_dial(kai: KaiCalls, server: Server) ->
     assert kai.compliance.revoke_consent(consent.id, "withdrawn").revoked_reason == "withdrawn"
     settings = kai.compliance.update_settings(quiet_days=["sun"])
     assert settings.quiet_days == ["sun"] and kai.compliance.settings().quiet_days == ["sun"]
+
+
+def test_a_scheduled_call_waits_queued_until_its_time(kai: KaiCalls, server: Server) -> None:
+    """``scheduled_at``: recorded ``queued`` with its time, not dialed; ending it
+    before then cancels it."""
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    later = kai.calls.create(agent_id=server.agent_id, to=_phone(), scheduled_at=at)
+    assert later.status == "queued" and later.scheduled_at is not None
+    assert later.conversation_id is None
+    assert kai.calls.end(later.id).status == "canceled"

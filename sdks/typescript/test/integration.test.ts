@@ -177,6 +177,17 @@ describe('discovery and account', () => {
     assert.ok(refusals.refusals.some((r) => r.phone === to && r.reason === 'dnc'));
   });
 
+  test('a scheduled call waits queued until its time; ending it cancels it', async () => {
+    const scheduledAt = new Date(Date.now() + 3600_000).toISOString();
+    const to = `+1512555${String(Math.floor(Math.random() * 10000)).padStart(4, '0')}`;
+    const later = await kai.calls.create({ agentId: server.boot.agent_id, to, scheduledAt });
+    assert.equal(later.status, 'queued');
+    assert.ok(later.scheduled_at);
+    assert.equal(later.conversation_id, null);
+    const ended = await kai.calls.end(later.id);
+    assert.equal(ended.status, 'canceled');
+  });
+
   test('analytics counts the calls of the window by status', async () => {
     const analytics = await kai.account.analytics({ days: 7 });
     assert.equal(analytics.days, 7);

@@ -105,6 +105,14 @@ pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Optio
     row.as_ref().map(from_row).transpose()
 }
 
+/// An agent by id alone, for the engine's jobs (whose call already passed tenancy).
+pub async fn get_by_id(store: &Store, id: &str) -> sqlx::Result<Option<Agent>> {
+    let mut sql = Sql::new(SELECT);
+    sql.push(" WHERE a.id = ?", id);
+    let row = sql.query().fetch_optional(store.reader()).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 /// Writes every column of `agent` (insert when new, else update).
 pub async fn save(tx: &mut Tx, agent: &Agent, is_new: bool) -> sqlx::Result<()> {
     let sql = if is_new {

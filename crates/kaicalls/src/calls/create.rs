@@ -61,7 +61,17 @@ pub struct CreateCallBody {
     pub max_duration: Option<i64>,
     pub metadata: Option<Value>,
     pub webhook_events: Option<Vec<String>>,
+    /// When to place the call (ISO 8601, at most 90 days ahead). Until then the call
+    /// is `queued` with `scheduled_at`; a time in the past places it now.
+    pub scheduled_at: Option<String>,
+    /// When the call's time falls outside the recipient's calling hours, move it to
+    /// their next allowed moment (the answer's `scheduled_at`) instead of refusing
+    /// it with `outside_calling_hours`.
+    pub respect_calling_hours: Option<bool>,
 }
+
+/// The furthest ahead a call may be scheduled.
+const MAX_SCHEDULE_DAYS: i64 = 90;
 
 /// A validated request: what a call may be created from.
 pub struct NewCall {
@@ -75,6 +85,8 @@ pub struct NewCall {
     pub max_duration: Option<i64>,
     pub metadata: Option<Value>,
     pub webhook_events: Vec<String>,
+    pub scheduled_at: Option<crate::clock::Timestamp>,
+    pub respect_calling_hours: bool,
 }
 
 fn trimmed(v: Option<String>) -> Option<String> {
@@ -140,7 +152,16 @@ impl CreateCallBody {
                 events
             }
         };
+        let scheduled_at = trimmed(self.scheduled_at)
+            .map(|t| {
+                crate::clock::Timestamp::parse(&t).ok_or_else(|| {
+                    ApiError::invalid("scheduled_at", "scheduled_at must be an ISO 8601 time")
+                })
+            })
+            .transpose()?;
         Ok(NewCall {
+            scheduled_at,
+            respect_calling_hours: self.respect_calling_hours.unwrap_or(false),
             agent_id,
             to,
             name,
@@ -269,7 +290,29 @@ pub async fn create_call(
         mode: tenant.mode,
         purpose: gate::Purpose::Single,
     };
-    let decision = match gate::check(store, &subject, now).await {
+    if input
+        .scheduled_at
+        .is_some_and(|t| t.micros() > now.micros() + MAX_SCHEDULE_DAYS * 86_400_000_000)
+    {
+        return Err(ApiError::invalid(
+            "scheduled_at",
+            format!("scheduled_at is at most {MAX_SCHEDULE_DAYS} days ahead"),
+        )
+        .into());
+    }
+    // When the call is to be placed: its scheduled time, or now.
+    let mut dial_at = input.scheduled_at.filter(|t| *t > now);
+    let mut checked = gate::check(store, &subject, dial_at.unwrap_or(now)).await;
+    if let Err(refused) = &checked {
+        let next = refused.decision.as_ref().and_then(|d| d.next_allowed_at);
+        if let (true, "outside_calling_hours", Some(next)) =
+            (input.respect_calling_hours, refused.reason, next)
+        {
+            dial_at = Some(next);
+            checked = gate::check(store, &subject, next).await;
+        }
+    }
+    let decision = match checked {
         Ok(decision) => decision,
         Err(refused) => {
             if let ApiError::Internal(_) = refused.error {
@@ -330,12 +373,24 @@ pub async fn create_call(
         opt_out: false,
         compliance: serde_json::to_value(&decision).ok(),
         cost_cents: None,
-        scheduled_at: None,
+        scheduled_at: dial_at,
         started_at: None,
         ended_at: None,
         created_at: now,
         updated_at: now,
     };
+
+    if let Some(at) = dial_at {
+        return schedule(
+            &engine,
+            &key,
+            call,
+            at,
+            input.respect_calling_hours,
+            idempotency_key,
+        )
+        .await;
+    }
 
     // 1. Record the call, queued, with a guard that fails it should the dial below
     //    never finish (the process dies mid-dial).
@@ -369,7 +424,150 @@ pub async fn create_call(
         .await?;
     crate::fault::point("after-call-recorded");
 
-    dial_and_record(&engine, &key, &agent, call, idempotency_key).await
+    dial_and_record(&engine, Some(&key), &agent, call, idempotency_key).await
+}
+
+/// A call for later: recorded `queued` with `scheduled_at`, its `Dial` job due then,
+/// and the request answered (usage row, saved answer) in the same transaction.
+async fn schedule(
+    engine: &Arc<Engine>,
+    key: &Arc<KeyPrincipal>,
+    call: Call,
+    at: crate::clock::Timestamp,
+    respect_calling_hours: bool,
+    idempotency_key: Option<String>,
+) -> Result<Call, CreateFailure> {
+    let now = engine.clock().now();
+    let recorded = call.clone();
+    let key = key.clone();
+    engine
+        .store()
+        .write(move |tx| {
+            Box::pin(async move {
+                repo::insert(tx, &recorded).await?;
+                super::engine::emit_status_event(tx, &recorded, now).await?;
+                if let Some(lead_id) = &recorded.lead_id {
+                    leads::increment_interactions(tx, lead_id, now).await?;
+                }
+                let payload = json!({ "respect_calling_hours": respect_calling_hours });
+                jobs::enqueue(tx, Kind::Dial, &recorded.id, &payload, at, now).await?;
+                if let Some(idem) = &idempotency_key {
+                    idempotency::attach_call(tx, &key.key_id, idem, &recorded.id).await?;
+                }
+                record_created(tx, &key, &recorded, idempotency_key.as_deref(), now).await?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(call)
+}
+
+/// The `Dial` job of a scheduled call, at its time: the gate again (the list or the
+/// hours may have changed: a listed number is canceled, a closed hour moves the call
+/// to the next allowed moment if it asked so, else cancels it), then the dial, with
+/// the guard that fails a dial cut short, exactly as an immediate call.
+pub async fn dial_scheduled(
+    engine: &Arc<Engine>,
+    job: &jobs::Job,
+    call: Call,
+) -> anyhow::Result<()> {
+    let store = engine.store();
+    let now = engine.clock().now();
+    let job_id = job.id.clone();
+    let respect = job.payload["respect_calling_hours"]
+        .as_bool()
+        .unwrap_or(false);
+    let business = tenancy::business(store, &call.business_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("call {} has no business", call.id))?;
+    let lead = match &call.lead_id {
+        Some(id) => leads::get_by_id(store, id).await?,
+        None => None,
+    };
+    let subject = gate::Subject {
+        business: &business,
+        lead: lead.as_ref(),
+        to: &call.to,
+        mode: call.mode,
+        purpose: gate::Purpose::Single,
+    };
+    let (engine2, current) = (engine.clone(), call.clone());
+    match gate::check(store, &subject, now).await {
+        Ok(_) => {}
+        Err(refused) if matches!(refused.error, ApiError::Internal(_)) => {
+            return Err(anyhow::anyhow!("{}", refused.error));
+        }
+        Err(refused) => {
+            let next = refused.decision.as_ref().and_then(|d| d.next_allowed_at);
+            if let (true, "outside_calling_hours", Some(next)) = (respect, refused.reason, next) {
+                let mut moved = call.clone();
+                moved.scheduled_at = Some(next);
+                moved.updated_at = now;
+                return store
+                    .write_background(move |tx| {
+                        Box::pin(async move {
+                            repo::set_scheduled_at(tx, &moved.id, next, now).await?;
+                            let payload = json!({ "respect_calling_hours": true });
+                            jobs::enqueue(tx, Kind::Dial, &moved.id, &payload, next, now).await?;
+                            jobs::complete(tx, &job_id).await?;
+                            Ok(())
+                        })
+                    })
+                    .await;
+            }
+            let mut canceled = call.clone();
+            canceled.status = CallStatus::Canceled;
+            canceled.error = Some(refused.error.to_string());
+            canceled.ended_at = Some(now);
+            canceled.updated_at = now;
+            let refusal = crate::compliance::Refusal {
+                id: ids::new_id(),
+                business_id: call.business_id.clone(),
+                mode: call.mode,
+                phone: call.to.clone(),
+                reason: refused.reason.to_string(),
+                message: refused.error.to_string(),
+                decision: refused.decision.and_then(|d| serde_json::to_value(d).ok()),
+                created_at: now,
+            };
+            crate::compliance::record_refusal(store, &refusal, call.key_id.as_deref()).await?;
+            store
+                .write_background(move |tx| {
+                    Box::pin(async move {
+                        engine2
+                            .save_transition(tx, &current, &canceled, now)
+                            .await?;
+                        jobs::complete(tx, &job_id).await?;
+                        Ok(())
+                    })
+                })
+                .await?;
+            crate::wake::call_changed(&call.id);
+            return Ok(());
+        }
+    }
+    let agent = agents::get_by_id(store, &call.agent_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("call {} has no agent", call.id))?;
+    // The guard first, and the job done with it: from here a crash fails the call
+    // (dial-interrupted) instead of dialing it twice.
+    let call_id = call.id.clone();
+    store
+        .write_background(move |tx| {
+            Box::pin(async move {
+                let guard_due = now.plus_secs_f64(DIAL_GUARD_SECS);
+                jobs::enqueue(tx, Kind::DialGuard, &call_id, &json!({}), guard_due, now).await?;
+                jobs::complete(tx, &job_id).await?;
+                Ok(())
+            })
+        })
+        .await?;
+    match dial_and_record(engine, None, &agent, call, None).await {
+        Ok(_) => Ok(()),
+        // A refusal is recorded on the call (failed): the job is done either way.
+        Err(failure) if matches!(failure.error, ApiError::CallFailed(_)) => Ok(()),
+        Err(failure) => Err(anyhow::anyhow!("{}", failure.error)),
+    }
 }
 
 /// Finishes the call a request with this `Idempotency-Key` began before its process
@@ -388,7 +586,7 @@ pub async fn resume_call(
         let agent = agents::get(store, &key.tenant, &call.agent_id)
             .await?
             .ok_or_else(|| ApiError::not_found("Agent"))?;
-        return dial_and_record(&engine, &key, &agent, call, Some(idempotency_key)).await;
+        return dial_and_record(&engine, Some(&key), &agent, call, Some(idempotency_key)).await;
     }
     let mut tx = store.begin().await?;
     record_created(
@@ -435,7 +633,7 @@ async fn record_created(
 /// of it, with the request's usage row and (with a key) its saved answer.
 async fn dial_and_record(
     engine: &Arc<Engine>,
-    key: &Arc<KeyPrincipal>,
+    key: Option<&Arc<KeyPrincipal>>,
     agent: &agents::Agent,
     call: Call,
     idempotency_key: Option<String>,
@@ -451,7 +649,7 @@ async fn dial_and_record(
 
     // 3. Record the outcome.
     let now = engine.clock().now();
-    let (engine, key) = (engine.clone(), key.clone());
+    let (engine, key) = (engine.clone(), key.cloned());
     match dialed {
         Ok(dialed) => {
             let mut placed = call.clone();
@@ -468,7 +666,11 @@ async fn dial_and_record(
                         jobs::cancel_for_subject(tx, &saved.id, &[Kind::DialGuard]).await?;
                         engine.schedule_script(tx, &saved, &script, now).await?;
                         engine.schedule_reconcile(tx, &saved, now).await?;
-                        record_created(tx, &key, &saved, idempotency_key.as_deref(), now).await?;
+                        // A request's own answer; a scheduled dial answered long ago.
+                        if let Some(key) = &key {
+                            record_created(tx, key, &saved, idempotency_key.as_deref(), now)
+                                .await?;
+                        }
                         Ok(())
                     })
                 })
@@ -511,7 +713,7 @@ async fn dial_and_record(
                 .write(move |tx| {
                     Box::pin(async move {
                         engine.save_transition(tx, &current, &failed, now).await?;
-                        if let Some((idem, answer)) = &saved {
+                        if let (Some((idem, answer)), Some(key)) = (&saved, &key) {
                             idempotency::save(tx, &key.key_id, idem, answer).await?;
                         }
                         Ok(())

@@ -118,6 +118,14 @@ impl Engine {
         let Some(call) = call else {
             return self.discard(job, "call no longer exists").await;
         };
+        if job.kind == Some(Kind::Dial) {
+            if call.status == CallStatus::Queued && call.conversation_id.is_none() {
+                return super::create::dial_scheduled(self, job, call).await;
+            }
+            return self
+                .discard(job, "the scheduled call is no longer waiting")
+                .await;
+        }
         let now = self.clock.now();
         let (next, ask_again) = match job.kind {
             Some(Kind::ProviderEvent) => {
@@ -376,6 +384,7 @@ impl Engine {
                     Kind::MaxDuration,
                     Kind::DialGuard,
                     Kind::Reconcile,
+                    Kind::Dial,
                 ],
             )
             .await?;

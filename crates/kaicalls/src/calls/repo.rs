@@ -171,6 +171,24 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
     Ok(saved)
 }
 
+/// Moves a waiting call's time (a scheduled call held to calling hours).
+pub async fn set_scheduled_at(
+    tx: &mut Tx,
+    call_id: &str,
+    at: Timestamp,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE calls SET scheduled_at = $1, updated_at = $2 WHERE id = $3 AND status = 'queued'",
+    )
+    .bind(at.micros())
+    .bind(now.micros())
+    .bind(call_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Commits a transaction that changed call `call_id`, then wakes whoever waits for
 /// that call (`wake::call_changed`): after the commit, so the readers they use see it.
 pub async fn commit_changed(tx: Tx, call_id: &str) -> sqlx::Result<()> {

@@ -22,7 +22,7 @@ impl Kind {
     /// webhook attempt up to its 15 s timeout.
     pub fn lease_secs(self) -> i64 {
         match self {
-            Kind::WebhookDelivery | Kind::Reconcile => 30,
+            Kind::WebhookDelivery | Kind::Reconcile | Kind::Dial => 30,
             Kind::CopyRecording => 180,
             Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard => 10,
         }
@@ -33,9 +33,11 @@ impl Kind {
     pub fn lane(self) -> crate::wake::JobLane {
         match self {
             Kind::WebhookDelivery | Kind::CopyRecording => crate::wake::JobLane::Io,
-            Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard | Kind::Reconcile => {
-                crate::wake::JobLane::Calls
-            }
+            Kind::ProviderEvent
+            | Kind::MaxDuration
+            | Kind::DialGuard
+            | Kind::Reconcile
+            | Kind::Dial => crate::wake::JobLane::Calls,
         }
     }
 
@@ -45,7 +47,11 @@ impl Kind {
     pub fn max_attempts(self) -> i64 {
         match self {
             Kind::Reconcile | Kind::WebhookDelivery => 20,
-            Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard | Kind::CopyRecording => 10,
+            Kind::ProviderEvent
+            | Kind::MaxDuration
+            | Kind::DialGuard
+            | Kind::CopyRecording
+            | Kind::Dial => 10,
         }
     }
 }
@@ -70,6 +76,8 @@ pub enum Kind {
     Reconcile,
     /// Copy a finished call's recording into our storage.
     CopyRecording,
+    /// Place a scheduled call at its time (`calls::create::dial_scheduled`).
+    Dial,
 }
 
 impl Kind {
@@ -81,16 +89,18 @@ impl Kind {
             Kind::WebhookDelivery => "webhook_delivery",
             Kind::Reconcile => "reconcile",
             Kind::CopyRecording => "copy_recording",
+            Kind::Dial => "dial",
         }
     }
 
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::ProviderEvent,
         Kind::MaxDuration,
         Kind::DialGuard,
         Kind::WebhookDelivery,
         Kind::Reconcile,
         Kind::CopyRecording,
+        Kind::Dial,
     ];
 
     pub fn parse(s: &str) -> Option<Kind> {

@@ -157,6 +157,14 @@ pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Optio
     row.as_ref().map(from_row).transpose()
 }
 
+/// A lead by id alone, for the engine's jobs (whose call already passed tenancy).
+pub async fn get_by_id(store: &Store, id: &str) -> sqlx::Result<Option<Lead>> {
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM leads"));
+    sql.push(" WHERE id = ?", id);
+    let row = sql.query().fetch_optional(store.reader()).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 /// The business's most recently updated lead with this phone number.
 pub async fn find_by_phone(
     store: &Store,

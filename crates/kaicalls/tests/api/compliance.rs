@@ -336,3 +336,127 @@ async fn consents_are_recorded_listed_and_revoked_with_a_reason() {
         .await;
     assert_eq!(status, 404);
 }
+
+fn in_secs(secs: i64) -> String {
+    (Utc::now() + chrono::Duration::seconds(secs)).to_rfc3339()
+}
+
+#[tokio::test]
+async fn a_scheduled_call_waits_queued_and_is_placed_at_its_time() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("scheduled@example.com");
+    let key = &boot.test_key;
+    let (status, placed) = server
+        .post(
+            key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": "+15125550170", "scheduled_at": in_secs(2)}),
+        )
+        .await;
+    assert_eq!(status, 201, "{placed}");
+    assert_eq!(placed["status"], "queued");
+    assert!(placed["scheduled_at"].is_string());
+    assert!(placed["conversation_id"].is_null(), "not dialed yet");
+    let id = placed["id"].as_str().unwrap();
+    let (_, waiting) = server.get(key, &format!("/api/v1/calls?id={id}")).await;
+    assert_eq!(waiting["status"], "queued");
+    let done = server.wait_terminal(key, id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done["conversation_id"].is_string());
+
+    // Too far ahead, or not a time.
+    for (value, what) in [
+        (in_secs(91 * 86_400), "far"),
+        ("next tuesday".to_string(), "bad"),
+    ] {
+        let (status, body) = server
+            .post(
+                key,
+                "/api/v1/calls",
+                json!({"agent_id": boot.agent_id, "to": "+15125550171", "scheduled_at": value}),
+            )
+            .await;
+        assert_eq!(
+            (status, param(&body)),
+            (StatusCode::BAD_REQUEST, "scheduled_at"),
+            "{what}: {body}"
+        );
+    }
+
+    // Canceled while it waits: never dialed.
+    let (_, later) = server
+        .post(
+            key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": "+15125550172", "scheduled_at": in_secs(3600)}),
+        )
+        .await;
+    let later_id = later["id"].as_str().unwrap();
+    let (status, ended) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/calls/end?id={later_id}"),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(ended["status"], "canceled");
+    assert!(ended["conversation_id"].is_null());
+}
+
+#[tokio::test]
+async fn a_call_outside_calling_hours_may_ask_to_wait_for_them() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("respect@example.com");
+    let key = &boot.live_key;
+    let (closed, _) = closed_and_open_numbers();
+    let (status, moved) = server
+        .post(
+            key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": closed, "respect_calling_hours": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{moved}");
+    assert_eq!(moved["status"], "queued");
+    let at = chrono::DateTime::parse_from_rfc3339(moved["scheduled_at"].as_str().unwrap()).unwrap();
+    assert!(at > Utc::now(), "moved to the next allowed moment");
+    let place = zones::of_number(closed);
+    let mut window = zones::Window::federal();
+    if let Some(stricter) = place.state.and_then(zones::state_window) {
+        window = window.narrowed(&stricter);
+    }
+    assert!(
+        zones::allowed(&place.zones, &window, at.with_timezone(&Utc)),
+        "{at} is inside the window"
+    );
+}
+
+#[tokio::test]
+async fn a_scheduled_call_to_a_number_listed_meanwhile_is_canceled_not_dialed() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("listed-later@example.com");
+    let key = &boot.test_key;
+    let to = "+15125550173";
+    let (_, placed) = server
+        .post(
+            key,
+            "/api/v1/calls",
+            json!({"agent_id": boot.agent_id, "to": to, "scheduled_at": in_secs(2)}),
+        )
+        .await;
+    let (status, _) = server.post(key, "/api/v1/dnc", json!({"phone": to})).await;
+    assert_eq!(status, 201);
+    let done = server
+        .wait_terminal(key, placed["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "canceled", "{done}");
+    assert!(
+        done["error"].as_str().unwrap().contains("do-not-call"),
+        "{done}"
+    );
+    assert!(done["conversation_id"].is_null(), "never dialed");
+    let (_, refusals) = server.get(key, "/api/v1/compliance/refusals").await;
+    assert_eq!(refusals["refusals"][0]["reason"], "dnc");
+}

@@ -29,6 +29,10 @@ export interface CreateCallParams {
   metadata?: Record<string, string | number | boolean | null>;
   /** Extra events for `webhookUrl`: `call.queued`, `call.ringing`, `call.in_progress`. */
   webhookEvents?: string[];
+  /** When to place the call (ISO 8601, ≤ 90 days ahead); until then it is `queued`. */
+  scheduledAt?: string;
+  /** Move a time outside the recipient's calling hours to their next allowed moment instead of refusing it. */
+  respectCallingHours?: boolean;
 }
 
 export interface CreateCallOptions {
@@ -71,6 +75,8 @@ export class CallsResource {
         max_duration: params.maxDuration,
         metadata: params.metadata,
         webhook_events: params.webhookEvents,
+        scheduled_at: params.scheduledAt,
+        respect_calling_hours: params.respectCallingHours,
       }),
     });
   }

@@ -35,9 +35,13 @@ class _CallsBase(Resource[R]):
         *,
         metadata: Mapping[str, Any] | None = None,
         webhook_events: Sequence[str] | None = None,
+        scheduled_at: str | None = None,
+        respect_calling_hours: bool | None = None,
         idempotency_key: str | None = None,
     ) -> Req:
-        """Start an outbound call. Requires calls:write.
+        """Start an outbound call (or schedule it: ``scheduled_at``, ISO 8601; with
+        ``respect_calling_hours`` a time outside the recipient's calling hours moves to
+        their next allowed moment). Requires calls:write.
 
         Every create carries an ``Idempotency-Key`` (a fresh uuid4 unless you pass
         your own), so the automatic retries after a 5xx or a broken connection can
@@ -55,6 +59,8 @@ class _CallsBase(Resource[R]):
             "max_duration": max_duration,
             "metadata": dict(metadata) if metadata is not None else None,
             "webhook_events": list(webhook_events) if webhook_events is not None else None,
+            "scheduled_at": scheduled_at,
+            "respect_calling_hours": respect_calling_hours,
         }
         return post_req(PATH, body, create=True, idempotency_key=idempotency_key, idempotent=True)
 
