@@ -17,6 +17,13 @@ export interface Agent {
   metadata: unknown;
   vapi_assistant_id: string | null;
   max_duration: number | null;
+  /** On reaching voicemail: `leave_message` (the default) or `hang_up`. */
+  voicemail_action: string;
+  /**
+   * The message left on voicemail, with the call's variables as `{{name}}`, `{{business_name}}`, …
+   * (default: a short call-back request).
+   */
+  voicemail_message: string | null;
   created_at: string;
   updated_at: string;
   /** The number assigned to this agent (the caller id of its outbound calls). */
@@ -104,6 +111,13 @@ export interface Call {
    * from the end of this call.
    */
   opt_out: boolean;
+  /**
+   * Who picked up, once the call has ended: `human`, `machine` (a voicemail) or `unknown` (nobody
+   * spoke).
+   */
+  answered_by: string | null;
+  /** The agent left a message on voicemail. */
+  voicemail_left: boolean;
   ended_reason: EndedReason | null;
   /** The provider's own code, kept beside `ended_reason`. */
   provider_ended_reason: string | null;
@@ -148,6 +162,13 @@ export interface CallDetail {
    * from the end of this call.
    */
   opt_out: boolean;
+  /**
+   * Who picked up, once the call has ended: `human`, `machine` (a voicemail) or `unknown` (nobody
+   * spoke).
+   */
+  answered_by: string | null;
+  /** The agent left a message on voicemail. */
+  voicemail_left: boolean;
   ended_reason: EndedReason | null;
   /** The provider's own code, kept beside `ended_reason`. */
   provider_ended_reason: string | null;

@@ -27,6 +27,11 @@ pub struct Agent {
     pub metadata: Value,
     pub vapi_assistant_id: Option<String>,
     pub max_duration: Option<i64>,
+    /// On reaching voicemail: `leave_message` (the default) or `hang_up`.
+    pub voicemail_action: String,
+    /// The message left on voicemail, with the call's variables as `{{name}}`,
+    /// `{{business_name}}`, … (default: a short call-back request).
+    pub voicemail_message: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// The number assigned to this agent (the caller id of its outbound calls).
@@ -51,6 +56,8 @@ impl Agent {
             metadata: json!({}),
             vapi_assistant_id: None,
             max_duration: None,
+            voicemail_action: "leave_message".into(),
+            voicemail_message: None,
             created_at: now,
             updated_at: now,
             phone_number: None,
@@ -61,7 +68,7 @@ impl Agent {
 }
 
 const SELECT: &str = "SELECT a.id, a.business_id, a.name, a.system_prompt, a.first_message, a.voice, a.model, a.metadata,
-        a.vapi_assistant_id, a.max_duration, a.created_at, a.updated_at,
+        a.vapi_assistant_id, a.max_duration, a.voicemail_action, a.voicemail_message, a.created_at, a.updated_at,
         (SELECT p.phone_number FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1) AS phone_number,
         (SELECT p.id FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1) AS phone_number_id,
         (SELECT p.vapi_phone_number_id FROM phone_numbers p WHERE p.agent_id = a.id ORDER BY p.created_at, p.id LIMIT 1) AS vapi_phone_number_id
@@ -80,6 +87,10 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Agent> {
         metadata: r.json("metadata")?,
         vapi_assistant_id: r.get("vapi_assistant_id")?,
         max_duration: r.get("max_duration")?,
+        voicemail_action: r
+            .get::<Option<String>>("voicemail_action")?
+            .unwrap_or_else(|| "leave_message".into()),
+        voicemail_message: r.get("voicemail_message")?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
         phone_number: r.get("phone_number")?,
@@ -116,11 +127,12 @@ pub async fn get_by_id(store: &Store, id: &str) -> sqlx::Result<Option<Agent>> {
 /// Writes every column of `agent` (insert when new, else update).
 pub async fn save(tx: &mut Tx, agent: &Agent, is_new: bool) -> sqlx::Result<()> {
     let sql = if is_new {
-        "INSERT INTO agents (id, business_id, name, system_prompt, first_message, voice, model, metadata, vapi_assistant_id, max_duration, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO agents (id, business_id, name, system_prompt, first_message, voice, model, metadata, vapi_assistant_id, max_duration, created_at, updated_at, voicemail_action, voicemail_message)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     } else {
         "UPDATE agents SET business_id = $2, name = $3, system_prompt = $4, first_message = $5, voice = $6, model = $7,
-            metadata = $8, vapi_assistant_id = $9, max_duration = $10, created_at = $11, updated_at = $12
+            metadata = $8, vapi_assistant_id = $9, max_duration = $10, created_at = $11, updated_at = $12,
+            voicemail_action = $13, voicemail_message = $14
          WHERE id = $1"
     };
     sqlx::query(sql)
@@ -136,6 +148,8 @@ pub async fn save(tx: &mut Tx, agent: &Agent, is_new: bool) -> sqlx::Result<()> 
         .bind(agent.max_duration)
         .bind(agent.created_at.micros())
         .bind(agent.updated_at.micros())
+        .bind(&agent.voicemail_action)
+        .bind(&agent.voicemail_message)
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -60,6 +60,11 @@ pub struct AgentFields {
     #[serde(default, deserialize_with = "crate::http::json::integral")]
     #[schemars(with = "Option<i64>")]
     max_duration: Option<i64>,
+    /// On reaching voicemail: `leave_message` (default) or `hang_up`.
+    voicemail_action: Option<String>,
+    /// The message to leave (at most 1,000 characters; `{{name}}` and the other call
+    /// variables are filled in). Empty: the default call-back request.
+    voicemail_message: Option<String>,
 }
 
 fn object(param: &str, value: Option<Value>) -> ApiResult<Option<Value>> {
@@ -105,6 +110,26 @@ impl AgentFields {
         }
         if let Some(d) = self.max_duration {
             agent.max_duration = Some(calls::validate_max_duration(d)?);
+        }
+        if let Some(action) = self.voicemail_action {
+            let action = action.trim().to_ascii_lowercase();
+            if action != "leave_message" && action != "hang_up" {
+                return Err(ApiError::invalid(
+                    "voicemail_action",
+                    "voicemail_action must be leave_message or hang_up",
+                ));
+            }
+            agent.voicemail_action = action;
+        }
+        if let Some(message) = self.voicemail_message {
+            let message = message.trim().to_string();
+            if message.chars().count() > 1000 {
+                return Err(ApiError::invalid(
+                    "voicemail_message",
+                    "voicemail_message must be at most 1000 characters",
+                ));
+            }
+            agent.voicemail_message = Some(message).filter(|m| !m.is_empty());
         }
         Ok(())
     }

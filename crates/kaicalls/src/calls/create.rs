@@ -371,6 +371,8 @@ pub async fn create_call(
         quality_dimensions: None,
         outcome: None,
         opt_out: false,
+        answered_by: None,
+        voicemail_left: false,
         compliance: serde_json::to_value(&decision).ok(),
         cost_cents: None,
         scheduled_at: dial_at,
@@ -645,6 +647,11 @@ async fn dial_and_record(
     request.system_prompt = agent.system_prompt.clone();
     request.vapi_assistant_id = agent.vapi_assistant_id.clone();
     request.vapi_phone_number_id = agent.vapi_phone_number_id.clone();
+    request.leave_voicemail = agent.voicemail_action != "hang_up";
+    request.voicemail_message = agent
+        .voicemail_message
+        .as_deref()
+        .map(|m| crate::voice::render(m, &call.variables));
     let dialed = provider.dial(&request).await;
 
     // 3. Record the outcome.

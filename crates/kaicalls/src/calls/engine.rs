@@ -21,7 +21,7 @@ use crate::voice::analyzer::{self, Hints};
 use crate::voice::chat_analyzer::ChatAnalyzer;
 use crate::voice::simulator::Simulator;
 use crate::voice::vapi::Vapi;
-use crate::voice::{DialRequest, EndReport, ProviderEvent, VoiceProvider};
+use crate::voice::{DialRequest, EndReport, ProviderEvent, Role, VoiceProvider};
 
 pub struct Engine {
     store: Store,
@@ -332,6 +332,18 @@ impl Engine {
         next.quality_dimensions = Some(analysis.quality);
         next.outcome = Some(analysis.outcome);
         next.opt_out = analysis.opt_out;
+        let machine = ending.reason == EndedReason::Voicemail;
+        next.voicemail_left = machine && report.transcript.iter().any(|t| t.role == Role::Agent);
+        next.answered_by = Some(
+            if machine {
+                "machine"
+            } else if report.transcript.iter().any(|t| t.role == Role::Customer) {
+                "human"
+            } else {
+                "unknown"
+            }
+            .to_string(),
+        );
         next.transcript = Some(report.transcript);
         // Our signed link; the copy job brings the audio into our storage.
         next.recording_source = report.recording_url;
@@ -593,5 +605,7 @@ pub fn dial_request(call: &Call) -> DialRequest {
         context: call.context.clone(),
         variables: call.variables.clone(),
         max_duration: call.max_duration,
+        leave_voicemail: true,
+        voicemail_message: None,
     }
 }

@@ -87,6 +87,9 @@ pub struct Call {
     pub outcome: Option<String>,
     /// The customer asked not to be called again (the number went on the list).
     pub opt_out: bool,
+    /// `human`, `machine` (voicemail) or `unknown`, once the call has ended.
+    pub answered_by: Option<String>,
+    pub voicemail_left: bool,
     /// The pre-dial gate's calling-hours decision (`compliance::gate::Decision`).
     pub compliance: Option<Value>,
     pub cost_cents: Option<i64>,
@@ -132,6 +135,11 @@ pub struct CallSummary {
     /// The customer asked not to be called again: the number is on the business's
     /// do-not-call list from the end of this call.
     pub opt_out: bool,
+    /// Who picked up, once the call has ended: `human`, `machine` (a voicemail) or
+    /// `unknown` (nobody spoke).
+    pub answered_by: Option<String>,
+    /// The agent left a message on voicemail.
+    pub voicemail_left: bool,
     pub ended_reason: Option<EndedReason>,
     /// The provider's own code, kept beside `ended_reason`.
     pub provider_ended_reason: Option<String>,
@@ -228,6 +236,8 @@ impl Call {
             quality_dimensions: self.quality_dimensions.clone(),
             outcome: self.outcome.clone(),
             opt_out: self.opt_out,
+            answered_by: self.answered_by.clone(),
+            voicemail_left: self.voicemail_left,
             ended_reason: self.ended_reason,
             provider_ended_reason: self.provider_ended_reason.clone(),
             error: self.error.clone(),

@@ -18,7 +18,7 @@ const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name AS agent_name, c
     c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
     c.metadata, c.variables, c.provider, c.conversation_id, c.ended_reason, c.provider_ended_reason, c.error,
     c.duration, c.summary, c.transcript, c.recording_source, c.recording_url, c.quality_dimensions, c.cost_cents,
-    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key, c.outcome, c.opt_out, c.compliance";
+    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key, c.outcome, c.opt_out, c.compliance, c.answered_by, c.voicemail_left";
 
 const FROM: &str = "FROM calls c LEFT JOIN agents ag ON ag.id = c.agent_id";
 
@@ -66,6 +66,8 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Call> {
         outcome: r.get("outcome")?,
         opt_out: r.get::<i64>("opt_out")? != 0,
         compliance: r.json_opt("compliance")?,
+        answered_by: r.get("answered_by")?,
+        voicemail_left: r.get::<i64>("voicemail_left")? != 0,
     })
 }
 
@@ -137,7 +139,8 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
         "UPDATE calls SET status = $1, conversation_id = $2, ended_reason = $3, provider_ended_reason = $4,
             error = $5, duration = $6, summary = $7, transcript = $8, recording_url = $9,
             quality_dimensions = $10, cost_cents = $11, started_at = $12, ended_at = $13, updated_at = $14,
-            provider_control_url = $17, recording_key = $18, recording_source = $19, outcome = $20, opt_out = $21
+            provider_control_url = $17, recording_key = $18, recording_source = $19, outcome = $20, opt_out = $21,
+            answered_by = $22, voicemail_left = $23
          WHERE id = $15 AND status = $16",
     )
     .bind(call.status.as_str())
@@ -161,6 +164,8 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
     .bind(&call.recording_source)
     .bind(&call.outcome)
     .bind(i64::from(call.opt_out))
+    .bind(&call.answered_by)
+    .bind(i64::from(call.voicemail_left))
     .execute(&mut **tx)
     .await?;
     let saved = done.rows_affected() == 1;

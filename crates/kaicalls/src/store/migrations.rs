@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, SESSION_AGENTS),
     (9, OAUTH),
     (10, COMPLIANCE),
+    (11, VOICEMAIL),
 ];
 
 const INITIAL: &str = r#"
@@ -429,6 +430,15 @@ CREATE TABLE compliance_settings (
 
 ALTER TABLE calls ADD COLUMN opt_out BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE calls ADD COLUMN compliance TEXT;
+"#;
+
+/// Voicemail: what an agent does on reaching one (leave a message or hang up) and
+/// what it says; on calls, who answered and whether a message was left.
+const VOICEMAIL: &str = r#"
+ALTER TABLE agents ADD COLUMN voicemail_action TEXT;
+ALTER TABLE agents ADD COLUMN voicemail_message TEXT;
+ALTER TABLE calls ADD COLUMN answered_by TEXT;
+ALTER TABLE calls ADD COLUMN voicemail_left BIGINT NOT NULL DEFAULT 0
 "#;
 
 /// PostgreSQL only, after the portable part of a migration: statements run whole (a

@@ -39,6 +39,37 @@ pub struct DialRequest {
     pub context: Option<String>,
     pub variables: Value,
     pub max_duration: i64,
+    /// On reaching voicemail: leave a message (else hang up) …
+    pub leave_voicemail: bool,
+    /// … this one, variables filled in (`None`: a short call-back request).
+    pub voicemail_message: Option<String>,
+}
+
+/// `template` with `{{key}}` replaced by the call's variable `key` (unknown keys are
+/// left as they are).
+pub fn render(template: &str, variables: &Value) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        let key = rest[start + 2..start + 2 + len].trim();
+        let value = match &variables[key] {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        out.push_str(&rest[..start]);
+        match value {
+            Some(v) => out.push_str(&v),
+            None => out.push_str(&rest[start..start + 4 + len]),
+        }
+        rest = &rest[start + 4 + len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A provider's answer to `dial`.

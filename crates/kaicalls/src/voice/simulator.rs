@@ -68,6 +68,15 @@ impl Simulator {
                 at(RING_AFTER + 2.0, ended("customer-busy", None, None)),
             ],
             "+15005550003" => vec![at(0.5, ended("invalid-number", None, None))],
+            // A machine answers: the agent leaves its message, or hangs up at the beep.
+            "+15005550004" if !req.leave_voicemail => vec![
+                at(RING_AFTER, ProviderEvent::Ringing),
+                at(RING_AFTER + 15.0, ProviderEvent::Answered),
+                at(
+                    RING_AFTER + 18.0,
+                    ended("voicemail", Some(3), self.report(vec![])),
+                ),
+            ],
             "+15005550004" => {
                 let talk = 35;
                 vec![
@@ -268,6 +277,13 @@ pub fn conversation(req: &DialRequest, duration: i64, cut_off: bool) -> Vec<Turn
 
 /// The message the agent leaves on a voicemail.
 fn voicemail(req: &DialRequest) -> Vec<Turn> {
+    if let Some(message) = req
+        .voicemail_message
+        .as_deref()
+        .filter(|m| !m.trim().is_empty())
+    {
+        return spread(vec![(Role::Agent, message.to_string())], 35);
+    }
     let who = first_name(req).map(|n| format!(" {n}")).unwrap_or_default();
     let topic = req
         .context
@@ -334,6 +350,8 @@ mod tests {
             control_url: None,
             system_prompt: None,
             first_message: Some("Hey John, this is Kai from Smith Law".into()),
+            leave_voicemail: true,
+            voicemail_message: None,
             name: Some("John Smith".into()),
             context: Some("Confirm appointment for tomorrow at 2pm".into()),
             variables: json!({}),

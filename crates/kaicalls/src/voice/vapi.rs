@@ -74,6 +74,18 @@ impl Vapi {
         if let Some(first) = &req.first_message {
             overrides["firstMessage"] = json!(first);
         }
+        // Vapi's own voicemail detection; with a message it leaves it, without it
+        // ends the call (endedReason "voicemail" either way).
+        overrides["voicemailDetection"] = json!({ "provider": "vapi" });
+        if req.leave_voicemail {
+            let message = req.voicemail_message.clone().unwrap_or_else(|| {
+                format!(
+                    "Hi, this is {} calling. Please call us back at {} when you have a moment. Thank you!",
+                    req.agent_name, req.from
+                )
+            });
+            overrides["voicemailMessage"] = json!(message);
+        }
         let mut customer = json!({ "number": req.to });
         if let Some(name) = &req.name {
             customer["name"] = json!(name);

@@ -24,4 +24,5 @@ mod reference;
 mod scale;
 mod stream;
 mod vapi;
+mod voicemail;
 mod webhooks;

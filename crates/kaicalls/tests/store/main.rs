@@ -124,6 +124,8 @@ fn new_call(f: &Fixture, mode: Mode, created_at: Timestamp) -> Call {
         quality_dimensions: None,
         outcome: None,
         opt_out: false,
+        answered_by: None,
+        voicemail_left: false,
         compliance: None,
         cost_cents: None,
         scheduled_at: None,

@@ -119,6 +119,12 @@ class Agent(KaiModel):
     metadata: Any
     vapi_assistant_id: str | None
     max_duration: int | None
+    voicemail_action: str
+    """On reaching voicemail: `leave_message` (the default) or `hang_up`."""
+    voicemail_message: str | None
+    """The message left on voicemail, with the call's variables as `{{name}}`, `{{business_name}}`,
+    … (default: a short call-back request).
+    """
     created_at: str
     updated_at: str
     phone_number: str | None
@@ -230,6 +236,12 @@ class Call(KaiModel):
     """The customer asked not to be called again: the number is on the business's do-not-call list
     from the end of this call.
     """
+    answered_by: str | None
+    """Who picked up, once the call has ended: `human`, `machine` (a voicemail) or `unknown` (nobody
+    spoke).
+    """
+    voicemail_left: bool
+    """The agent left a message on voicemail."""
     ended_reason: EndedReason | None
     provider_ended_reason: str | None
     """The provider's own code, kept beside `ended_reason`."""
@@ -294,6 +306,12 @@ class CallDetail(KaiModel):
     """The customer asked not to be called again: the number is on the business's do-not-call list
     from the end of this call.
     """
+    answered_by: str | None
+    """Who picked up, once the call has ended: `human`, `machine` (a voicemail) or `unknown` (nobody
+    spoke).
+    """
+    voicemail_left: bool
+    """The agent left a message on voicemail."""
     ended_reason: EndedReason | None
     provider_ended_reason: str | None
     """The provider's own code, kept beside `ended_reason`."""

@@ -60,7 +60,8 @@ class _AgentsBase(Resource[R]):
     def update(self, /, id: str, **fields: Any) -> Req:
         """Partial update: pass only the fields to change (``None`` values are not
         sent), e.g. ``name``, ``system_prompt``, ``first_message``, ``voice``,
-        ``model``, ``metadata``, ``vapi_assistant_id``."""
+        ``model``, ``metadata``, ``vapi_assistant_id``, ``voicemail_action``
+        (``leave_message`` or ``hang_up``), ``voicemail_message``."""
         return patch_req(PATH, {"id": id, **fields})
 
     def versions(self, agent_id: str, version: int | None = None, limit: int | None = None) -> R:
