@@ -107,16 +107,10 @@ pub async fn check(
         error: ApiError::Internal(err.context("compliance gate")),
         decision: None,
     };
-    // 1. The list.
-    let mut conn = store
-        .reader()
-        .acquire()
+    // 1. The list (and the settings step 3 needs, in the same read).
+    let (listed, settings) = super::gate_inputs(store, business_id, subject.to)
         .await
-        .map_err(|e| internal(e.into()))?;
-    let listed = super::dnc_entry(&mut conn, business_id, subject.to)
-        .await
-        .map_err(|e| internal(e.into()))?;
-    drop(conn);
+        .map_err(internal)?;
     if let Some(entry) = listed {
         return Err(Refused {
             reason: "dnc",
@@ -169,9 +163,6 @@ pub async fn check(
         }
     }
     // 3. Calling hours.
-    let settings = super::settings(store, business_id)
-        .await
-        .map_err(internal)?;
     let lead_zone: Option<Tz> = subject
         .lead
         .and_then(|l| l.metadata.get("timezone"))

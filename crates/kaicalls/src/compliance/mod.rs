@@ -185,6 +185,45 @@ pub async fn dnc_entry(
     row.as_ref().map(dnc_from_row).transpose()
 }
 
+/// What the gate reads for every dial, in one round trip: the number's entry in
+/// force (if listed) and the business's settings.
+pub async fn gate_inputs(
+    store: &Store,
+    business_id: &str,
+    phone: &str,
+) -> anyhow::Result<(Option<DncEntry>, Settings)> {
+    let row = sqlx::query(
+        "SELECT d.id, d.business_id, d.phone, d.source, d.reason, d.call_id, d.created_at, d.removed_at, d.removed_reason,
+                s.window_start, s.window_end, s.quiet_days, s.enforce_single_calls, s.updated_at AS settings_updated_at, s.updated_by
+         FROM (SELECT 1 AS one) o
+         LEFT JOIN dnc_entries d ON d.business_id = $1 AND d.phone = $2 AND d.removed_at IS NULL
+         LEFT JOIN compliance_settings s ON s.business_id = $3",
+    )
+    .bind(business_id)
+    .bind(phone)
+    .bind(business_id)
+    .fetch_one(store.reader())
+    .await?;
+    let r = Columns(&row);
+    let entry = match r.get::<Option<String>>("id")? {
+        Some(_) => Some(dnc_from_row(&row)?),
+        None => None,
+    };
+    let settings = match r.get::<Option<String>>("window_start")? {
+        None => Settings::defaults(business_id),
+        Some(window_start) => Settings {
+            business_id: business_id.to_string(),
+            window_start,
+            window_end: r.get("window_end")?,
+            quiet_days: r.json("quiet_days")?,
+            enforce_single_calls: r.get::<i64>("enforce_single_calls")? != 0,
+            updated_at: r.time_opt("settings_updated_at")?,
+            updated_by: r.get("updated_by")?,
+        },
+    };
+    Ok((entry, settings))
+}
+
 pub struct NewDnc<'a> {
     pub business_id: &'a str,
     pub phone: &'a str,
