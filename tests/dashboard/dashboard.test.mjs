@@ -256,6 +256,29 @@ test('the dashboard, from sign-up to sign-out', { timeout: 240000 }, async (t) =
   await page.goto(`${server.url}/dashboard/settings`);
   await look('settings');
 
+  // The do-not-call list: a number added here is refused to every key, and the
+  // refusal is listed beside it; removing it needs a reason.
+  await page.getByRole('link', { name: 'Do not call' }).click();
+  await page.getByLabel('Phone number (E.164)').fill('+15125550199');
+  await page.getByLabel('Reason').fill('asked by letter');
+  await page.getByRole('button', { name: 'Add to the list' }).click();
+  await page.getByRole('status').filter({ hasText: 'on the do-not-call list' }).waitFor();
+  assert.match(await page.locator('#dnc tbody').textContent(), /\+15125550199.*api.*asked by letter/s);
+  const blocked = await fetch(`${server.url}/api/v1/calls`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ agent_id: agents.agents[0].id, to: '+15125550199' }),
+  });
+  assert.equal(blocked.status, 403);
+  assert.equal((await blocked.json()).error.code, 'dnc_blocked');
+  await page.reload();
+  assert.match(await page.locator('#refusals tbody').textContent(), /\+15125550199.*dnc/s);
+  await look('dnc');
+  await page.getByPlaceholder('Why it may be called').fill('consent renewed');
+  await page.getByRole('button', { name: 'Remove +15125550199' }).click();
+  await page.getByRole('status').filter({ hasText: 'off the list' }).waitFor();
+  assert.equal(await page.locator('#dnc').count(), 0, 'the list is empty again');
+
   // Revoke the key; the API refuses it at once.
   await page.goto(`${server.url}/dashboard/keys`);
   page.once('dialog', (d) => d.accept());

@@ -80,6 +80,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
             post(pages::end_session),
         )
         .route("/dashboard/apps/{id}/revoke", post(consent::revoke_app))
+        .route("/dashboard/dnc", get(pages::dnc).post(pages::add_dnc))
+        .route("/dashboard/dnc/remove", post(pages::remove_dnc))
         .route(
             "/oauth/authorize",
             get(consent::authorize_page).post(consent::authorize_decision),

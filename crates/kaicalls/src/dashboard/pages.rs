@@ -69,6 +69,8 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "resent" => "The event is queued for delivery again, with the same webhook-id.",
         "saved" => "Saved.",
         "app_revoked" => "The app is disconnected: its tokens no longer work.",
+        "dnc_added" => "The number is on the do-not-call list: no key or campaign dials it.",
+        "dnc_removed" => "The number is off the list, with your reason kept.",
         "number_saved" => "Phone number saved.",
         "password_changed" => "Password changed. Your other sessions are signed out.",
         "session_ended" => "Session ended.",
@@ -686,6 +688,23 @@ pub async fn call(ctx: Ctx, Path(id): Path<String>, Query(n): Query<Notice>) -> 
                     dt { "Duration" } dd { @if let Some(d) = c["duration"].as_i64() { (d) " seconds" } @else { span.muted { "—" } } }
                     dt { "Outcome" } dd id="outcome" { (text(&c["outcome"])) }
                     dt { "Ended reason" } dd { (text(&c["ended_reason"])) }
+                    dt { "Answered by" } dd id="answered-by" { (text(&c["answered_by"])) @if c["voicemail_left"] == true { " · message left" } }
+                    @if c["opt_out"] == true {
+                        dt { "Opted out" } dd id="opt-out" { "Asked not to be called again: " a href="/dashboard/dnc" { "on the do-not-call list" } }
+                    }
+                    @if c["scheduled_at"].is_string() {
+                        dt { "Scheduled for" } dd { (time(&c["scheduled_at"])) }
+                    }
+                    @if let Some(d) = c["compliance"].as_object() {
+                        dt { "Calling hours" } dd id="calling-hours" {
+                            (d.get("window").and_then(Value::as_str).unwrap_or(""))
+                            " in " (d.get("zones").and_then(Value::as_array).map(|z| z.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default())
+                            " (" (d.get("zone_source").and_then(Value::as_str).unwrap_or("")) "); local time then "
+                            (d.get("local_time").and_then(Value::as_str).unwrap_or(""))
+                            @if d.get("sandbox") == Some(&Value::Bool(true)) { " · sandbox number, not enforced" }
+                            @else if d.get("enforced") == Some(&Value::Bool(false)) { " · not enforced for single calls" }
+                        }
+                    }
                     dt { "Cost" } dd { @if let Some(cents) = c["cost_cents"].as_i64() { (format!("${:.2}", cents as f64 / 100.0)) } @else { span.muted { "—" } } }
                     dt { "Mode" } dd { (text(&c["mode"])) }
                 }
@@ -1584,6 +1603,114 @@ pub async fn import_leads(ctx: Ctx, Form(form): Form<ImportForm>) -> Response {
 }
 
 // ---------------------------------------------------------------- settings
+
+// ----------------------------------------------------------------- do not call
+
+pub async fn dnc(ctx: Ctx, Query(n): Query<Notice>) -> Response {
+    dnc_page(&ctx, n.notice.as_deref(), None).await
+}
+
+async fn dnc_page(ctx: &Ctx, notice_code: Option<&str>, error: Option<&str>) -> Response {
+    let listed = ctx.api(Method::GET, "/dnc?limit=200", None).await;
+    let refusals = ctx
+        .api(Method::GET, "/compliance/refusals?limit=25", None)
+        .await;
+    let body = html! {
+        (notice(notice_text(notice_code)))
+        (alert(error))
+        section.card aria-labelledby="dnc-add-h" {
+            h2 id="dnc-add-h" { "Add a number" }
+            p { "Listed numbers are never dialed, by any key or campaign. Customers who ask on a call not to be called again are added by themselves." }
+            form.stack method="post" action="/dashboard/dnc" {
+                label { "Phone number (E.164)" input type="tel" name="phone" placeholder="+15125551234" required; }
+                label { "Reason" input type="text" name="reason" maxlength="500"; }
+                button type="submit" { "Add to the list" }
+            }
+        }
+        section.card aria-labelledby="dnc-h" {
+            h2 id="dnc-h" { "Do-not-call list" }
+            @let entries: Vec<&Value> = listed.body["entries"].as_array().into_iter().flatten().collect();
+            @if entries.is_empty() { p.muted { "No numbers are listed." } }
+            @else {
+                div.table-wrap { table id="dnc" {
+                    thead { tr { th scope="col" { "Number" } th scope="col" { "Source" } th scope="col" { "Reason" } th scope="col" { "Since" } th scope="col" { span.visually-hidden { "Actions" } } } }
+                    tbody {
+                        @for e in entries {
+                            tr {
+                                td { (text(&e["phone"])) }
+                                td { (text(&e["source"])) @if let Some(call) = e["call_id"].as_str() { " · " a href=(format!("/dashboard/calls/{}", enc(call))) { "the call" } } }
+                                td { (text(&e["reason"])) }
+                                td { (time(&e["created_at"])) }
+                                td {
+                                    form.inline method="post" action="/dashboard/dnc/remove" {
+                                        input type="hidden" name="phone" value=(e["phone"].as_str().unwrap_or(""));
+                                        label.visually-hidden for=(format!("why-{}", e["id"].as_str().unwrap_or(""))) { "Why it may be called again" }
+                                        input type="text" name="reason" id=(format!("why-{}", e["id"].as_str().unwrap_or(""))) placeholder="Why it may be called" required;
+                                        " "
+                                        button.danger type="submit" { "Remove " span.visually-hidden { (text(&e["phone"])) } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+        section.card aria-labelledby="refused-h" {
+            h2 id="refused-h" { "Refused dials (" (ctx.mode.as_str()) ")" }
+            @let list: Vec<&Value> = refusals.body["refusals"].as_array().into_iter().flatten().collect();
+            @if list.is_empty() { p.muted { "No dial has been refused." } }
+            @else {
+                div.table-wrap { table id="refusals" {
+                    thead { tr { th scope="col" { "Number" } th scope="col" { "Rule" } th scope="col" { "Why" } th scope="col" { "When" } } }
+                    tbody {
+                        @for r in list {
+                            tr { td { (text(&r["phone"])) } td { (text(&r["reason"])) } td { (text(&r["message"])) } td { (time(&r["created_at"])) } }
+                        }
+                    }
+                } }
+            }
+        }
+    };
+    page(ctx, "Do not call", body)
+}
+
+#[derive(Deserialize)]
+pub struct DncForm {
+    phone: Option<String>,
+    reason: Option<String>,
+}
+
+pub async fn add_dnc(ctx: Ctx, Form(form): Form<DncForm>) -> Response {
+    let body =
+        json!({ "phone": form.phone, "reason": form.reason.filter(|r| !r.trim().is_empty()) });
+    let done = ctx.api(Method::POST, "/dnc", Some(body)).await;
+    if done.ok() {
+        see_other("/dashboard/dnc?notice=dnc_added")
+    } else {
+        with_status(
+            dnc_page(&ctx, None, Some(&done.message())).await,
+            done.status,
+        )
+    }
+}
+
+pub async fn remove_dnc(ctx: Ctx, Form(form): Form<DncForm>) -> Response {
+    let path = format!(
+        "/dnc?phone={}&reason={}",
+        enc(form.phone.as_deref().unwrap_or("")),
+        enc(form.reason.as_deref().unwrap_or(""))
+    );
+    let done = ctx.api(Method::DELETE, &path, None).await;
+    if done.ok() {
+        see_other("/dashboard/dnc?notice=dnc_removed")
+    } else {
+        with_status(
+            dnc_page(&ctx, None, Some(&done.message())).await,
+            done.status,
+        )
+    }
+}
 
 pub async fn settings(ctx: Ctx, Query(n): Query<Notice>) -> Response {
     settings_page(&ctx, n.notice.as_deref(), None).await
