@@ -398,7 +398,7 @@ pub fn catalogue() -> &'static [ToolSpec] {
             ToolSpec {
                 name: "make_call",
                 title: "Make Call",
-                description: "Place an outbound phone call: the agent calls `to` (E.164) and holds the conversation, using `context` and `first_message`. With a live key a REAL phone rings a real person and call minutes are billed; it cannot be taken back — call only numbers you are allowed to call. With a test key (kc_test_) the call is simulated and free. Send an idempotency_key so a retry returns the first call (replayed: true) instead of dialing twice. Then use wait_for_call.",
+                description: "Place an outbound phone call: the agent calls `to` (E.164) and holds the conversation, using `context` and `first_message`. With a live key a REAL phone rings a real person and call minutes are billed; it cannot be taken back — call only numbers you are allowed to call. With a test key (kc_test_) the call is simulated and free. Send an idempotency_key so a retry returns the first call (replayed: true) instead of dialing twice. A number on the do-not-call list is refused (dnc_blocked), and so is a recipient outside their calling hours (outside_calling_hours: the error gives the next allowed time). Then use wait_for_call.",
                 scope: Some(Scope::CallsWrite),
                 hints: Hints {
                     read_only: false,
