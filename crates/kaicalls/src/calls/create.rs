@@ -318,17 +318,8 @@ pub async fn create_call(
             if let ApiError::Internal(_) = refused.error {
                 return Err(refused.error.into());
             }
-            let refusal = crate::compliance::Refusal {
-                id: ids::new_id(),
-                business_id: business.id.clone(),
-                mode: tenant.mode,
-                phone: input.to.to_string(),
-                reason: refused.reason.to_string(),
-                message: refused.error.to_string(),
-                decision: refused.decision.and_then(|d| serde_json::to_value(d).ok()),
-                created_at: now,
-            };
-            crate::compliance::record_refusal(store, &refusal, Some(&key.key_id)).await?;
+            let call = (business.id.as_str(), tenant.mode, input.to.as_str());
+            refused.record(store, call, Some(&key.key_id), now).await?;
             return Err(refused.error.into());
         }
     };
@@ -522,17 +513,10 @@ pub async fn dial_scheduled(
             canceled.error = Some(refused.error.to_string());
             canceled.ended_at = Some(now);
             canceled.updated_at = now;
-            let refusal = crate::compliance::Refusal {
-                id: ids::new_id(),
-                business_id: call.business_id.clone(),
-                mode: call.mode,
-                phone: call.to.clone(),
-                reason: refused.reason.to_string(),
-                message: refused.error.to_string(),
-                decision: refused.decision.and_then(|d| serde_json::to_value(d).ok()),
-                created_at: now,
-            };
-            crate::compliance::record_refusal(store, &refusal, call.key_id.as_deref()).await?;
+            let dialed = (call.business_id.as_str(), call.mode, call.to.as_str());
+            refused
+                .record(store, dialed, call.key_id.as_deref(), now)
+                .await?;
             store
                 .write_background(move |tx| {
                     Box::pin(async move {

@@ -72,6 +72,33 @@ pub struct Refused {
     pub decision: Option<Decision>,
 }
 
+impl Refused {
+    /// Records the refusal (`dial_refusals`) with its reason and decision.
+    pub async fn record(
+        &self,
+        store: &Store,
+        call: (&str, Mode, &str),
+        key_id: Option<&str>,
+        now: Timestamp,
+    ) -> sqlx::Result<()> {
+        let (business_id, mode, phone) = call;
+        let refusal = super::Refusal {
+            id: crate::ids::new_id(),
+            business_id: business_id.to_string(),
+            mode,
+            phone: phone.to_string(),
+            reason: self.reason.to_string(),
+            message: self.error.to_string(),
+            decision: self
+                .decision
+                .as_ref()
+                .and_then(|d| serde_json::to_value(d).ok()),
+            created_at: now,
+        };
+        super::record_refusal(store, &refusal, key_id).await
+    }
+}
+
 pub fn is_sandbox(e164: &str) -> bool {
     let digits = e164.trim_start_matches('+');
     digits.starts_with("1500555")
@@ -187,14 +214,7 @@ pub async fn check(
             }
         };
     candidates.dedup();
-    let mut window = Window::federal();
-    let mut rules = vec!["federal".to_string()];
-    if let Some(state) = place.state {
-        if let Some(stricter) = zones::state_window(state) {
-            window = window.narrowed(&stricter);
-            rules.push(state.to_string());
-        }
-    }
+    let (mut window, mut rules) = zones::legal_window(place.state);
     let own = settings.window();
     if own != Window::federal() {
         window = window.narrowed(&own);

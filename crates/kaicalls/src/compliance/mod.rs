@@ -96,17 +96,25 @@ pub async fn settings(store: &Store, business_id: &str) -> anyhow::Result<Settin
     .bind(business_id)
     .fetch_optional(store.reader())
     .await?;
-    let Some(row) = row else {
+    match row {
+        Some(row) => Ok(settings_from(&Columns(&row), business_id, "updated_at")?),
+        None => Ok(Settings::defaults(business_id)),
+    }
+}
+
+/// The settings in a row (the defaults when its `window_start` is null: a LEFT JOIN
+/// that found none); `updated_at` names the column holding their update time.
+fn settings_from(r: &Columns, business_id: &str, updated_at: &str) -> sqlx::Result<Settings> {
+    let Some(window_start) = r.get::<Option<String>>("window_start")? else {
         return Ok(Settings::defaults(business_id));
     };
-    let r = Columns(&row);
     Ok(Settings {
-        business_id: r.get("business_id")?,
-        window_start: r.get("window_start")?,
+        business_id: business_id.to_string(),
+        window_start,
         window_end: r.get("window_end")?,
         quiet_days: r.json("quiet_days")?,
         enforce_single_calls: r.get::<i64>("enforce_single_calls")? != 0,
-        updated_at: r.time_opt("updated_at")?,
+        updated_at: r.time_opt(updated_at)?,
         updated_by: r.get("updated_by")?,
     })
 }
@@ -209,19 +217,10 @@ pub async fn gate_inputs(
         Some(_) => Some(dnc_from_row(&row)?),
         None => None,
     };
-    let settings = match r.get::<Option<String>>("window_start")? {
-        None => Settings::defaults(business_id),
-        Some(window_start) => Settings {
-            business_id: business_id.to_string(),
-            window_start,
-            window_end: r.get("window_end")?,
-            quiet_days: r.json("quiet_days")?,
-            enforce_single_calls: r.get::<i64>("enforce_single_calls")? != 0,
-            updated_at: r.time_opt("settings_updated_at")?,
-            updated_by: r.get("updated_by")?,
-        },
-    };
-    Ok((entry, settings))
+    Ok((
+        entry,
+        settings_from(&r, business_id, "settings_updated_at")?,
+    ))
 }
 
 pub struct NewDnc<'a> {

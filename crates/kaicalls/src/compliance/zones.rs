@@ -179,6 +179,18 @@ pub fn state_window(state: &str) -> Option<Window> {
     }
 }
 
+/// The window the law allows for a number in `state`: the federal one, narrowed by the
+/// state's where it is stricter; with the rules that made it.
+pub fn legal_window(state: Option<&str>) -> (Window, Vec<String>) {
+    let mut window = Window::federal();
+    let mut rules = vec!["federal".to_string()];
+    if let Some((state, stricter)) = state.and_then(|s| state_window(s).map(|w| (s, w))) {
+        window = window.narrowed(&stricter);
+        rules.push(state.to_string());
+    }
+    (window, rules)
+}
+
 /// Calls to one number on one subject a state allows per 24 hours.
 pub fn state_frequency_cap(state: &str) -> Option<u32> {
     match state {

@@ -30,10 +30,7 @@ fn closed_and_open_numbers() -> (&'static str, &'static str) {
     let now = Utc::now();
     let state = |to: &str| {
         let place = zones::of_number(to);
-        let mut window = zones::Window::federal();
-        if let Some(stricter) = place.state.and_then(zones::state_window) {
-            window = window.narrowed(&stricter);
-        }
+        let (window, _) = zones::legal_window(place.state);
         // Two minutes from either edge, so the server decides as we did.
         let edge = [-2, 0, 2].iter().any(|m| {
             let at = now + chrono::Duration::minutes(*m);
@@ -423,10 +420,7 @@ async fn a_call_outside_calling_hours_may_ask_to_wait_for_them() {
     let at = chrono::DateTime::parse_from_rfc3339(moved["scheduled_at"].as_str().unwrap()).unwrap();
     assert!(at > Utc::now(), "moved to the next allowed moment");
     let place = zones::of_number(closed);
-    let mut window = zones::Window::federal();
-    if let Some(stricter) = place.state.and_then(zones::state_window) {
-        window = window.narrowed(&stricter);
-    }
+    let (window, _) = zones::legal_window(place.state);
     assert!(
         zones::allowed(&place.zones, &window, at.with_timezone(&Utc)),
         "{at} is inside the window"
