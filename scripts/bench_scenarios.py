@@ -15,6 +15,11 @@
       created per second, the most in progress at one moment (created minus
       finished), and the seconds from the first request until every call's
       `call.completed` has arrived.
+  bench_scenarios.py campaign BASE TEST_KEY AGENT_ID N CONCURRENCY
+      One campaign of N contacts (one request, sandbox numbers) started at
+      max_concurrency CONCURRENCY: seconds from the request until no contact is
+      pending (all dialed), dials per second, the most contacts dialing at one poll
+      (every 0.25 s), and the seconds until the campaign completed.
   bench_scenarios.py waiters BASE KEY CALL_ID N SECONDS PID
       N connections each waiting on `GET /calls?id=&wait=60` for a call that does not
       change: the server's CPU while they wait (percent of one core) and its RSS.
@@ -212,6 +217,43 @@ async def calls(base, key, agent_id, n):
     }
 
 
+async def campaign(base, key, agent_id, n, concurrency):
+    # Sandbox numbers (NXX 555) that converse normally: no line ending 0001-0007.
+    contacts = [{"to": f"+1{512 + i // 9000:03d}555{1000 + i % 9000:04d}"} for i in range(n)]
+    body = {
+        "name": "Bench campaign",
+        "agent_id": agent_id,
+        "contacts": contacts,
+        "max_concurrency": concurrency,
+        "start": True,
+    }
+    started = time.monotonic()
+    status, created = await http(base, "POST", "/api/v1/campaigns", key, body)
+    assert status == 201, created
+    accepted = time.monotonic() - started
+    path = f"/api/v1/campaigns?id={created['id']}"
+    peak, all_dialed, done = 0, None, None
+    while done is None and time.monotonic() - started < 1800:
+        await asyncio.sleep(0.25)
+        status, c = await http(base, "GET", path, key)
+        assert status == 200, c
+        peak = max(peak, c["counts"]["dialing"])
+        if all_dialed is None and c["counts"]["pending"] == 0:
+            all_dialed = time.monotonic() - started
+        if c["status"] == "completed":
+            done = time.monotonic() - started
+    return {
+        "contacts": n,
+        "max_concurrency": concurrency,
+        "create_seconds": round(accepted, 2),
+        "seconds_until_all_dialed": round(all_dialed, 1) if all_dialed else None,
+        "dials_per_second": round(n / all_dialed, 1) if all_dialed else None,
+        "peak_dialing": peak,
+        "seconds_until_completed": round(done, 1) if done else None,
+        "completed": c["counts"]["completed"],
+    }
+
+
 def cpu_seconds(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     ticks = int(fields[11]) + int(fields[12])  # utime + stime
@@ -261,6 +303,8 @@ def main():
         result = asyncio.run(hanging(args[0], args[1], args[2], int(args[3])))
     elif what == "calls":
         result = asyncio.run(calls(args[0], args[1], args[2], int(args[3])))
+    elif what == "campaign":
+        result = asyncio.run(campaign(args[0], args[1], args[2], int(args[3]), int(args[4])))
     elif what == "waiters":
         result = asyncio.run(
             waiters(args[0], args[1], args[2], int(args[3]), float(args[4]), int(args[5]))

@@ -279,6 +279,36 @@ test('the dashboard, from sign-up to sign-out', { timeout: 240000 }, async (t) =
   await page.getByRole('status').filter({ hasText: 'off the list' }).waitFor();
   assert.equal(await page.locator('#dnc').count(), 0, 'the list is empty again');
 
+  // Campaigns: one from a CSV (an invalid row is skipped with its reason), started
+  // from its page, watched to the end live; a second one canceled as a draft.
+  await page.getByRole('link', { name: 'Campaigns' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Browser reminders');
+  await page.getByLabel('CSV', { exact: true }).fill('to,name,appointment\n+15125556001,Ann,Tuesday\n+15125556002,Bob,Friday\nnot-a-number,Cy,Monday');
+  await page.getByLabel('Calls at once').fill('1');
+  await page.getByRole('button', { name: 'Create campaign' }).click();
+  await page.getByRole('status').filter({ hasText: 'Campaign created' }).waitFor();
+  assert.match(await page.locator('#campaign-h').textContent(), /Browser reminders.*draft/s);
+  assert.match(await page.locator('#contacts tbody').textContent(), /not-a-number.*skipped.*invalid_number/s);
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.getByRole('status').filter({ hasText: 'The campaign is dialing' }).waitFor();
+  // The live region follows the event stream until the campaign completes.
+  await page.locator('#campaign-h', { hasText: 'completed' }).waitFor({ timeout: 30000 });
+  assert.match(await page.locator('#campaign-counts tbody').textContent(), /3\s*0\s*0\s*2/);
+  assert.match(await page.locator('#skip-reasons').textContent(), /invalid_number 1/);
+  await page.locator('#contacts a', { hasText: 'call 1' }).first().waitFor();
+  await look('campaign');
+  await page.getByRole('link', { name: 'Campaigns' }).click();
+  assert.match(await page.locator('#campaigns tbody').textContent(), /Browser reminders.*completed/s);
+  await look('campaigns');
+  await page.getByLabel('Name', { exact: true }).fill('Never mind');
+  await page.getByLabel('CSV', { exact: true }).fill('to\n+15125556003');
+  await page.getByRole('button', { name: 'Create campaign' }).click();
+  await page.getByRole('status').filter({ hasText: 'Campaign created' }).waitFor();
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await page.getByRole('status').filter({ hasText: 'Canceled' }).waitFor();
+  assert.match(await page.locator('#campaign-h').textContent(), /canceled/);
+
   // Revoke the key; the API refuses it at once.
   await page.goto(`${server.url}/dashboard/keys`);
   page.once('dialog', (d) => d.accept());

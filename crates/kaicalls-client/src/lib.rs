@@ -420,6 +420,36 @@ impl KaiCalls {
             .await
     }
 
+    /// Campaigns, newest first (`status`, `limit`, `after`, `business_id`).
+    pub async fn list_campaigns(&self, filters: &[(&str, String)]) -> Result<Value> {
+        self.get("/api/v1/campaigns", filters).await
+    }
+    /// One campaign with its counters.
+    pub async fn get_campaign(&self, id: &str) -> Result<Value> {
+        self.get("/api/v1/campaigns", &[("id", id.into())]).await
+    }
+    /// Creates a campaign (a draft unless `start` is true) with its contacts.
+    pub async fn create_campaign(&self, fields: &Value) -> Result<Value> {
+        self.send(reqwest::Method::POST, "/api/v1/campaigns", fields)
+            .await
+    }
+    /// `start`, `pause`, `resume` or `cancel`.
+    pub async fn campaign_action(&self, id: &str, action: &str) -> Result<Value> {
+        let path = format!("/api/v1/campaigns/{action}?id={}", urlencode(id));
+        self.send(
+            reqwest::Method::POST,
+            &path,
+            &Value::Object(Default::default()),
+        )
+        .await
+    }
+    /// A campaign's contacts (`state`, `after`, `limit`).
+    pub async fn campaign_contacts(&self, id: &str, filters: &[(&str, String)]) -> Result<Value> {
+        let mut query = vec![("id", id.to_string())];
+        query.extend(filters.iter().map(|(k, v)| (*k, v.clone())));
+        self.get("/api/v1/campaigns/contacts", &query).await
+    }
+
     pub async fn list_phone_numbers(&self) -> Result<Value> {
         self.get("/api/v1/phone-numbers", &[]).await
     }
@@ -498,4 +528,17 @@ impl KaiCalls {
     pub async fn openapi(&self) -> Result<Value> {
         self.get("/api/v1/openapi.json", &[]).await
     }
+}
+
+/// `id` for a query string: ids are ours, but a typo must not break the URL.
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

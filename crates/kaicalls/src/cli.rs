@@ -1,5 +1,6 @@
 //! Client commands of the `kaicalls` binary: `call`, `calls list|get|end`,
-//! `agents list`, `events listen [--forward-to URL]`, through the `kaicalls-client`
+//! `agents list`, `campaigns create|list|get|pause|resume|cancel`,
+//! `events listen [--forward-to URL]`, through the `kaicalls-client`
 //! crate. Tables for people, `--json`
 //! for scripts. Exit codes: 0 done, 1 error (API or network), 3 the call ended
 //! without completing (failed or canceled).
@@ -83,6 +84,78 @@ pub enum CallsCommand {
 pub enum AgentsCommand {
     /// List agents.
     List {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CampaignsCommand {
+    /// Create a campaign from a CSV file of contacts (a header row naming `to`, and
+    /// optionally `name`, `key`, `lead_id`; other columns become the contact's
+    /// variables).
+    Create {
+        /// The campaign's name.
+        #[arg(long)]
+        name: String,
+        /// The agent that calls.
+        #[arg(long)]
+        agent: String,
+        /// The contacts' CSV file (`-` for stdin).
+        #[arg(long)]
+        contacts: String,
+        /// What each call is about ({{variables}} filled per contact).
+        #[arg(long)]
+        context: Option<String>,
+        /// Calls at once.
+        #[arg(long)]
+        max_concurrency: Option<i64>,
+        /// Attempts per contact when unanswered or busy.
+        #[arg(long)]
+        max_attempts: Option<i64>,
+        /// Only contacts with consent of this basis on record.
+        #[arg(long)]
+        require_consent: Option<String>,
+        /// When to stop (ISO 8601).
+        #[arg(long)]
+        ends_at: Option<String>,
+        /// Start dialing now (otherwise a draft).
+        #[arg(long)]
+        start: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// List campaigns.
+    List {
+        /// Only this status (draft, scheduled, running, paused, completed, canceled).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show one campaign and its counters.
+    Get {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Stop new dials (calls in progress finish).
+    Pause {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Go on where a paused campaign stopped.
+    Resume {
+        id: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// End it: pending contacts are canceled.
+    Cancel {
+        id: String,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -282,6 +355,181 @@ pub async fn agents(command: AgentsCommand) -> i32 {
                     text("phone_number")
                 );
             }
+            0
+        }
+        Err(err) => fail(err),
+    }
+}
+
+/// Contacts from CSV text: the header names the columns.
+pub fn contacts_from_csv(text: &str) -> Result<Vec<serde_json::Value>, String> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<String> = lines
+        .next()
+        .ok_or("the CSV file is empty")?
+        .split(',')
+        .map(|h| h.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    if !header.iter().any(|h| h == "to" || h == "phone") {
+        return Err("the CSV header must name a `to` (or `phone`) column".into());
+    }
+    let mut out = Vec::new();
+    for line in lines {
+        let mut row = serde_json::Map::new();
+        let mut variables = serde_json::Map::new();
+        for (column, cell) in header.iter().zip(line.split(',')) {
+            let cell = cell.trim().trim_matches('"').to_string();
+            if cell.is_empty() {
+                continue;
+            }
+            match column.as_str() {
+                "to" | "phone" => row.insert("to".into(), cell.into()),
+                "name" | "key" | "lead_id" => row.insert(column.clone(), cell.into()),
+                other => variables.insert(other.to_string(), cell.into()),
+            };
+        }
+        if !variables.is_empty() {
+            row.insert("variables".into(), variables.into());
+        }
+        out.push(serde_json::Value::Object(row));
+    }
+    Ok(out)
+}
+
+fn campaign_line(c: &serde_json::Value) -> String {
+    let n = |k: &str| c["counts"][k].as_i64().unwrap_or(0);
+    format!(
+        "{:<36}  {:<9}  {:>5}  {:>7}  {:>7}  {:>7}  {}",
+        c["id"].as_str().unwrap_or("-"),
+        c["status"].as_str().unwrap_or("-"),
+        n("total"),
+        n("pending"),
+        n("dialing"),
+        n("completed"),
+        c["name"].as_str().unwrap_or("-"),
+    )
+}
+
+const CAMPAIGN_HEADER: &str =
+    "id                                    status     total  pending  dialing  completed  name";
+
+fn show_campaign(c: &serde_json::Value, json: bool) {
+    if json {
+        print_json(c);
+        return;
+    }
+    println!("{CAMPAIGN_HEADER}");
+    println!("{}", campaign_line(c));
+    let counts = &c["counts"];
+    println!(
+        "failed {}  skipped {}  exhausted {}  expired {}  canceled {}",
+        counts["failed"],
+        counts["skipped"],
+        counts["exhausted"],
+        counts["expired"],
+        counts["canceled"]
+    );
+    if let Some(reasons) = c["skip_reasons"].as_object().filter(|r| !r.is_empty()) {
+        let list: Vec<String> = reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        println!("skipped because: {}", list.join(", "));
+    }
+}
+
+pub async fn campaigns(command: CampaignsCommand) -> i32 {
+    let (answer, json) = match command {
+        CampaignsCommand::Create {
+            name,
+            agent,
+            contacts,
+            context,
+            max_concurrency,
+            max_attempts,
+            require_consent,
+            ends_at,
+            start,
+            client: c,
+        } => {
+            let text = if contacts == "-" {
+                let mut buf = String::new();
+                match std::io::Read::read_to_string(&mut std::io::stdin(), &mut buf) {
+                    Ok(_) => buf,
+                    Err(e) => {
+                        eprintln!("error: reading stdin: {e}");
+                        return 1;
+                    }
+                }
+            } else {
+                match std::fs::read_to_string(&contacts) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("error: reading {contacts}: {e}");
+                        return 1;
+                    }
+                }
+            };
+            let rows = match contacts_from_csv(&text) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    eprintln!("error: {contacts}: {e}");
+                    return 1;
+                }
+            };
+            let mut body = serde_json::json!({
+                "name": name,
+                "agent_id": agent,
+                "contacts": rows,
+                "context": context,
+                "max_concurrency": max_concurrency,
+                "require_consent": require_consent,
+                "ends_at": ends_at,
+                "start": start,
+            });
+            if let Some(n) = max_attempts {
+                body["retry"] = serde_json::json!({ "max_attempts": n });
+            }
+            if let Some(map) = body.as_object_mut() {
+                map.retain(|_, v| !v.is_null());
+            }
+            (client(&c).create_campaign(&body).await, c.json)
+        }
+        CampaignsCommand::List {
+            status,
+            limit,
+            client: c,
+        } => {
+            let mut filters = vec![("limit", limit.to_string())];
+            if let Some(s) = status {
+                filters.push(("status", s));
+            }
+            match client(&c).list_campaigns(&filters).await {
+                Ok(page) if c.json => {
+                    print_json(&page["campaigns"]);
+                    return 0;
+                }
+                Ok(page) => {
+                    println!("{CAMPAIGN_HEADER}");
+                    for campaign in page["campaigns"].as_array().into_iter().flatten() {
+                        println!("{}", campaign_line(campaign));
+                    }
+                    return 0;
+                }
+                Err(err) => return fail(err),
+            }
+        }
+        CampaignsCommand::Get { id, client: c } => (client(&c).get_campaign(&id).await, c.json),
+        CampaignsCommand::Pause { id, client: c } => {
+            (client(&c).campaign_action(&id, "pause").await, c.json)
+        }
+        CampaignsCommand::Resume { id, client: c } => {
+            (client(&c).campaign_action(&id, "resume").await, c.json)
+        }
+        CampaignsCommand::Cancel { id, client: c } => {
+            (client(&c).campaign_action(&id, "cancel").await, c.json)
+        }
+    };
+    match answer {
+        Ok(campaign) => {
+            show_campaign(&campaign, json);
             0
         }
         Err(err) => fail(err),

@@ -143,6 +143,16 @@ pub struct ServeArgs {
     #[arg(long, env = "KAICALLS_WEBHOOK_CONCURRENCY", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub webhook_concurrency: u32,
 
+    /// Live calls one business may have at once, single and campaign calls together
+    /// (campaigns stop short of it by KAICALLS_CAMPAIGN_RESERVED_SLOTS).
+    #[arg(long, env = "KAICALLS_CAMPAIGN_BUSINESS_CONCURRENCY", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub campaign_business_concurrency: i64,
+    /// Slots of a business's live calls campaigns leave free for single calls.
+    #[arg(long, env = "KAICALLS_CAMPAIGN_RESERVED_SLOTS", default_value_t = 50, value_parser = clap::value_parser!(i64).range(0..=100_000))]
+    pub campaign_reserved_slots: i64,
+    /// Live campaign calls the campaigns of one API key may have at once.
+    #[arg(long, env = "KAICALLS_CAMPAIGN_KEY_CONCURRENCY", default_value_t = 500, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    pub campaign_key_concurrency: i64,
     /// Webhook deliveries in flight at once to one receiver (a URL's scheme, host and
     /// port): a slow or dead receiver holds at most this many.
     #[arg(long, env = "KAICALLS_WEBHOOK_TARGET_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]

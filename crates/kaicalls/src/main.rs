@@ -35,6 +35,9 @@ enum Command {
     /// List agents (client).
     #[command(subcommand)]
     Agents(cli::AgentsCommand),
+    /// Create, list, show, pause, resume or cancel campaigns (client).
+    #[command(subcommand)]
+    Campaigns(cli::CampaignsCommand),
     /// Follow the live event stream, or forward it to a local URL (client).
     #[command(subcommand)]
     Events(cli::EventsCommand),
@@ -118,6 +121,7 @@ async fn main() {
         Command::Call(args) => std::process::exit(cli::call(*args).await),
         Command::Calls(command) => std::process::exit(cli::calls(command).await),
         Command::Agents(command) => std::process::exit(cli::agents(command).await),
+        Command::Campaigns(command) => std::process::exit(cli::campaigns(command).await),
         Command::Events(command) => std::process::exit(cli::events(command).await),
         command => Cli { command },
     };
@@ -139,7 +143,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => kaicalls::server::serve(*args).await,
         Command::Mcp(args) => kaicalls::mcp::stdio::run(&args.base_url, &args.api_key).await,
-        Command::Call(_) | Command::Calls(_) | Command::Agents(_) | Command::Events(_) => Ok(()),
+        Command::Call(_)
+        | Command::Calls(_)
+        | Command::Agents(_)
+        | Command::Campaigns(_)
+        | Command::Events(_) => Ok(()),
         Command::Openapi => {
             use std::io::Write;
             let text = serde_json::to_string_pretty(&kaicalls::http::openapi::document())?;

@@ -65,7 +65,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     tracing::info!(location = %recordings.location, "recordings storage");
     let simulator = Arc::new(Simulator::new(args.sim_speed));
-    let mut engine = Engine::new(store.clone(), clock.clone(), simulator, links.clone());
+    let mut engine = Engine::new(store.clone(), clock.clone(), simulator, links.clone())
+        .with_campaign_limits(crate::campaigns::runner::Limits {
+            business: args.campaign_business_concurrency,
+            reserved_for_single_calls: args.campaign_reserved_slots,
+            key: args.campaign_key_concurrency,
+        });
     match (&args.vapi_api_key, &args.vapi_webhook_secret) {
         (None, _) => {
             tracing::info!("KAICALLS_VAPI_API_KEY is not set: live calls use the built-in simulator")

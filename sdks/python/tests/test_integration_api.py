@@ -13,6 +13,7 @@ from conftest import Server, running_server
 from kaicalls import (
     AsyncKaiCalls,
     CallFailedError,
+    ConflictError,
     ForbiddenError,
     IdempotencyError,
     InvalidRequestError,
@@ -201,3 +202,73 @@ def test_a_scheduled_call_waits_queued_until_its_time(kai: KaiCalls, server: Ser
     assert later.status == "queued" and later.scheduled_at is not None
     assert later.conversation_id is None
     assert kai.calls.end(later.id).status == "canceled"
+
+
+def test_a_campaign_from_draft_to_completed(kai: KaiCalls, server: Server) -> None:
+    """``kai.campaigns``: a draft with three contacts, an idempotent append, an invalid
+    row skipped with its reason, an edit, the start, and every contact called once."""
+    phones = [_phone() for _ in range(3)]
+    rows = [{"key": f"row-{i}", "to": p, "name": f"Contact {i}"} for i, p in enumerate(phones)]
+    created = kai.campaigns.create(
+        "SDK follow-ups",
+        server.agent_id,
+        rows,
+        context="Follow up with {{name}}",
+        max_concurrency=1,
+    )
+    assert created.status == "draft" and created.counts.total == 3
+    assert created.contacts_added.added == 3
+    campaign = kai.campaigns.get(created.id)
+    assert campaign.name == "SDK follow-ups" and campaign.counts.pending == 3
+    assert created.id in [c.id for c in kai.campaigns.list(limit=100).campaigns]
+    assert created.id in [c.id for c in kai.campaigns.iter(status="draft")]
+    again = kai.campaigns.add_contacts(created.id, rows)
+    assert (again.added, again.already_present, again.total) == (0, 3, 3)
+    bad = kai.campaigns.add_contacts(created.id, [{"key": "bad", "to": "555-0100"}])
+    assert (bad.added, bad.invalid_number) == (1, 1)
+    contacts = kai.campaigns.contacts(created.id).contacts
+    assert len(contacts) == 4
+    skipped = next(c for c in contacts if c.key == "bad")
+    assert (skipped.state, skipped.skip_reason) == ("skipped", "invalid_number")
+    assert [c.key for c in kai.campaigns.iter_contacts(created.id, limit=1)] == [
+        c.key for c in contacts
+    ]
+    assert kai.campaigns.update(created.id, max_concurrency=2).max_concurrency == 2
+    assert kai.campaigns.start(created.id).status == "running"
+    deadline = time.monotonic() + 30
+    while (done := kai.campaigns.get(created.id)).status != "completed":
+        assert time.monotonic() < deadline, done
+        time.sleep(0.5)
+    assert done.counts.completed == 3 and done.counts.skipped == 1
+    calls = kai.calls.list(campaign_id=created.id).calls
+    assert sorted(c.to for c in calls) == sorted(phones)
+
+    # A canceled campaign cannot be resumed; a bad setting names its parameter.
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    scheduled = kai.campaigns.create(
+        "Later", server.agent_id, [{"to": _phone()}], starts_at=later, start=True
+    )
+    assert scheduled.status == "scheduled"
+    assert kai.campaigns.cancel(scheduled.id).status == "canceled"
+    with pytest.raises(ConflictError) as excinfo:
+        kai.campaigns.resume(scheduled.id)
+    assert excinfo.value.status == 409
+    with pytest.raises(InvalidRequestError) as invalid:
+        kai.campaigns.create("Bad", server.agent_id, [{"to": _phone()}], max_concurrency=0)
+    assert invalid.value.param == "max_concurrency"
+    with pytest.raises(NotFoundError):
+        kai.campaigns.get(str(uuid.uuid4()))
+
+
+@pytest.mark.anyio
+async def test_async_campaigns(server: Server) -> None:
+    async with AsyncKaiCalls(server.live_key, base_url=server.base_url) as kai:
+        created = await kai.campaigns.create(
+            "Async", server.agent_id, [{"to": _phone()}], start=True
+        )
+        assert created.status == "running"
+        paused = await kai.campaigns.pause(created.id)
+        assert paused.status in ("paused",)
+        keys = [c.key async for c in kai.campaigns.iter_contacts(created.id)]
+        assert len(keys) == 1
+        assert (await kai.campaigns.cancel(created.id)).status == "canceled"

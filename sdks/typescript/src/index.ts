@@ -13,6 +13,7 @@
 
 import { HttpClient, type KaiCallsOptions, type RequestOptions } from './client.js';
 import { AccountResource, DiscoveryResource, signup } from './resources/account.js';
+import { CampaignsResource } from './resources/campaigns.js';
 import { ComplianceResource } from './resources/compliance.js';
 import { AgentsResource } from './resources/agents.js';
 import { CallsResource, RecordingsResource, TranscriptsResource } from './resources/calls.js';
@@ -54,6 +55,18 @@ export * from './types.js';
 export type { SignupParams } from './resources/account.js';
 export type { CreateAgentParams, UpdateAgentParams } from './resources/agents.js';
 export type {
+  AddCampaignContactsParams,
+  CampaignCallingWindow,
+  CampaignContactInput,
+  CampaignLeadFilter,
+  CampaignRetryInput,
+  CreateCampaignOptions,
+  CreateCampaignParams,
+  ListCampaignContactsParams,
+  ListCampaignsParams,
+  UpdateCampaignParams,
+} from './resources/campaigns.js';
+export type {
   CreateCallOptions,
   CreateCallParams,
   ListCallsParams,
@@ -73,6 +86,7 @@ export {
   AgentsResource,
   AnalyticsResource,
   CallsResource,
+  CampaignsResource,
   CommunicationRunsResource,
   ComplianceResource,
   DiscoveryResource,
@@ -103,6 +117,7 @@ export class KaiCalls {
   readonly discovery: DiscoveryResource;
   readonly account: AccountResource;
   readonly compliance: ComplianceResource;
+  readonly campaigns: CampaignsResource;
   /** Hosted platform only. */
   readonly sms: SmsResource;
   /** Hosted platform only. */
@@ -130,6 +145,7 @@ export class KaiCalls {
     this.discovery = new DiscoveryResource(this.http);
     this.account = new AccountResource(this.http);
     this.compliance = new ComplianceResource(this.http);
+    this.campaigns = new CampaignsResource(this.http);
     this.sms = new SmsResource(this.http);
     this.workspaces = new WorkspacesResource(this.http);
     this.analytics = new AnalyticsResource(this.http);

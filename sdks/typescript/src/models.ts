@@ -118,6 +118,8 @@ export interface Call {
   answered_by: string | null;
   /** The agent left a message on voicemail. */
   voicemail_left: boolean;
+  /** The campaign that placed the call (`/api/v1/campaigns`), if one did. */
+  campaign_id: string | null;
   ended_reason: EndedReason | null;
   /** The provider's own code, kept beside `ended_reason`. */
   provider_ended_reason: string | null;
@@ -169,6 +171,8 @@ export interface CallDetail {
   answered_by: string | null;
   /** The agent left a message on voicemail. */
   voicemail_left: boolean;
+  /** The campaign that placed the call (`/api/v1/campaigns`), if one did. */
+  campaign_id: string | null;
   ended_reason: EndedReason | null;
   /** The provider's own code, kept beside `ended_reason`. */
   provider_ended_reason: string | null;
@@ -210,6 +214,125 @@ export type CallOrList = CallDetail | CallList;
 
 export type CallStatus = 'queued' | 'ringing' | 'in_progress' | 'completed' | 'failed' | 'canceled';
 
+/** The answer to a create: the campaign, and what its contacts came to. */
+export interface CampaignCreated {
+  id: string;
+  business_id: string;
+  mode: Mode;
+  name: string;
+  agent_id: string;
+  status: CampaignStatus;
+  /** The context each call carries, with `{{variables}}` filled per contact. */
+  context: string | null;
+  /** The greeting, with `{{variables}}` (default: the agent's). */
+  first_message: string | null;
+  /** Variables every contact's call gets (a contact's own win). */
+  variables: unknown;
+  /** Calls of this campaign live at once (also capped per business and per key). */
+  max_concurrency: number;
+  starts_at: string | null;
+  /** When the campaign stops: contacts still pending then end `expired`. */
+  ends_at: string | null;
+  /**
+   * The campaign's daily window in each recipient's local time (`HH:MM`), inside the law's and the
+   * business's.
+   */
+  window_start: string;
+  window_end: string;
+  /** Days this campaign calls nobody (`sat`, `sun`, …). */
+  quiet_days: string[];
+  retry: RetryPolicy;
+  /**
+   * Only contacts with a consent record of this basis (or stronger: `express_written` satisfies
+   * `express`) are called; the others are skipped `no_consent`.
+   */
+  require_consent: string | null;
+  /** `leave_message` or `hang_up` on reaching a voicemail (default: the agent's). */
+  voicemail_action: string | null;
+  voicemail_message: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  /** When it completed or was canceled. */
+  finished_at: string | null;
+  counts: Counts;
+  /** Contacts by the outcome of their last call (`resolved`, `no_answer`, …). */
+  outcomes: Record<string, number>;
+  /**
+   * Skipped contacts by reason (`dnc`, `no_consent`, `duplicate`, `invalid_number`,
+   * `outside_calling_hours`).
+   */
+  skip_reasons: Record<string, number>;
+  contacts_added: ContactsAdded;
+}
+
+export interface CampaignList {
+  campaigns: CampaignView[];
+  has_more: boolean;
+}
+
+/** `GET /api/v1/campaigns`: one campaign with `?id=`, else a page of them. */
+export type CampaignOrList = CampaignView | CampaignList;
+
+export type CampaignStatus =
+  | 'draft'
+  | 'scheduled'
+  | 'running'
+  | 'paused'
+  | 'completed'
+  | 'canceled';
+
+/** A campaign with its progress (`GET /campaigns?id=`, and every action's answer). */
+export interface CampaignView {
+  id: string;
+  business_id: string;
+  mode: Mode;
+  name: string;
+  agent_id: string;
+  status: CampaignStatus;
+  /** The context each call carries, with `{{variables}}` filled per contact. */
+  context: string | null;
+  /** The greeting, with `{{variables}}` (default: the agent's). */
+  first_message: string | null;
+  /** Variables every contact's call gets (a contact's own win). */
+  variables: unknown;
+  /** Calls of this campaign live at once (also capped per business and per key). */
+  max_concurrency: number;
+  starts_at: string | null;
+  /** When the campaign stops: contacts still pending then end `expired`. */
+  ends_at: string | null;
+  /**
+   * The campaign's daily window in each recipient's local time (`HH:MM`), inside the law's and the
+   * business's.
+   */
+  window_start: string;
+  window_end: string;
+  /** Days this campaign calls nobody (`sat`, `sun`, …). */
+  quiet_days: string[];
+  retry: RetryPolicy;
+  /**
+   * Only contacts with a consent record of this basis (or stronger: `express_written` satisfies
+   * `express`) are called; the others are skipped `no_consent`.
+   */
+  require_consent: string | null;
+  /** `leave_message` or `hang_up` on reaching a voicemail (default: the agent's). */
+  voicemail_action: string | null;
+  voicemail_message: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  /** When it completed or was canceled. */
+  finished_at: string | null;
+  counts: Counts;
+  /** Contacts by the outcome of their last call (`resolved`, `no_answer`, …). */
+  outcomes: Record<string, number>;
+  /**
+   * Skipped contacts by reason (`dnc`, `no_consent`, `duplicate`, `invalid_number`,
+   * `outside_calling_hours`).
+   */
+  skip_reasons: Record<string, number>;
+}
+
 /** A record that a person agreed to be called, and on what basis. */
 export interface Consent {
   id: string;
@@ -229,6 +352,85 @@ export interface Consent {
 export interface ConsentList {
   consents: Consent[];
   has_more: boolean;
+}
+
+/** One contact of a campaign. */
+export interface Contact {
+  id: string;
+  campaign_id: string;
+  /** The contact's idempotent key: a row sent again with it is not added again. */
+  key: string;
+  /** The number (E.164; as sent when it was not valid). */
+  to: string;
+  name: string | null;
+  lead_id: string | null;
+  variables: unknown;
+  state: ContactState;
+  attempts: number;
+  /** When it is next dialed, while pending. */
+  next_attempt_at: string | null;
+  /** Every call placed to it, oldest first. */
+  call_ids: string[];
+  /**
+   * The outcome of its last call: the analyzer's (`resolved`, `follow_up`, …) or how it ended
+   * (`no_answer`, `busy`, `voicemail`, `failed`).
+   */
+  outcome: string | null;
+  /**
+   * Why it was skipped: `dnc`, `no_consent`, `duplicate`, `invalid_number`,
+   * `outside_calling_hours`.
+   */
+  skip_reason: string | null;
+  /** What the last decision about it said (a refusal's message, a retry's reason). */
+  detail: string | null;
+  created_at: string;
+  updated_at: string;
+  /** Its place in the campaign, in the order added (the contacts listing's `after`). */
+  position: number;
+}
+
+export interface ContactList {
+  contacts: Contact[];
+  has_more: boolean;
+  /** The cursor for the next page (`after`). */
+  next_after: number | null;
+}
+
+export type ContactState =
+  | 'pending'
+  | 'dialing'
+  | 'completed'
+  | 'failed'
+  | 'skipped'
+  | 'exhausted'
+  | 'expired'
+  | 'canceled';
+
+/** What an append did. */
+export interface ContactsAdded {
+  /** Contacts added (pending, or skipped at once as duplicates or invalid numbers). */
+  added: number;
+  /** Rows whose key the campaign already held: nothing was added for them. */
+  already_present: number;
+  /** Of those added, skipped at once: another key with the same number. */
+  duplicate: number;
+  /** Of those added, skipped at once: not a valid E.164 number. */
+  invalid_number: number;
+  /** Contacts the campaign now holds. */
+  total: number;
+}
+
+/** Contacts by state, and calls by outcome. */
+export interface Counts {
+  total: number;
+  pending: number;
+  dialing: number;
+  completed: number;
+  failed: number;
+  skipped: number;
+  exhausted: number;
+  expired: number;
+  canceled: number;
 }
 
 /** One webhook delivery of one event to one target, with every attempt. */
@@ -476,6 +678,22 @@ export interface Replayed {
   /** Deliveries queued (one per target each event went to). */
   deliveries: number;
   event_ids: string[];
+}
+
+/** When and how often an unanswered contact is called again. */
+export interface RetryPolicy {
+  /**
+   * Attempts per contact in all, the first included: one budget across every rule (1 to 10; default
+   * 3).
+   */
+  max_attempts: number;
+  /** The outcomes retried: `no_answer`, `busy`, `voicemail` (default the first two). */
+  retry_on: string[];
+  /**
+   * Minutes from the end of one attempt to the next (1 to 10080; default 60). The next attempt is
+   * still held to the calling window and the frequency cap.
+   */
+  spacing_minutes: number;
 }
 
 export type Role = 'agent' | 'customer';

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { KaiCalls } from 'kaicalls';
 import {
   CallFailedError,
+  ConflictError,
   ForbiddenError,
   IdempotencyError,
   InvalidRequestError,
@@ -17,6 +18,7 @@ import {
   signWebhook,
   verifyWebhook,
   type Call,
+  type CampaignView,
 } from 'kaicalls';
 import { eventually, mapLimit, startServer, type TestServer } from './harness.js';
 import { fakeFetch, type Recorded } from './fake-fetch.js';
@@ -82,7 +84,7 @@ async function everyRequest(): Promise<Recorded[]> {
     webhookUrl: 'https://h', maxDuration: 60, metadata: { a: 1 }, webhookEvents: ['call.ringing'],
   });
   await k.calls.get('c', { wait: 1 });
-  await k.calls.list({ limit: 1, agentId: 'a', status: 'completed', after: 't' });
+  await k.calls.list({ limit: 1, agentId: 'a', campaignId: 'cp', status: 'completed', after: 't' });
   await k.calls.end('c');
   await k.recordings.get('c');
   await k.transcripts.list({ limit: 1, agentId: 'a', after: 't', days: 1 });
@@ -145,6 +147,28 @@ async function everyRequest(): Promise<Recorded[]> {
   await k.compliance.settings({ businessId: 'b' });
   await k.compliance.updateSettings({ windowStart: '09:00', windowEnd: '17:00', quietDays: ['sun'], enforceSingleCalls: true, businessId: 'b' });
   await k.compliance.refusals({ businessId: 'b', limit: 1 });
+  const contact = { key: 'k', to: '+15125551234', name: 'n', variables: { a: 1 }, leadId: 'l' };
+  const leadFilter = { status: ['new'], source: 's', agentId: 'a', scoreGte: 1, scoreLte: 2 };
+  const settings = {
+    name: 'n', context: 'c', firstMessage: 'f', variables: { a: 1 }, maxConcurrency: 2, startsAt: 's', endsAt: 'e',
+    callingWindow: { start: '09:00', end: '17:00', quietDays: ['sun'] },
+    retry: { maxAttempts: 2, retryOn: ['busy'], spacingMinutes: 5 },
+    requireConsent: 'express', voicemailAction: 'hang_up', voicemailMessage: 'm',
+  };
+  await k.campaigns.list({ businessId: 'b', status: 'draft', after: 'a', limit: 1 });
+  await k.campaigns.get('cp');
+  await k.campaigns.create(
+    { ...settings, agentId: 'a', fromNumber: '+1', contacts: [contact], leadIds: ['l'], leadFilter, start: true },
+    { idempotencyKey: 'i' },
+  );
+  await k.campaigns.update('cp', settings);
+  await k.campaigns.contacts('cp', { state: 'pending', after: 1, limit: 1 });
+  await k.campaigns.addContacts('cp', { contacts: [contact], leadIds: ['l'], leadFilter });
+  await k.campaigns.start('cp');
+  await k.campaigns.pause('cp');
+  await k.campaigns.resume('cp');
+  await k.campaigns.cancel('cp');
+  await KaiCalls.signup({ businessName: 'b', email: 'e' }, { baseUrl: 'http://sdk.test', fetch: f });
   return f.requests;
 }
 
@@ -230,7 +254,37 @@ describe('discovery and account', () => {
     // Parameters the published 0.1 client sends and this server ignores: reported, not failed.
     for (const gap of undocumented) t.diagnostic(`not in the OpenAPI document: ${gap}`);
   });
+
+  test('every server operation an API key can call has an SDK method', async () => {
+    const doc = (await kai.openapi()) as unknown as OpenApiDoc;
+    const sent = new Set((await everyRequest()).map((req) => `${req.method} ${new URL(req.url).pathname}`));
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(item)) {
+        if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
+        const op = `${method.toUpperCase()} ${path}`;
+        if (!NOT_FOR_THE_SDK.has(op) && !sent.has(op)) missing.push(op);
+      }
+    }
+    assert.deepEqual(missing, [], 'server operations without an SDK method');
+  });
 });
+
+// Operations no API-key client calls: dashboard sessions, key management (session only),
+// the voice provider's callbacks; and /numbers, which lists the same numbers as
+// /phone-numbers (phoneNumbers.list). The Python SDK's test skips the same ones.
+const NOT_FOR_THE_SDK = new Set([
+  'POST /api/v1/auth/login',
+  'POST /api/v1/auth/logout',
+  'GET /api/v1/auth/sessions',
+  'DELETE /api/v1/auth/sessions',
+  'POST /api/v1/auth/password',
+  'GET /api/v1/keys',
+  'POST /api/v1/keys',
+  'DELETE /api/v1/keys',
+  'POST /api/v1/providers/vapi/events',
+  'GET /api/v1/numbers',
+]);
 
 describe('the reference example', () => {
   test('TypeScript quick start, verbatim (placeholder ids substituted)', async () => {
@@ -650,5 +704,154 @@ describe('pagination', () => {
     for await (const call of kai.calls.iterate({ limit: 100 })) {
       assert.equal(ids.has(call.id), false);
     }
+  });
+});
+
+// After `pagination`, which counts every test-mode call: these campaigns place theirs
+// with the test key too.
+describe('campaigns', () => {
+  test('create with inline contacts, get, list, append (idempotent; an invalid number skipped), contacts, update, start, run to completed', async () => {
+    const test = new KaiCalls({ apiKey: server.boot.test_key });
+    const contacts = ['+15125553001', '+15125553002', '+15125553003'].map((to, i) => ({
+      key: `c${i + 1}`,
+      to,
+      name: `Contact ${i + 1}`,
+      variables: { order: `o-${i + 1}` },
+    }));
+    const created = await test.campaigns.create({
+      name: 'Spring follow-ups',
+      agentId: server.boot.agent_id,
+      context: 'Following up on order {{order}}',
+      contacts,
+    });
+    assert.equal(created.status, 'draft');
+    assert.equal(created.mode, 'test');
+    assert.equal(created.agent_id, server.boot.agent_id);
+    assert.deepEqual(created.contacts_added, { added: 3, already_present: 0, duplicate: 0, invalid_number: 0, total: 3 });
+
+    const got = await test.campaigns.get(created.id);
+    assert.equal(got.id, created.id);
+    assert.equal(got.status, 'draft');
+    assert.equal(got.counts.total, 3);
+    assert.equal(got.counts.pending, 3);
+
+    const listed = await test.campaigns.list({ status: 'draft', limit: 100 });
+    assert.ok(listed.campaigns.some((c) => c.id === created.id), 'the draft is listed');
+    const seen: string[] = [];
+    for await (const c of test.campaigns.iterate({ limit: 1 })) seen.push(c.id);
+    assert.ok(seen.includes(created.id), 'iterate reaches it');
+    assert.equal(new Set(seen).size, seen.length, 'iterate yields each campaign once');
+    // The live key does not see a test-mode campaign.
+    assert.equal((await kai.campaigns.list({ limit: 100 })).campaigns.some((c) => c.id === created.id), false);
+
+    const again = await test.campaigns.addContacts(created.id, { contacts });
+    assert.equal(again.added, 0);
+    assert.equal(again.already_present, 3);
+    assert.equal(again.total, 3);
+    const bad = await test.campaigns.addContacts(created.id, { contacts: [{ key: 'bad', to: '555-0100' }] });
+    assert.equal(bad.added, 1);
+    assert.equal(bad.invalid_number, 1);
+    assert.equal(bad.total, 4);
+
+    const page = await test.campaigns.contacts(created.id);
+    assert.equal(page.contacts.length, 4);
+    assert.equal(page.has_more, false);
+    assert.deepEqual(page.contacts.map((c) => c.key), ['c1', 'c2', 'c3', 'bad']);
+    const skipped = page.contacts.find((c) => c.key === 'bad');
+    assert.equal(skipped?.state, 'skipped');
+    assert.equal(skipped?.skip_reason, 'invalid_number');
+    assert.equal(skipped?.to, '555-0100');
+    const pending = await test.campaigns.contacts(created.id, { state: 'pending' });
+    assert.deepEqual(pending.contacts.map((c) => c.to), contacts.map((c) => c.to));
+    // One contact a page: iterateContacts follows next_after through all four.
+    const iterated: string[] = [];
+    for await (const c of test.campaigns.iterateContacts(created.id, { limit: 1 })) iterated.push(c.key);
+    assert.deepEqual(iterated, ['c1', 'c2', 'c3', 'bad']);
+
+    const updated = await test.campaigns.update(created.id, { maxConcurrency: 2, retry: { maxAttempts: 1 } });
+    assert.equal(updated.max_concurrency, 2);
+    assert.equal(updated.retry.max_attempts, 1);
+    assert.equal(updated.status, 'draft');
+
+    const started = await test.campaigns.start(created.id);
+    assert.equal(started.status, 'running');
+    assert.ok(started.started_at);
+
+    let done: CampaignView | undefined;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+      const c = await test.campaigns.get(created.id);
+      if (c.status === 'completed') {
+        done = c;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assert.ok(done, `the campaign completes within 30 s\n${server.log().slice(-4000)}`);
+    assert.equal(done.counts.completed, 3);
+    assert.equal(done.counts.skipped, 1);
+    assert.equal(done.counts.pending, 0);
+    assert.equal(done.skip_reasons.invalid_number, 1);
+    assert.ok(done.finished_at);
+
+    const calls = await test.calls.list({ campaignId: created.id, limit: 100 });
+    assert.equal(calls.calls.length, 3);
+    assert.ok(calls.calls.every((c) => c.campaign_id === created.id));
+    assert.deepEqual(calls.calls.map((c) => c.to).sort(), contacts.map((c) => c.to));
+    const finished = await test.campaigns.contacts(created.id, { state: 'completed' });
+    assert.equal(finished.contacts.length, 3);
+    assert.ok(finished.contacts.every((c) => c.attempts === 1 && c.call_ids.length === 1));
+  });
+
+  test('a started campaign canceled cannot be resumed: ConflictError (409)', async () => {
+    const test = new KaiCalls({ apiKey: server.boot.test_key });
+    // Started, but due in an hour (scheduled): nothing is dialed before the cancel.
+    const startsAt = new Date(Date.now() + 3600_000).toISOString();
+    const created = await test.campaigns.create(
+      {
+        name: 'Canceled',
+        agentId: server.boot.agent_id,
+        startsAt,
+        contacts: [{ to: '+15125553011' }, { to: '+15125553012' }],
+        start: true,
+      },
+      { idempotencyKey: `campaign-${Date.now()}` },
+    );
+    assert.equal(created.status, 'scheduled');
+    assert.equal(created.contacts_added.added, 2);
+
+    const canceled = await test.campaigns.cancel(created.id);
+    assert.equal(canceled.status, 'canceled');
+    assert.ok(canceled.finished_at);
+    assert.equal(canceled.counts.canceled, 2);
+    assert.equal(canceled.counts.pending, 0);
+
+    await assert.rejects(test.campaigns.resume(created.id), (err: unknown) => {
+      assert.ok(err instanceof ConflictError, String(err));
+      assert.equal(err.status, 409);
+      assert.equal(err.code, 'conflict');
+      return true;
+    });
+    await assert.rejects(test.campaigns.addContacts(created.id, { contacts: [{ to: '+15125553013' }] }), ConflictError);
+    assert.equal((await test.calls.list({ campaignId: created.id })).calls.length, 0);
+  });
+
+  test('max_concurrency 0 → InvalidRequestError naming max_concurrency', async () => {
+    const test = new KaiCalls({ apiKey: server.boot.test_key });
+    await assert.rejects(
+      test.campaigns.create({
+        name: 'Too narrow',
+        agentId: server.boot.agent_id,
+        maxConcurrency: 0,
+        contacts: [{ to: '+15125553021' }],
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof InvalidRequestError, String(err));
+        assert.equal(err.status, 400);
+        assert.equal(err.code, 'invalid_request');
+        assert.equal(err.param, 'max_concurrency');
+        return true;
+      },
+    );
+    await assert.rejects(test.campaigns.get('no-such-campaign'), NotFoundError);
   });
 });

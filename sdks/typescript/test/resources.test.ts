@@ -168,6 +168,158 @@ describe('calls', () => {
   });
 });
 
+describe('campaigns', () => {
+  test('list, get, update, contacts, addContacts and the actions: paths, ?id= and snake_case', async () => {
+    let req = await one((kai) => kai.campaigns.list({ businessId: 'b', status: 'running', after: 't', limit: 5 }));
+    assert.equal(pathOf(req), '/api/v1/campaigns');
+    assert.deepEqual(queryOf(req), { business_id: 'b', status: 'running', after: 't', limit: '5' });
+    req = await one((kai) => kai.campaigns.get('cp-1'));
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/campaigns?id=cp-1');
+    assert.equal(req.method, 'GET');
+
+    req = await one((kai) =>
+      kai.campaigns.update('cp-1', {
+        maxConcurrency: 2,
+        callingWindow: { start: '09:00', quietDays: ['sun'] },
+        retry: { retryOn: ['busy', 'no_answer'], spacingMinutes: 30 },
+        voicemailAction: 'hang_up',
+      }),
+    );
+    assert.equal(req.method, 'PATCH');
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/campaigns?id=cp-1');
+    assert.deepEqual(req.body, {
+      max_concurrency: 2,
+      calling_window: { start: '09:00', quiet_days: ['sun'] },
+      retry: { retry_on: ['busy', 'no_answer'], spacing_minutes: 30 },
+      voicemail_action: 'hang_up',
+    });
+    assert.equal(req.headers['Idempotency-Key'], undefined);
+
+    req = await one((kai) => kai.campaigns.contacts('cp-1', { state: 'skipped', after: 7, limit: 50 }));
+    assert.equal(pathOf(req), '/api/v1/campaigns/contacts');
+    assert.deepEqual(queryOf(req), { id: 'cp-1', state: 'skipped', after: '7', limit: '50' });
+
+    req = await one((kai) =>
+      kai.campaigns.addContacts('cp-1', {
+        contacts: [{ key: 'k1', to: '+15125551234', leadId: 'l-1', variables: { firstName: 'Ann' } }],
+        leadIds: ['l-2'],
+        leadFilter: { status: ['new'], agentId: 'a', scoreGte: 50 },
+      }),
+    );
+    assert.equal(req.method, 'POST');
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/campaigns/contacts?id=cp-1');
+    assert.deepEqual(req.body, {
+      // `variables` is the caller's data: its keys are sent as given.
+      contacts: [{ key: 'k1', to: '+15125551234', lead_id: 'l-1', variables: { firstName: 'Ann' } }],
+      lead_ids: ['l-2'],
+      lead_filter: { status: ['new'], agent_id: 'a', score_gte: 50 },
+    });
+
+    for (const action of ['start', 'pause', 'resume', 'cancel'] as const) {
+      req = await one((kai) => kai.campaigns[action]('cp-1'));
+      assert.equal(req.method, 'POST');
+      assert.equal(req.url, `https://www.kaicalls.com/api/v1/campaigns/${action}?id=cp-1`);
+      assert.equal(req.body, undefined);
+      assert.match(String(req.headers['Idempotency-Key']), /^[0-9a-f-]{36}$/);
+    }
+
+    req = await one((kai) => kai.calls.list({ campaignId: 'cp-1', limit: 10 }));
+    assert.deepEqual(queryOf(req), { limit: '10', campaign_id: 'cp-1' });
+  });
+
+  test('create maps every setting, the contacts and the leads; the idempotency key is sent', async () => {
+    const req = await one((kai) =>
+      kai.campaigns.create(
+        {
+          name: 'Spring',
+          agentId: 'agent-1',
+          fromNumber: '+15125550000',
+          context: 'ctx {{order}}',
+          firstMessage: 'Hi {{name}}',
+          variables: { order: 'o-1' },
+          maxConcurrency: 5,
+          startsAt: '2030-01-01T15:00:00Z',
+          endsAt: '2030-01-02T15:00:00Z',
+          callingWindow: { start: '09:00', end: '17:00', quietDays: ['sat', 'sun'] },
+          retry: { maxAttempts: 2, retryOn: ['voicemail'], spacingMinutes: 60 },
+          requireConsent: 'express',
+          voicemailAction: 'leave_message',
+          voicemailMessage: 'Call us back',
+          contacts: [{ to: '+15125551234', name: 'Ann' }],
+          leadIds: ['l-1'],
+          leadFilter: { source: 'web', scoreLte: 10 },
+          start: true,
+        },
+        { idempotencyKey: 'spring-2030' },
+      ),
+      { id: 'cp-1', status: 'scheduled' },
+    );
+    assert.equal(req.method, 'POST');
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/campaigns');
+    assert.equal(req.headers['Idempotency-Key'], 'spring-2030');
+    assert.deepEqual(req.body, {
+      name: 'Spring',
+      agent_id: 'agent-1',
+      from_number: '+15125550000',
+      context: 'ctx {{order}}',
+      first_message: 'Hi {{name}}',
+      variables: { order: 'o-1' },
+      max_concurrency: 5,
+      starts_at: '2030-01-01T15:00:00Z',
+      ends_at: '2030-01-02T15:00:00Z',
+      calling_window: { start: '09:00', end: '17:00', quiet_days: ['sat', 'sun'] },
+      retry: { max_attempts: 2, retry_on: ['voicemail'], spacing_minutes: 60 },
+      require_consent: 'express',
+      voicemail_action: 'leave_message',
+      voicemail_message: 'Call us back',
+      contacts: [{ to: '+15125551234', name: 'Ann' }],
+      lead_ids: ['l-1'],
+      lead_filter: { source: 'web', score_lte: 10 },
+      start: true,
+    });
+    const minimal = await one((kai) => kai.campaigns.create({ name: 'n', agentId: 'a' }));
+    assert.deepEqual(minimal.body, { name: 'n', agent_id: 'a' });
+    assert.match(String(minimal.headers['Idempotency-Key']), /^[0-9a-f-]{36}$/);
+  });
+
+  test('iterate pages by created_at; iterateContacts follows next_after', async () => {
+    const f = fakeFetch((req) => {
+      const q = queryOf(req);
+      if (pathOf(req) === '/api/v1/campaigns') {
+        return q.after === undefined
+          ? { body: { campaigns: [{ id: 'c1', created_at: 't2' }], has_more: true } }
+          : { body: { campaigns: [{ id: 'c2', created_at: 't1' }], has_more: false } };
+      }
+      const after = Number(q.after ?? 0);
+      return {
+        body: {
+          contacts: [{ id: `k${after + 1}`, position: after + 1 }],
+          has_more: after + 1 < 3,
+          next_after: after + 1 < 3 ? after + 1 : null,
+        },
+      };
+    });
+    const kai = new KaiCalls({ apiKey: 'kc_live_test', fetch: f });
+    const campaigns: string[] = [];
+    for await (const c of kai.campaigns.iterate({ status: 'completed', limit: 1 })) campaigns.push(c.id);
+    assert.deepEqual(campaigns, ['c1', 'c2']);
+    assert.deepEqual(f.requests.map(queryOf), [
+      { status: 'completed', limit: '1' },
+      { status: 'completed', after: 't2', limit: '1' },
+    ]);
+
+    f.requests.length = 0;
+    const contacts: string[] = [];
+    for await (const c of kai.campaigns.iterateContacts('cp-1', { state: 'pending', limit: 1 })) contacts.push(c.id);
+    assert.deepEqual(contacts, ['k1', 'k2', 'k3']);
+    assert.deepEqual(f.requests.map(queryOf), [
+      { id: 'cp-1', state: 'pending', limit: '1' },
+      { id: 'cp-1', state: 'pending', after: '1', limit: '1' },
+      { id: 'cp-1', state: 'pending', after: '2', limit: '1' },
+    ]);
+  });
+});
+
 describe('other resources', () => {
   test('recordings.get maps callId', async () => {
     const req = await one((kai) => kai.recordings.get('call-1'));

@@ -280,6 +280,63 @@ async def test_the_other_tools(server: KaiCallsServer, tenant: Tenant) -> None:
         assert lead["lead"]["notes"] == "called back" and lead["lead"]["status"] == "contacted", lead
 
 
+async def test_campaign_tools(server: KaiCallsServer, tenant: Tenant) -> None:
+    """create_campaign (a draft dials nothing; started, it calls its list), get_campaign
+    with its contacts, list_campaigns, pause_campaign; a read-only key sees no
+    create_campaign."""
+    numbers = [fresh_number() for _ in range(3)]
+    async with http_mcp_client(server.mcp_url, headers=bearer(tenant.test_key)) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert {"list_campaigns", "get_campaign", "create_campaign", "pause_campaign"} <= names, sorted(names)
+        key = f"mcp-campaign-{uuid.uuid4()}"
+        args = {
+            "name": "MCP follow-ups",
+            "agent_id": tenant.agent_id,
+            "contacts": [{"to": n, "name": f"Person {i}", "variables": {"topic": "renewal"}} for i, n in enumerate(numbers)],
+            "context": "Ask {{name}} about the {{topic}}",
+            "max_concurrency": 2,
+            "start": True,
+            "idempotency_key": key,
+        }
+        created = await call_ok(client, "create_campaign", args)
+        again = await call_ok(client, "create_campaign", args)
+        campaign_id = created["campaign"]["id"]
+        assert created["replayed"] is False and again["replayed"] is True, (created, again)
+        assert again["campaign"]["id"] == campaign_id, again
+        assert created["contacts_added"]["added"] == 3, created
+        with anyio.fail_after(60):
+            while True:
+                got = await call_ok(client, "get_campaign", {"campaign_id": campaign_id, "contact_state": "completed"})
+                if got["campaign"]["status"] == "completed":
+                    break
+                await anyio.sleep(0.5)
+        assert got["campaign"]["counts"]["completed"] == 3, got
+        assert sorted(c["to"] for c in got["contacts"]) == sorted(numbers), got
+        for n in numbers:
+            assert len(tenant.calls_to(n)) == 1, n
+        listed = await call_ok(client, "list_campaigns", {"limit": 5})
+        assert campaign_id in [c["id"] for c in listed["campaigns"]], listed
+
+        draft = await call_ok(
+            client, "create_campaign", {"name": "Later", "agent_id": tenant.agent_id, "contacts": [{"to": fresh_number()}]}
+        )
+        assert draft["campaign"]["status"] == "draft", draft
+        refused = await client.call_tool("pause_campaign", {"campaign_id": draft["campaign"]["id"]})
+        assert refused.is_error and structured(refused)["code"] == "conflict", structured(refused)
+        slow = await call_ok(
+            client,
+            "create_campaign",
+            {"name": "Paused", "agent_id": tenant.agent_id, "contacts": [{"to": NEVER_HANGS_UP}], "start": True},
+        )
+        paused = await call_ok(client, "pause_campaign", {"campaign_id": slow["campaign"]["id"]})
+        assert paused["campaign"]["status"] == "paused", paused
+        assert_business_error(await client.call_tool("get_campaign", {"campaign_id": "nope"}), "not_found")
+    reader = tenant.create_key(["campaigns:read"])
+    async with http_mcp_client(server.mcp_url, headers=bearer(reader)) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert {"list_campaigns", "get_campaign"} <= names and "create_campaign" not in names, sorted(names)
+
+
 # --------------------------------------------------------------------------- 3. idempotency
 
 

@@ -289,6 +289,8 @@ pub async fn create_call(
         to: input.to.as_str(),
         mode: tenant.mode,
         purpose: gate::Purpose::Single,
+        window: None,
+        call_id: None,
     };
     if input
         .scheduled_at
@@ -324,7 +326,7 @@ pub async fn create_call(
         }
     };
     let provider = engine.provider_for(tenant.mode);
-    let call = Call {
+    let call = Call::queued(super::QueuedCall {
         id: ids::new_id(),
         business_id: agent.business_id.clone(),
         agent_id: agent.id.clone(),
@@ -332,8 +334,6 @@ pub async fn create_call(
         lead_id: lead.as_ref().map(|l| l.id.clone()),
         key_id: Some(key.key_id.clone()),
         mode: tenant.mode,
-        status: CallStatus::Queued,
-        direction: "outbound".into(),
         to: input.to.to_string(),
         from: Some(from),
         name: input.name.clone(),
@@ -348,30 +348,11 @@ pub async fn create_call(
         metadata: input.metadata,
         variables: enrichment::variables(input.name.as_deref(), lead.as_ref(), &business, now),
         provider: provider.name().to_string(),
-        conversation_id: None,
-        control_url: None,
-        ended_reason: None,
-        provider_ended_reason: None,
-        error: None,
-        duration: None,
-        summary: None,
-        transcript: None,
-        recording_source: None,
-        recording_url: None,
-        recording_key: None,
-        quality_dimensions: None,
-        outcome: None,
-        opt_out: false,
-        answered_by: None,
-        voicemail_left: false,
         compliance: serde_json::to_value(&decision).ok(),
-        cost_cents: None,
         scheduled_at: dial_at,
-        started_at: None,
-        ended_at: None,
         created_at: now,
-        updated_at: now,
-    };
+        campaign_id: None,
+    });
 
     if let Some(at) = dial_at {
         return schedule(
@@ -455,10 +436,12 @@ async fn schedule(
     Ok(call)
 }
 
-/// The `Dial` job of a scheduled call, at its time: the gate again (the list or the
-/// hours may have changed: a listed number is canceled, a closed hour moves the call
-/// to the next allowed moment if it asked so, else cancels it), then the dial, with
-/// the guard that fails a dial cut short, exactly as an immediate call.
+/// The `Dial` job of a scheduled call or a campaign's, at its time: the gate again
+/// (the list or the hours may have changed: a listed number is canceled, a closed
+/// hour or a full frequency cap moves the call to the rule's next allowed moment if
+/// it asked so, else cancels it), then the dial, with the guard that fails a dial
+/// cut short, exactly as an immediate call. A campaign's call is held to the
+/// campaign's window and voicemail choice, and canceled with its campaign.
 pub async fn dial_scheduled(
     engine: &Arc<Engine>,
     job: &jobs::Job,
@@ -470,53 +453,23 @@ pub async fn dial_scheduled(
     let respect = job.payload["respect_calling_hours"]
         .as_bool()
         .unwrap_or(false);
-    let business = tenancy::business(store, &call.business_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("call {} has no business", call.id))?;
-    let lead = match &call.lead_id {
-        Some(id) => leads::get_by_id(store, id).await?,
+    let campaign = match job.payload["campaign_id"].as_str() {
+        Some(id) => crate::campaigns::get_by_id(store.reader(), id).await?,
         None => None,
     };
-    let subject = gate::Subject {
-        business: &business,
-        lead: lead.as_ref(),
-        to: &call.to,
-        mode: call.mode,
-        purpose: gate::Purpose::Single,
+    let cancel = |why: &'static str, message: String| {
+        let mut canceled = call.clone();
+        canceled.status = CallStatus::Canceled;
+        canceled.provider_ended_reason = Some(why.to_string());
+        canceled.error = Some(message);
+        canceled.ended_at = Some(now);
+        canceled.updated_at = now;
+        canceled
     };
-    let (engine2, current) = (engine.clone(), call.clone());
-    match gate::check(store, &subject, now).await {
-        Ok(_) => {}
-        Err(refused) if matches!(refused.error, ApiError::Internal(_)) => {
-            return Err(anyhow::anyhow!("{}", refused.error));
-        }
-        Err(refused) => {
-            let next = refused.decision.as_ref().and_then(|d| d.next_allowed_at);
-            if let (true, "outside_calling_hours", Some(next)) = (respect, refused.reason, next) {
-                let mut moved = call.clone();
-                moved.scheduled_at = Some(next);
-                moved.updated_at = now;
-                return store
-                    .write_background(move |tx| {
-                        Box::pin(async move {
-                            repo::set_scheduled_at(tx, &moved.id, next, now).await?;
-                            let payload = json!({ "respect_calling_hours": true });
-                            jobs::enqueue(tx, Kind::Dial, &moved.id, &payload, next, now).await?;
-                            jobs::complete(tx, &job_id).await?;
-                            Ok(())
-                        })
-                    })
-                    .await;
-            }
-            let mut canceled = call.clone();
-            canceled.status = CallStatus::Canceled;
-            canceled.error = Some(refused.error.to_string());
-            canceled.ended_at = Some(now);
-            canceled.updated_at = now;
-            let dialed = (call.business_id.as_str(), call.mode, call.to.as_str());
-            refused
-                .record(store, dialed, call.key_id.as_deref(), now)
-                .await?;
+    let save_canceled = |canceled: Call| {
+        let (engine2, current, job_id) = (engine.clone(), call.clone(), job_id.clone());
+        let call_id = call.id.clone();
+        async move {
             store
                 .write_background(move |tx| {
                     Box::pin(async move {
@@ -528,13 +481,89 @@ pub async fn dial_scheduled(
                     })
                 })
                 .await?;
-            crate::wake::call_changed(&call.id);
-            return Ok(());
+            crate::wake::call_changed(&call_id);
+            anyhow::Ok(())
+        }
+    };
+    if campaign
+        .as_ref()
+        .is_some_and(|c| c.status == crate::campaigns::CampaignStatus::Canceled)
+    {
+        let canceled = cancel(
+            "campaign_canceled",
+            "Its campaign was canceled before it was dialed".into(),
+        );
+        return save_canceled(canceled).await;
+    }
+    let business = tenancy::business(store, &call.business_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("call {} has no business", call.id))?;
+    let lead = match &call.lead_id {
+        Some(id) => leads::get_by_id(store, id).await?,
+        None => None,
+    };
+    let window = campaign.as_ref().map(|c| c.window());
+    let subject = gate::Subject {
+        business: &business,
+        lead: lead.as_ref(),
+        to: &call.to,
+        mode: call.mode,
+        purpose: match campaign {
+            Some(_) => gate::Purpose::Campaign,
+            None => gate::Purpose::Single,
+        },
+        window: window.as_ref(),
+        call_id: Some(&call.id),
+    };
+    match gate::check(store, &subject, now).await {
+        Ok(_) => {}
+        Err(refused) if matches!(refused.error, ApiError::Internal(_)) => {
+            return Err(anyhow::anyhow!("{}", refused.error));
+        }
+        Err(refused) => {
+            let dialed = (call.business_id.as_str(), call.mode, call.to.as_str());
+            refused
+                .record(store, dialed, call.key_id.as_deref(), now)
+                .await?;
+            let movable = matches!(refused.reason, "outside_calling_hours" | "frequency_cap");
+            if let (true, true, Some(next)) = (respect, movable, refused.retry_at) {
+                if campaign
+                    .as_ref()
+                    .and_then(|c| c.ends_at)
+                    .is_some_and(|end| next >= end)
+                {
+                    let canceled = cancel(
+                        "expired",
+                        format!("{}; its campaign ends first", refused.error),
+                    );
+                    return save_canceled(canceled).await;
+                }
+                let (call_id, payload) = (call.id.clone(), job.payload.clone());
+                return store
+                    .write_background(move |tx| {
+                        Box::pin(async move {
+                            repo::set_scheduled_at(tx, &call_id, next, now).await?;
+                            jobs::enqueue(tx, Kind::Dial, &call_id, &payload, next, now).await?;
+                            jobs::complete(tx, &job_id).await?;
+                            Ok(())
+                        })
+                    })
+                    .await;
+            }
+            return save_canceled(cancel(refused.reason, refused.error.to_string())).await;
         }
     }
-    let agent = agents::get_by_id(store, &call.agent_id)
+    let mut agent = agents::get_by_id(store, &call.agent_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("call {} has no agent", call.id))?;
+    if let Some(c) = &campaign {
+        if let Some(action) = &c.voicemail_action {
+            agent.voicemail_action = action.clone();
+        }
+        if c.voicemail_message.is_some() {
+            agent.voicemail_message = c.voicemail_message.clone();
+        }
+    }
     // The guard first, and the job done with it: from here a crash fails the call
     // (dial-interrupted) instead of dialing it twice.
     let call_id = call.id.clone();

@@ -35,6 +35,8 @@ pub struct Engine {
     /// How long after a call should have ended (or after Vapi said it ended) the
     /// engine asks Vapi, in case its messages were lost.
     reconcile_grace_secs: f64,
+    /// The concurrency caps campaigns are held to besides their own.
+    campaign_limits: crate::campaigns::runner::Limits,
 }
 
 /// How a call ends: the reason and whatever the provider reported.
@@ -61,7 +63,18 @@ impl Engine {
             vapi: None,
             chat: None,
             reconcile_grace_secs: 60.0,
+            campaign_limits: Default::default(),
         }
+    }
+
+    /// Caps campaigns per business (less the slots kept for single calls) and per key.
+    pub fn with_campaign_limits(mut self, limits: crate::campaigns::runner::Limits) -> Engine {
+        self.campaign_limits = limits;
+        self
+    }
+
+    pub fn campaign_limits(&self) -> crate::campaigns::runner::Limits {
+        self.campaign_limits
     }
 
     /// Analyzes finished calls with a chat-completions model.
@@ -112,6 +125,9 @@ impl Engine {
     pub async fn run_job(self: &Arc<Self>, job: &Job) -> anyhow::Result<()> {
         // A reader sees every committed change, the job's own enqueue included; the
         // save below is guarded on the status read here.
+        if job.kind == Some(Kind::CampaignTick) {
+            return crate::campaigns::runner::tick(self, job).await;
+        }
         let mut conn = self.store.reader().acquire().await?;
         let call = repo::get_by_id(&mut conn, &job.subject_id).await?;
         drop(conn);
@@ -416,6 +432,7 @@ impl Engine {
             if next.recording_source.is_some() {
                 jobs::enqueue(tx, Kind::CopyRecording, &next.id, &json!({}), now, now).await?;
             }
+            crate::campaigns::runner::on_call_ended(tx, next, now).await?;
         }
         Ok(true)
     }

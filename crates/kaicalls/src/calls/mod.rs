@@ -98,6 +98,87 @@ pub struct Call {
     pub ended_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The campaign that placed it, if one did.
+    pub campaign_id: Option<String>,
+}
+
+/// What the creator of a call decides (an API request, a campaign); everything the
+/// provider and the analysis fill in later starts empty ([`Call::queued`]).
+pub struct QueuedCall {
+    pub id: String,
+    pub business_id: String,
+    pub agent_id: String,
+    pub agent_name: Option<String>,
+    pub lead_id: Option<String>,
+    pub key_id: Option<String>,
+    pub mode: Mode,
+    pub to: String,
+    pub from: Option<String>,
+    pub name: Option<String>,
+    pub context: Option<String>,
+    pub first_message: Option<String>,
+    pub max_duration: i64,
+    pub webhook_url: Option<String>,
+    pub webhook_events: Vec<String>,
+    pub metadata: Option<Value>,
+    pub variables: Value,
+    pub provider: String,
+    pub compliance: Option<Value>,
+    pub scheduled_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub campaign_id: Option<String>,
+}
+
+impl Call {
+    /// A new outbound call, `queued`, not yet dialed.
+    pub fn queued(q: QueuedCall) -> Call {
+        Call {
+            id: q.id,
+            business_id: q.business_id,
+            agent_id: q.agent_id,
+            agent_name: q.agent_name,
+            lead_id: q.lead_id,
+            key_id: q.key_id,
+            mode: q.mode,
+            status: CallStatus::Queued,
+            direction: "outbound".into(),
+            to: q.to,
+            from: q.from,
+            name: q.name,
+            context: q.context,
+            first_message: q.first_message,
+            max_duration: q.max_duration,
+            webhook_url: q.webhook_url,
+            webhook_events: q.webhook_events,
+            metadata: q.metadata,
+            variables: q.variables,
+            provider: q.provider,
+            conversation_id: None,
+            control_url: None,
+            ended_reason: None,
+            provider_ended_reason: None,
+            error: None,
+            duration: None,
+            summary: None,
+            transcript: None,
+            recording_source: None,
+            recording_url: None,
+            recording_key: None,
+            quality_dimensions: None,
+            outcome: None,
+            opt_out: false,
+            answered_by: None,
+            voicemail_left: false,
+            compliance: q.compliance,
+            cost_cents: None,
+            scheduled_at: q.scheduled_at,
+            started_at: None,
+            ended_at: None,
+            created_at: q.created_at,
+            updated_at: q.created_at,
+            campaign_id: q.campaign_id,
+        }
+    }
 }
 
 /// One entry of a call's timeline.
@@ -140,6 +221,8 @@ pub struct CallSummary {
     pub answered_by: Option<String>,
     /// The agent left a message on voicemail.
     pub voicemail_left: bool,
+    /// The campaign that placed the call (`/api/v1/campaigns`), if one did.
+    pub campaign_id: Option<String>,
     pub ended_reason: Option<EndedReason>,
     /// The provider's own code, kept beside `ended_reason`.
     pub provider_ended_reason: Option<String>,
@@ -238,6 +321,7 @@ impl Call {
             opt_out: self.opt_out,
             answered_by: self.answered_by.clone(),
             voicemail_left: self.voicemail_left,
+            campaign_id: self.campaign_id.clone(),
             ended_reason: self.ended_reason,
             provider_ended_reason: self.provider_ended_reason.clone(),
             error: self.error.clone(),

@@ -18,7 +18,7 @@ const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name AS agent_name, c
     c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
     c.metadata, c.variables, c.provider, c.conversation_id, c.ended_reason, c.provider_ended_reason, c.error,
     c.duration, c.summary, c.transcript, c.recording_source, c.recording_url, c.quality_dimensions, c.cost_cents,
-    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key, c.outcome, c.opt_out, c.compliance, c.answered_by, c.voicemail_left";
+    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key, c.outcome, c.opt_out, c.compliance, c.answered_by, c.voicemail_left, c.campaign_id";
 
 const FROM: &str = "FROM calls c LEFT JOIN agents ag ON ag.id = c.agent_id";
 
@@ -68,6 +68,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Call> {
         compliance: r.json_opt("compliance")?,
         answered_by: r.get("answered_by")?,
         voicemail_left: r.get::<i64>("voicemail_left")? != 0,
+        campaign_id: r.get("campaign_id")?,
     })
 }
 
@@ -79,8 +80,8 @@ pub async fn insert(tx: &mut Tx, call: &Call) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO calls (id, business_id, agent_id, lead_id, key_id, mode, status, direction, to_number, from_number,
             name, context, first_message, max_duration, webhook_url, webhook_events, metadata, variables, provider,
-            conversation_id, recording_source, scheduled_at, created_at, updated_at, compliance)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+            conversation_id, recording_source, scheduled_at, created_at, updated_at, compliance, campaign_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
     )
     .bind(&call.id)
     .bind(&call.business_id)
@@ -107,6 +108,7 @@ pub async fn insert(tx: &mut Tx, call: &Call) -> sqlx::Result<()> {
     .bind(call.created_at.micros())
     .bind(call.updated_at.micros())
     .bind(call.compliance.as_ref().map(Value::to_string))
+    .bind(&call.campaign_id)
     .execute(&mut **tx)
     .await?;
     insert_event(tx, &call.id, call.status, call.created_at).await
@@ -241,6 +243,8 @@ pub async fn events(store: &Store, call_id: &str) -> sqlx::Result<Vec<CallEvent>
 
 pub struct ListFilter {
     pub agent_id: Option<String>,
+    /// Only the calls this campaign placed.
+    pub campaign_id: Option<String>,
     pub status: Option<CallStatus>,
     /// Only calls created strictly before this instant (the `after` cursor).
     pub before: Option<Timestamp>,
@@ -264,6 +268,7 @@ pub async fn list(store: &Store, tenant: &Tenant, filter: &ListFilter) -> sqlx::
     sql.push(" WHERE c.mode = ?", tenant.mode.as_str())
         .push_list(" AND c.business_id IN (?)", &tenant.business_ids)
         .push_opt(" AND c.agent_id = ?", filter.agent_id.as_ref())
+        .push_opt(" AND c.campaign_id = ?", filter.campaign_id.as_ref())
         .push_opt(" AND c.status = ?", filter.status.map(CallStatus::as_str))
         .push_opt(
             " AND c.created_at < ?",

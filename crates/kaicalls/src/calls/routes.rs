@@ -127,6 +127,7 @@ pub struct CallsQuery {
     wait: Option<String>,
     limit: Option<String>,
     agent_id: Option<String>,
+    campaign_id: Option<String>,
     status: Option<String>,
     after: Option<String>,
     created_after: Option<String>,
@@ -171,6 +172,7 @@ pub async fn list_or_get(
     let created_before = parse_time("created_before", q.created_before.as_deref())?;
     let filter = ListFilter {
         agent_id: q.agent_id.filter(|a| !a.is_empty()),
+        campaign_id: q.campaign_id.filter(|c| !c.is_empty()),
         status,
         // The page cursor and the range's end, whichever comes first.
         before: match (before, created_before) {
@@ -282,6 +284,7 @@ pub async fn transcripts(
     let before = parse_time("after", q.after.as_deref())?;
     let filter = ListFilter {
         agent_id: q.agent_id.filter(|a| !a.is_empty()),
+        campaign_id: None,
         status: Some(CallStatus::Completed),
         before,
         since,

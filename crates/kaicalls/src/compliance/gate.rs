@@ -49,7 +49,7 @@ pub struct Decision {
     pub zone_source: &'static str,
     /// The US state of the number's area code.
     pub state: Option<String>,
-    /// The rules that made the window: `federal`, the state's, `business`.
+    /// The rules that made the window: `federal`, the state's, `business`, `campaign`.
     pub rules: Vec<String>,
     /// `HH:MM-HH:MM`, local.
     pub window: String,
@@ -70,6 +70,9 @@ pub struct Refused {
     pub reason: &'static str,
     pub error: ApiError,
     pub decision: Option<Decision>,
+    /// When the rule stops refusing: the next allowed moment of the calling hours, or
+    /// when the oldest call counted by the frequency cap leaves its 24 hours.
+    pub retry_at: Option<Timestamp>,
 }
 
 impl Refused {
@@ -120,6 +123,11 @@ pub struct Subject<'a> {
     pub to: &'a str,
     pub mode: Mode,
     pub purpose: Purpose,
+    /// A campaign's own daily window, narrowing the business's.
+    pub window: Option<&'a Window>,
+    /// The call being dialed, when it is already recorded (a scheduled call, a
+    /// campaign's): not counted against the frequency cap it is checked for.
+    pub call_id: Option<&'a str>,
 }
 
 /// Runs the gate for one dial at `now`.
@@ -133,6 +141,7 @@ pub async fn check(
         reason: "error",
         error: ApiError::Internal(err.context("compliance gate")),
         decision: None,
+        retry_at: None,
     };
     // 1. The list (and the settings step 3 needs, in the same read).
     let (listed, settings) = super::gate_inputs(store, business_id, subject.to)
@@ -152,6 +161,7 @@ pub async fn check(
                 ),
             ),
             decision: None,
+            retry_at: None,
         });
     }
     let place = zones::of_number(subject.to);
@@ -162,17 +172,22 @@ pub async fn check(
         .and_then(zones::state_frequency_cap)
         .filter(|_| !sandbox)
     {
-        let since = now.micros() - 24 * 3600 * 1_000_000;
-        let placed: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM calls WHERE business_id = $1 AND mode = $2 AND to_number = $3 AND created_at >= $4 AND status <> 'canceled'",
+        const DAY: i64 = 24 * 3600 * 1_000_000;
+        let since = now.micros() - DAY;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS placed, MIN(created_at) AS oldest FROM calls WHERE business_id = $1 AND mode = $2 AND to_number = $3 AND created_at >= $4 AND status <> 'canceled' AND id <> $5",
         )
         .bind(business_id)
         .bind(subject.mode.as_str())
         .bind(subject.to)
         .bind(since)
+        .bind(subject.call_id.unwrap_or(""))
         .fetch_one(store.reader())
         .await
         .map_err(|e| internal(e.into()))?;
+        let r = crate::store::row::Columns(&row);
+        let placed: i64 = r.get("placed").map_err(|e| internal(e.into()))?;
+        let oldest: Option<i64> = r.get("oldest").map_err(|e| internal(e.into()))?;
         if placed >= i64::from(cap) {
             return Err(Refused {
                 reason: "frequency_cap",
@@ -186,6 +201,7 @@ pub async fn check(
                     ),
                 ),
                 decision: None,
+                retry_at: oldest.map(|t| Timestamp(t + DAY + 1)),
             });
         }
     }
@@ -219,6 +235,10 @@ pub async fn check(
     if own != Window::federal() {
         window = window.narrowed(&own);
         rules.push("business".into());
+    }
+    if let Some(campaign) = subject.window.filter(|w| **w != Window::federal()) {
+        window = window.narrowed(campaign);
+        rules.push("campaign".into());
     }
     let at: DateTime<Utc> = now.to_datetime();
     let allowed = zones::allowed(&candidates, &window, at);
@@ -264,6 +284,7 @@ pub async fn check(
                 ),
             ),
             decision: Some(decision),
+            retry_at: next,
         });
     }
     Ok(decision)

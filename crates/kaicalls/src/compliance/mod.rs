@@ -421,6 +421,32 @@ pub async fn consent(
     row.as_ref().map(consent_from_row).transpose()
 }
 
+/// Whether a consent of `basis` (or one that implies it: `express_written` covers
+/// `express`) is in force for this number or lead.
+pub async fn has_consent(
+    store: &Store,
+    business_id: &str,
+    phone: &str,
+    lead_id: Option<&str>,
+    basis: &str,
+) -> sqlx::Result<bool> {
+    let bases: &[&str] = match basis {
+        "express" => &["express", "express_written"],
+        other => &[other],
+    };
+    let mut sql = Sql::new("SELECT COUNT(*) FROM consents WHERE business_id = ");
+    sql.push("?", business_id.to_string())
+        .text(" AND revoked_at IS NULL")
+        .push_list(
+            " AND basis IN (?)",
+            &bases.iter().map(|b| b.to_string()).collect::<Vec<_>>(),
+        )
+        .push(" AND (phone = ?", phone.to_string())
+        .push(" OR lead_id = ?)", lead_id.unwrap_or("").to_string());
+    let row = sql.query().fetch_one(store.reader()).await?;
+    Ok(sqlx::Row::try_get::<i64, _>(&row, 0)? > 0)
+}
+
 pub async fn revoke_consent(
     store: &Store,
     id: &str,

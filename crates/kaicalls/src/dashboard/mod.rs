@@ -12,6 +12,7 @@
 //! every cross-site unsafe request (so every form post here) before a page runs.
 
 mod assets;
+mod campaigns;
 mod consent;
 mod pages;
 mod render;
@@ -80,6 +81,15 @@ pub fn routes(state: AppState) -> Router<AppState> {
             post(pages::end_session),
         )
         .route("/dashboard/apps/{id}/revoke", post(consent::revoke_app))
+        .route(
+            "/dashboard/campaigns",
+            get(campaigns::list).post(campaigns::create),
+        )
+        .route("/dashboard/campaigns/{id}", get(campaigns::detail))
+        .route(
+            "/dashboard/campaigns/{id}/{action}",
+            post(campaigns::action),
+        )
         .route("/dashboard/dnc", get(pages::dnc).post(pages::add_dnc))
         .route("/dashboard/dnc/remove", post(pages::remove_dnc))
         .route(

@@ -21,7 +21,7 @@ use crate::auth::sessions::{self, ClientIp};
 use crate::auth::AuthOutcome;
 use crate::events::EVENT_TYPES;
 
-fn enc(value: &str) -> String {
+pub(super) fn enc(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
@@ -29,7 +29,7 @@ pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-fn with_status(mut response: Response, status: StatusCode) -> Response {
+pub(super) fn with_status(mut response: Response, status: StatusCode) -> Response {
     *response.status_mut() = status;
     response
 }
@@ -59,7 +59,7 @@ fn local(next: Option<&str>) -> &str {
 }
 
 /// Fixed messages a redirect can ask a page to show (`?notice=`).
-fn notice_text(code: Option<&str>) -> Option<&'static str> {
+pub(super) fn notice_text(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
         "key_revoked" => "The key is revoked: the API refuses it from now on.",
         "secret_rotated" => "The webhook secret is rotated; the old one also signs for 24 hours.",
@@ -75,13 +75,18 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "password_changed" => "Password changed. Your other sessions are signed out.",
         "session_ended" => "Session ended.",
         "call_ended" => "The call is ending.",
+        "campaign_created" => "Campaign created.",
+        "campaign_started" => "The campaign is dialing.",
+        "campaign_paused" => "Paused: no new calls start; calls in progress finish.",
+        "campaign_resumed" => "Resumed where it stopped.",
+        "campaign_canceled" => "Canceled: pending contacts will not be called.",
         _ => return None,
     })
 }
 
 #[derive(Deserialize, Default)]
 pub struct Notice {
-    notice: Option<String>,
+    pub(super) notice: Option<String>,
 }
 
 // ---------------------------------------------------------------- sign up, in, out
@@ -446,7 +451,7 @@ const CALL_STATUSES: [&str; 6] = [
     "canceled",
 ];
 
-async fn agent_options(ctx: &Ctx) -> Vec<(String, String, String)> {
+pub(super) async fn agent_options(ctx: &Ctx) -> Vec<(String, String, String)> {
     let agents = ctx.api(Method::GET, "/agents", None).await;
     agents.body["agents"]
         .as_array()

@@ -14,6 +14,7 @@ const NAV: &[(&str, &str)] = &[
     ("/dashboard/calls", "Calls"),
     ("/dashboard/agents", "Agents & numbers"),
     ("/dashboard/leads", "Leads"),
+    ("/dashboard/campaigns", "Campaigns"),
     ("/dashboard/webhooks", "Webhooks"),
     ("/dashboard/dnc", "Do not call"),
     ("/dashboard/keys", "API keys"),

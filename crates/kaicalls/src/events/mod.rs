@@ -20,7 +20,7 @@ use crate::ids;
 use crate::jobs::{self, Kind};
 use crate::store::Tx;
 
-pub const EVENT_TYPES: [&str; 11] = [
+pub const EVENT_TYPES: [&str; 24] = [
     "call.queued",
     "call.ringing",
     "call.in_progress",
@@ -31,6 +31,19 @@ pub const EVENT_TYPES: [&str; 11] = [
     "lead.updated",
     "dnc.added",
     "dnc.removed",
+    "campaign.started",
+    "campaign.paused",
+    "campaign.resumed",
+    "campaign.completed",
+    "campaign.canceled",
+    "campaign.contacts_expired",
+    "contact.skipped",
+    "contact.retry_scheduled",
+    "contact.completed",
+    "contact.failed",
+    "contact.exhausted",
+    "contact.expired",
+    "contact.canceled",
     "webhook.test",
 ];
 

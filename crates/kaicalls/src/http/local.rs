@@ -24,7 +24,15 @@ impl LocalApi {
         let api = super::api_routes()
             .into_iter()
             .fold(Router::new(), |api, (path, route)| api.route(path, route));
-        LocalApi(Router::new().nest("/api/v1", api).with_state(state))
+        // `Idempotency-Key` holds in process too (an MCP tool's idempotency_key).
+        let idempotent =
+            axum::middleware::from_fn_with_state(state.clone(), super::idempotency::layer);
+        LocalApi(
+            Router::new()
+                .nest("/api/v1", api)
+                .layer(idempotent)
+                .with_state(state),
+        )
     }
 
     /// `method /api/v1{path}` as `outcome`. Calls cost money: placing one is held to

@@ -25,7 +25,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::app::AppState;
 use crate::auth::{account, middleware::authenticate, sessions};
 use crate::error::{ApiError, InternalCause};
-use crate::{agents, calls, compliance, events, keys, leads, numbers, recordings, usage, webhooks};
+use crate::{
+    agents, calls, campaigns, compliance, events, keys, leads, numbers, recordings, usage, webhooks,
+};
 
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
@@ -117,6 +119,20 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
             get(compliance::routes::get_settings).patch(compliance::routes::update_settings),
         ),
         ("/compliance/refusals", get(compliance::routes::refusals)),
+        (
+            "/campaigns",
+            get(campaigns::routes::list_or_get)
+                .post(campaigns::routes::create)
+                .patch(campaigns::routes::update),
+        ),
+        (
+            "/campaigns/contacts",
+            get(campaigns::routes::contacts).post(campaigns::routes::add_contacts),
+        ),
+        ("/campaigns/start", post(campaigns::routes::start)),
+        ("/campaigns/pause", post(campaigns::routes::pause)),
+        ("/campaigns/resume", post(campaigns::routes::resume)),
+        ("/campaigns/cancel", post(campaigns::routes::cancel)),
         ("/balance", get(usage::routes::balance)),
         ("/usage", get(usage::routes::list_usage)),
     ]

@@ -22,7 +22,7 @@ impl Kind {
     /// webhook attempt up to its 15 s timeout.
     pub fn lease_secs(self) -> i64 {
         match self {
-            Kind::WebhookDelivery | Kind::Reconcile | Kind::Dial => 30,
+            Kind::WebhookDelivery | Kind::Reconcile | Kind::Dial | Kind::CampaignTick => 30,
             Kind::CopyRecording => 180,
             Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard => 10,
         }
@@ -37,7 +37,8 @@ impl Kind {
             | Kind::MaxDuration
             | Kind::DialGuard
             | Kind::Reconcile
-            | Kind::Dial => crate::wake::JobLane::Calls,
+            | Kind::Dial
+            | Kind::CampaignTick => crate::wake::JobLane::Calls,
         }
     }
 
@@ -51,7 +52,8 @@ impl Kind {
             | Kind::MaxDuration
             | Kind::DialGuard
             | Kind::CopyRecording
-            | Kind::Dial => 10,
+            | Kind::Dial
+            | Kind::CampaignTick => 10,
         }
     }
 }
@@ -78,6 +80,8 @@ pub enum Kind {
     CopyRecording,
     /// Place a scheduled call at its time (`calls::create::dial_scheduled`).
     Dial,
+    /// Dial a running campaign's due contacts (`campaigns::runner::tick`).
+    CampaignTick,
 }
 
 impl Kind {
@@ -90,10 +94,11 @@ impl Kind {
             Kind::Reconcile => "reconcile",
             Kind::CopyRecording => "copy_recording",
             Kind::Dial => "dial",
+            Kind::CampaignTick => "campaign_tick",
         }
     }
 
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::ProviderEvent,
         Kind::MaxDuration,
         Kind::DialGuard,
@@ -101,6 +106,7 @@ impl Kind {
         Kind::Reconcile,
         Kind::CopyRecording,
         Kind::Dial,
+        Kind::CampaignTick,
     ];
 
     pub fn parse(s: &str) -> Option<Kind> {

@@ -35,12 +35,13 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// How long a lane woken by an enqueue waits for the rest of the burst before it
 /// claims.
 const COALESCE: Duration = Duration::from_millis(5);
-const CALL_KINDS: [Kind; 5] = [
+const CALL_KINDS: [Kind; 6] = [
     Kind::ProviderEvent,
     Kind::MaxDuration,
     Kind::DialGuard,
     Kind::Reconcile,
     Kind::Dial,
+    Kind::CampaignTick,
 ];
 /// The I/O lane: webhook deliveries and recording copies, which wait on the network.
 const WEBHOOK_KINDS: [Kind; 2] = [Kind::WebhookDelivery, Kind::CopyRecording];

@@ -14,7 +14,7 @@ use rmcp::service::RequestContext;
 use rmcp::RoleServer;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{Backend, Caller};
@@ -259,6 +259,73 @@ pub struct WaitForCall {
     timeout_s: Option<u32>,
 }
 
+#[derive(Deserialize, JsonSchema)]
+pub struct ListCampaigns {
+    /// Only campaigns in this status: draft, scheduled, running, paused, completed, canceled.
+    status: Option<String>,
+    /// 1–100, default 20.
+    #[schemars(range(min = 1, max = 100))]
+    limit: Option<u32>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct CampaignId {
+    /// The campaign's id (from create_campaign or list_campaigns).
+    campaign_id: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct GetCampaign {
+    /// The campaign's id (from create_campaign or list_campaigns).
+    campaign_id: String,
+    /// Also list up to 100 of its contacts in this state (pending, dialing, completed,
+    /// failed, skipped, exhausted, expired, canceled), with their attempts, calls,
+    /// outcomes and skip reasons.
+    contact_state: Option<String>,
+}
+
+#[derive(Deserialize, Serialize, JsonSchema)]
+pub struct CampaignContact {
+    /// The number, E.164: +14155550123.
+    to: String,
+    /// The person's name, for the greeting.
+    name: Option<String>,
+    /// Facts for this person's call ({{name}} in context and first_message).
+    variables: Option<Value>,
+    /// A stable key (your CRM's id): a contact sent again with it is not added twice.
+    key: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct CreateCampaign {
+    /// What the campaign is for ("December appointment reminders").
+    name: String,
+    /// The agent that speaks (from list_agents); it calls from its own number.
+    agent_id: String,
+    /// The people to call (up to 10,000).
+    contacts: Option<Vec<CampaignContact>>,
+    /// Leads to call, by id (from list_leads).
+    lead_ids: Option<Vec<String>>,
+    /// What each call is about, with {{variables}} filled per contact.
+    context: Option<String>,
+    /// The opening sentence, with {{variables}} (default: the agent's).
+    first_message: Option<String>,
+    /// Calls at once, 1–1000 (default 10).
+    #[schemars(range(min = 1, max = 1000))]
+    max_concurrency: Option<u32>,
+    /// When to stop (ISO 8601): contacts not reached by then are left.
+    ends_at: Option<String>,
+    /// Attempts per contact when nobody answers or the line is busy, 1–10 (default 3).
+    #[schemars(range(min = 1, max = 10))]
+    max_attempts: Option<u32>,
+    /// Call only people with consent of this basis on record: express, express_written, existing_customer, inquiry.
+    require_consent: Option<String>,
+    /// Start dialing now (default false: a draft to review and start later).
+    start: Option<bool>,
+    /// Any unique string (a UUID): repeating the request with the same key returns the first campaign instead of creating another. Always send one.
+    idempotency_key: Option<String>,
+}
+
 // --------------------------------------------------------------- catalogue
 
 pub fn catalogue() -> &'static [ToolSpec] {
@@ -451,6 +518,52 @@ pub fn catalogue() -> &'static [ToolSpec] {
                 output: || json!({"created": {"type": "boolean"}, "lead": {"type": "object"}}),
             },
             ToolSpec {
+                name: "list_campaigns",
+                title: "List Campaigns",
+                description: "List calling campaigns (newest first) with their status and progress: contacts pending, dialing, completed, failed, skipped (do-not-call, no consent, duplicates, invalid numbers), exhausted (no answer after every attempt), expired, canceled. Free, reads only.",
+                scope: Some(Scope::CampaignsRead),
+                hints: READ,
+                input: input_of::<ListCampaigns>,
+                output: || json!({"campaigns": {"type": "array", "items": {"type": "object"}}, "count": {"type": "integer"}, "has_more": {"type": "boolean"}}),
+            },
+            ToolSpec {
+                name: "get_campaign",
+                title: "Get Campaign",
+                description: "One campaign: its settings, status, counters by contact state and outcome, skip reasons; with contact_state, up to 100 of its contacts in that state with their attempts, call ids, outcomes and skip reasons. Free, reads only.",
+                scope: Some(Scope::CampaignsRead),
+                hints: READ,
+                input: input_of::<GetCampaign>,
+                output: || json!({"campaign": {"type": "object"}, "contacts": {"type": ["array", "null"], "items": {"type": "object"}}}),
+            },
+            ToolSpec {
+                name: "create_campaign",
+                title: "Create Campaign",
+                description: "Create a campaign that calls a list of people with one agent: inline contacts and/or lead ids, a context with {{variables}}, how many calls at once. KaiCalls keeps it inside the law: nobody on the do-not-call list is called, nobody outside 8:00-21:00 in their own time zone (stricter states too), unanswered calls are retried on the policy. With start: false (the default) it is a draft that dials nothing; with start: true and a live key REAL phones ring for every contact and minutes are billed. With a test key (kc_test_) calls are simulated. Send an idempotency_key.",
+                scope: Some(Scope::CampaignsWrite),
+                hints: Hints {
+                    read_only: false,
+                    destructive: true,
+                    idempotent: false,
+                    open_world: true,
+                },
+                input: input_of::<CreateCampaign>,
+                output: || json!({"replayed": {"type": "boolean"}, "campaign": {"type": "object"}, "contacts_added": {"type": "object"}}),
+            },
+            ToolSpec {
+                name: "pause_campaign",
+                title: "Pause Campaign",
+                description: "Pause a running campaign: no new calls start (within a second); calls in progress finish. It can be resumed later from the dashboard or the API. Free.",
+                scope: Some(Scope::CampaignsWrite),
+                hints: Hints {
+                    read_only: false,
+                    destructive: false,
+                    idempotent: true,
+                    open_world: false,
+                },
+                input: input_of::<CampaignId>,
+                output: || json!({"campaign": {"type": "object"}}),
+            },
+            ToolSpec {
                 name: "wait_for_call",
                 title: "Wait for Call",
                 description: "Wait (up to timeout_s, at most 50 s) for a call to end, and return as soon as it does with its status, duration, summary, outcome and transcript. If done is false the call is still going: call wait_for_call again. Use it after make_call instead of polling. Free, reads only.",
@@ -575,6 +688,10 @@ impl Run<'_> {
             "end_call" => self.end_call(arguments).await,
             "upsert_lead" => self.upsert_lead(arguments).await,
             "wait_for_call" => self.wait_for_call(arguments).await,
+            "list_campaigns" => self.list_campaigns(arguments).await,
+            "get_campaign" => self.get_campaign(arguments).await,
+            "create_campaign" => self.create_campaign(arguments).await,
+            "pause_campaign" => self.pause_campaign(arguments).await,
             other => Err(Failed(failure(
                 "not_found",
                 &format!("Unknown tool {other}"),
@@ -975,6 +1092,86 @@ impl Run<'_> {
 
     /// Waits in slices: with a progress token, one notification per slice (so a
     /// client sees the call is alive); without, one long wait.
+    async fn list_campaigns(&self, arguments: JsonObject) -> Outcome {
+        let input: ListCampaigns = parse(arguments)?;
+        let limit = bounded(input.limit, "limit", 20, 100)?;
+        let pairs = [("status", input.status), ("limit", Some(limit.to_string()))];
+        let body = self.get(&format!("/campaigns{}", query(&pairs))).await?;
+        let campaigns = body["campaigns"].as_array().cloned().unwrap_or_default();
+        Ok(json!({
+            "count": campaigns.len(),
+            "has_more": body["has_more"],
+            "campaigns": campaigns,
+        }))
+    }
+
+    async fn get_campaign(&self, arguments: JsonObject) -> Outcome {
+        let input: GetCampaign = parse(arguments)?;
+        let id = Some(input.campaign_id);
+        let campaign = self
+            .get(&format!("/campaigns{}", query(&[("id", id.clone())])))
+            .await?;
+        let contacts = match input.contact_state {
+            Some(state) => {
+                let pairs = [
+                    ("id", id),
+                    ("state", Some(state)),
+                    ("limit", Some("100".into())),
+                ];
+                let page = self
+                    .get(&format!("/campaigns/contacts{}", query(&pairs)))
+                    .await?;
+                page["contacts"].clone()
+            }
+            None => Value::Null,
+        };
+        Ok(json!({"campaign": campaign, "contacts": contacts}))
+    }
+
+    async fn create_campaign(&self, arguments: JsonObject) -> Outcome {
+        let input: CreateCampaign = parse(arguments)?;
+        let body = json!({
+            "name": input.name,
+            "agent_id": input.agent_id,
+            "contacts": input.contacts,
+            "lead_ids": input.lead_ids,
+            "context": input.context,
+            "first_message": input.first_message,
+            "max_concurrency": input.max_concurrency,
+            "ends_at": input.ends_at,
+            "retry": input.max_attempts.map(|n| json!({"max_attempts": n})),
+            "require_consent": input.require_consent,
+            "start": input.start,
+        });
+        let mut request = LocalRequest::new(Method::POST, "/campaigns", Some(strip_nulls(body)));
+        request.idempotency_key = input.idempotency_key.as_deref();
+        let answer = self.send(request).await;
+        if !answer.ok() {
+            return Err(Failed::from(&answer));
+        }
+        let mut campaign = answer.body;
+        let added = campaign
+            .as_object_mut()
+            .and_then(|c| c.remove("contacts_added"))
+            .unwrap_or(Value::Null);
+        Ok(json!({"replayed": answer.replayed, "campaign": campaign, "contacts_added": added}))
+    }
+
+    async fn pause_campaign(&self, arguments: JsonObject) -> Outcome {
+        let input: CampaignId = parse(arguments)?;
+        let path = format!(
+            "/campaigns/pause{}",
+            query(&[("id", Some(input.campaign_id))])
+        );
+        let answer = self
+            .send(LocalRequest::new(Method::POST, &path, None))
+            .await;
+        if !answer.ok() {
+            return Err(Failed::from(&answer));
+        }
+        Ok(json!({"campaign": answer.body}))
+    }
+
     async fn wait_for_call(&self, arguments: JsonObject) -> Outcome {
         const SLICE_SECS: u32 = 5;
         let input: WaitForCall = parse(arguments)?;

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, OAUTH),
     (10, COMPLIANCE),
     (11, VOICEMAIL),
+    (12, CAMPAIGNS),
 ];
 
 const INITIAL: &str = r#"
@@ -439,6 +440,71 @@ ALTER TABLE agents ADD COLUMN voicemail_action TEXT;
 ALTER TABLE agents ADD COLUMN voicemail_message TEXT;
 ALTER TABLE calls ADD COLUMN answered_by TEXT;
 ALTER TABLE calls ADD COLUMN voicemail_left BIGINT NOT NULL DEFAULT 0
+"#;
+
+/// Campaigns (`campaigns`): a list of contacts called by an agent inside the rules,
+/// each contact once per key (`UNIQUE (campaign_id, contact_key)`), with its state,
+/// attempts and calls; calls name their campaign.
+const CAMPAIGNS: &str = r#"
+CREATE TABLE campaigns (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    mode TEXT NOT NULL,
+    key_id TEXT,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    agent_id TEXT NOT NULL REFERENCES agents(id),
+    status TEXT NOT NULL,
+    context TEXT,
+    first_message TEXT,
+    variables TEXT NOT NULL,
+    max_concurrency BIGINT NOT NULL,
+    starts_at BIGINT,
+    ends_at BIGINT,
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    quiet_days TEXT NOT NULL,
+    retry TEXT NOT NULL,
+    require_consent TEXT,
+    voicemail_action TEXT,
+    voicemail_message TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    started_at BIGINT,
+    finished_at BIGINT
+);
+CREATE INDEX campaigns_business ON campaigns (business_id, mode, created_at);
+
+CREATE TABLE campaign_contacts (
+    id TEXT PRIMARY KEY,
+    campaign_id TEXT NOT NULL REFERENCES campaigns(id),
+    business_id TEXT NOT NULL,
+    contact_key TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    phone TEXT NOT NULL,
+    name TEXT,
+    lead_id TEXT,
+    variables TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_at BIGINT NOT NULL,
+    call_id TEXT,
+    call_ids TEXT NOT NULL,
+    outcome TEXT,
+    skip_reason TEXT,
+    detail TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (campaign_id, contact_key)
+);
+CREATE INDEX campaign_contacts_due ON campaign_contacts (campaign_id, state, next_at, seq);
+CREATE INDEX campaign_contacts_phone ON campaign_contacts (campaign_id, phone);
+CREATE INDEX campaign_contacts_business ON campaign_contacts (business_id, state);
+CREATE INDEX campaign_contacts_call ON campaign_contacts (call_id);
+
+ALTER TABLE calls ADD COLUMN campaign_id TEXT;
+CREATE INDEX calls_campaign ON calls (campaign_id);
+CREATE INDEX calls_business_status ON calls (business_id, status)
 "#;
 
 /// PostgreSQL only, after the portable part of a migration: statements run whole (a

@@ -83,9 +83,37 @@ pub async fn record_in(
     Ok(())
 }
 
+/// The usage row of a call a campaign placed: the campaign creator's, as
+/// `POST /v1/campaigns` with the call's id (its cost set when the call ends).
+pub async fn record_campaign_call(
+    tx: &mut Tx,
+    campaign: &crate::campaigns::Campaign,
+    call_id: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    let row: Vec<Arg> = vec![
+        ids::new_id().into(),
+        campaign.key_id.as_str().into(),
+        campaign.user_id.as_str().into(),
+        campaign.business_id.as_str().into(),
+        campaign.mode.as_str().into(),
+        "/v1/campaigns".into(),
+        "POST".into(),
+        Arg::Int(201),
+        call_id.into(),
+        Arg::Int(0),
+        now.micros().into(),
+    ];
+    group::statement(INSERT, COLUMNS, [row])
+        .query()
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Sets the cost on the usage row of the request that created the call.
 pub async fn set_call_cost(tx: &mut Tx, call_id: &str, cost_cents: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE usage_log SET cost_cents = $1 WHERE call_id = $2 AND method = 'POST' AND endpoint = '/v1/calls'")
+    sqlx::query("UPDATE usage_log SET cost_cents = $1 WHERE call_id = $2 AND method = 'POST' AND endpoint IN ('/v1/calls', '/v1/campaigns')")
         .bind(cost_cents)
         .bind(call_id)
         .execute(&mut **tx)

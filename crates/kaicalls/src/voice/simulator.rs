@@ -11,6 +11,11 @@
 //! | +15005550006  | customer never hangs up: the engine ends it at max_duration |
 //! | +15005550007  | completed; the customer asks not to be called again (opt-out) |
 //! | any other     | rings, answers, converses 20–240 s, customer_hangup  |
+//!
+//! A US/Canadian number whose line ends in `0001`–`0007` (`+1 NPA NXX 000d`) behaves
+//! as `+1500555000d`: the branches above with a real area code, so calling hours,
+//! state rules and retries can be exercised with geography (test mode only ever
+//! reaches the simulator).
 
 use super::{
     BoxFuture, DialRequest, Dialed, EndReport, ProviderError, ProviderEvent, Role, Scripted, Turn,
@@ -23,6 +28,27 @@ const ANSWER_AFTER: f64 = 6.0;
 
 pub struct Simulator {
     speed: f64,
+}
+
+/// The magic number a dialed number plays: itself, or for `+1 NPA NXX 000d`
+/// (d in 1–7) the `+1500555000d` whose branch it takes.
+fn magic(to: &str) -> &str {
+    const MAGIC: [&str; 7] = [
+        "+15005550001",
+        "+15005550002",
+        "+15005550003",
+        "+15005550004",
+        "+15005550005",
+        "+15005550006",
+        "+15005550007",
+    ];
+    let b = to.as_bytes();
+    if b.len() == 12 && to.starts_with("+1") && &to[8..11] == "000" {
+        if let Some(d @ b'1'..=b'7') = b.get(11) {
+            return MAGIC[usize::from(d - b'1')];
+        }
+    }
+    to
 }
 
 impl Simulator {
@@ -55,7 +81,7 @@ impl Simulator {
                 duration_secs: duration,
                 report,
             };
-        let script = match req.to.as_str() {
+        let script = match magic(&req.to) {
             "+15005550001" => vec![
                 at(RING_AFTER, ProviderEvent::Ringing),
                 at(
@@ -378,10 +404,17 @@ mod tests {
             ("+15005550002", "customer-busy"),
             ("+15005550003", "invalid-number"),
             ("+15005550004", "voicemail"),
+            // The same branches with an area code: Honolulu, Miami.
+            ("+18082000001", "customer-did-not-answer"),
+            ("+13052000002", "customer-busy"),
+            ("+12125550004", "voicemail"),
         ];
         for (to, raw) in cases {
             assert_eq!(last_end(&sim.script(&request(to)).unwrap()).unwrap().0, raw);
         }
+        // Not a magic ending: a conversation.
+        let plain = sim.script(&request("+18082000008")).unwrap();
+        assert_eq!(last_end(&plain).unwrap().0, "customer-ended-call");
         assert!(matches!(
             sim.script(&request("+15005550005")),
             Err(ProviderError::Refused(_))

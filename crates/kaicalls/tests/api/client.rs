@@ -279,3 +279,89 @@ async fn the_client_covers_the_rest_of_the_api() {
     assert_eq!((err.status, err.code.as_str()), (404, "not_found"));
     assert!(kai.list_transcripts(&[]).await.unwrap()["transcripts"].is_array());
 }
+
+#[tokio::test]
+async fn the_cli_creates_lists_shows_pauses_resumes_and_cancels_campaigns() {
+    let server = Server::builder()
+        .env("KAICALLS_SIM_SPEED", "5")
+        .start()
+        .await;
+    let boot = server.bootstrap("cli-campaigns@example.com");
+    let key = &boot.test_key;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("contacts.csv");
+    std::fs::write(
+        &csv,
+        "to,name,appointment\n+15125554001,Ann,Tuesday 2pm\n+15125554002,Bob,Wednesday 9am\nnot-a-number,Cy,\n",
+    )
+    .unwrap();
+    let (code, out, err) = cli(
+        &server,
+        key,
+        &[
+            "campaigns",
+            "create",
+            "--name",
+            "Reminders",
+            "--agent",
+            &boot.agent_id,
+            "--contacts",
+            csv.to_str().unwrap(),
+            "--context",
+            "Confirm {{name}}'s appointment on {{appointment}}",
+            "--max-concurrency",
+            "1",
+            "--start",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(created["status"], "running");
+    assert_eq!(created["contacts_added"]["added"], 3);
+    assert_eq!(created["contacts_added"]["invalid_number"], 1);
+
+    let (code, out, _) = cli(&server, key, &["campaigns", "pause", &id]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("paused") && out.contains("Reminders"), "{out}");
+    let (code, out, _) = cli(&server, key, &["campaigns", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&id) && out.contains("paused"), "{out}");
+    let (code, out, _) = cli(&server, key, &["campaigns", "get", &id]);
+    assert_eq!(code, 0);
+    assert!(out.contains("invalid_number 1"), "{out}");
+    let (code, out, _) = cli(&server, key, &["campaigns", "resume", &id, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["status"],
+        "running"
+    );
+    // The variables from the CSV reach the call.
+    let mut calls = serde_json::Value::Null;
+    for _ in 0..50 {
+        (_, calls) = server
+            .get(key, &format!("/api/v1/calls?campaign_id={id}"))
+            .await;
+        if !calls["calls"][0].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let first = calls["calls"][0]["id"].as_str().expect("one call placed");
+    let (_, detail) = server.get(key, &format!("/api/v1/calls?id={first}")).await;
+    assert!(
+        detail["context"]
+            .as_str()
+            .unwrap()
+            .contains("appointment on"),
+        "{detail}"
+    );
+    let (code, out, _) = cli(&server, key, &["campaigns", "cancel", &id]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("canceled"), "{out}");
+    // Canceling twice is a clear error, exit 1.
+    let (code, _, err) = cli(&server, key, &["campaigns", "cancel", &id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("conflict (409)"), "{err}");
+}

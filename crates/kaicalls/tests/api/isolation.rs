@@ -21,6 +21,7 @@ async fn snapshot(server: &Server, key: &str, session: &crate::harness::Session)
         "/api/v1/webhooks/secret",
         "/api/v1/numbers",
         "/api/v1/events?limit=100",
+        "/api/v1/campaigns",
     ] {
         let (status, body) = server.get(key, path).await;
         assert_eq!(status, 200, "{path}: {body}");
@@ -93,6 +94,15 @@ async fn every_documented_operation_refuses_another_tenants_ids() {
         .with_session(&a_session, Method::GET, "/api/v1/keys", None)
         .await;
     let a_key_id = keys["keys"][0]["id"].as_str().unwrap().to_string();
+    let (status, campaign) = server
+        .post(
+            &a.live_key,
+            "/api/v1/campaigns",
+            json!({"name": "A's campaign", "agent_id": a.agent_id, "contacts": [{"to": "+15125550143"}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{campaign}");
+    let a_campaign = campaign["id"].as_str().unwrap().to_string();
     let (_, events) = server.get(&a.live_key, "/api/v1/events?limit=1").await;
     let a_event = events["events"][0]["id"].as_str().unwrap().to_string();
     let ids: BTreeMap<&str, String> = [
@@ -104,6 +114,7 @@ async fn every_documented_operation_refuses_another_tenants_ids() {
         ("webhook_id", sub["id"].as_str().unwrap().to_string()),
         ("object_id", call["id"].as_str().unwrap().to_string()),
         ("phone_number", a.phone_number.clone()),
+        ("campaign_id", a_campaign.clone()),
     ]
     .into_iter()
     .collect();
@@ -114,6 +125,7 @@ async fn every_documented_operation_refuses_another_tenants_ids() {
             "/api/v1/leads" => ids["lead_id"].clone(),
             "/api/v1/calls" | "/api/v1/calls/end" => ids["call_id"].clone(),
             "/api/v1/keys" => a_key_id.clone(),
+            p if p.starts_with("/api/v1/campaigns") => a_campaign.clone(),
             p if p.starts_with("/api/v1/webhooks") => ids["webhook_id"].clone(),
             _ => ids["call_id"].clone(),
         }
@@ -122,7 +134,11 @@ async fn every_documented_operation_refuses_another_tenants_ids() {
     let id = call["id"].as_str().unwrap();
     server.wait_terminal(&a.live_key, id).await;
     let before = settle(snapshot(&server, &a.live_key, &a_session).await);
-    let a_ids: Vec<String> = ids.values().cloned().chain([a_key_id.clone()]).collect();
+    let a_ids: Vec<String> = ids
+        .values()
+        .cloned()
+        .chain([a_key_id.clone(), a_campaign.clone()])
+        .collect();
 
     let doc: Value = serde_json::from_str(include_str!("../../../../openapi.json")).unwrap();
     let mut swept = 0;
@@ -166,6 +182,8 @@ async fn every_documented_operation_refuses_another_tenants_ids() {
                 "/api/v1/calls",
                 "/api/v1/recordings",
                 "/api/v1/webhooks/secret",
+                "/api/v1/campaigns",
+                "/api/v1/campaigns/contacts",
             ];
             let targeted = method != Method::GET || lookups.contains(&path.as_str());
             let mut body = json!({

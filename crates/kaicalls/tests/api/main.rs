@@ -10,6 +10,7 @@ mod account;
 mod analyzer;
 mod auth;
 mod calls;
+mod campaigns;
 mod client;
 mod compliance;
 mod crm;

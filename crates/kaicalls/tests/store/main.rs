@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+mod campaigns;
+
 #[path = "../common/env.rs"]
 mod env;
 
@@ -126,6 +128,7 @@ fn new_call(f: &Fixture, mode: Mode, created_at: Timestamp) -> Call {
         opt_out: false,
         answered_by: None,
         voicemail_left: false,
+        campaign_id: None,
         compliance: None,
         cost_cents: None,
         scheduled_at: None,
@@ -284,6 +287,7 @@ async fn call_pages_return_every_call_once_and_state_saves_are_guarded() {
         loop {
             let filter = ListFilter {
                 agent_id: None,
+                campaign_id: None,
                 status: None,
                 before,
                 since: None,

@@ -25,6 +25,7 @@ from ._object import KaiObject
 from .resources.account import Account, AsyncAccount
 from .resources.agents import Agents, AsyncAgents
 from .resources.calls import AsyncCalls, Calls
+from .resources.campaigns import AsyncCampaigns, Campaigns
 from .resources.compliance import AsyncCompliance, Compliance
 from .resources.events import AsyncEvents, Events
 from .resources.leads import AsyncLeads, Leads
@@ -136,6 +137,7 @@ class KaiCalls:
         self.discovery = Discovery(send)
         self.account = Account(send)
         self.compliance = Compliance(send)
+        self.campaigns = Campaigns(send)
 
     @property
     def base_url(self) -> str:
@@ -213,6 +215,7 @@ class AsyncKaiCalls:
         self.discovery = AsyncDiscovery(send)
         self.account = AsyncAccount(send)
         self.compliance = AsyncCompliance(send)
+        self.campaigns = AsyncCampaigns(send)
 
     @property
     def base_url(self) -> str:

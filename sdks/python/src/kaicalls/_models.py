@@ -30,8 +30,18 @@ __all__ = [
     "CallList",
     "CallOrList",
     "CallStatus",
+    "CampaignCreated",
+    "CampaignList",
+    "CampaignOrList",
+    "CampaignStatus",
+    "CampaignView",
     "Consent",
     "ConsentList",
+    "Contact",
+    "ContactList",
+    "ContactState",
+    "ContactsAdded",
+    "Counts",
     "Delivery",
     "DeliveryList",
     "DncAdded",
@@ -58,6 +68,7 @@ __all__ = [
     "RefusalList",
     "ReleasedNumber",
     "Replayed",
+    "RetryPolicy",
     "Role",
     "RotatedSecret",
     "SessionList",
@@ -83,6 +94,28 @@ CallStatus: TypeAlias = Literal[
     "in_progress",
     "completed",
     "failed",
+    "canceled",
+]
+
+
+CampaignStatus: TypeAlias = Literal[
+    "draft",
+    "scheduled",
+    "running",
+    "paused",
+    "completed",
+    "canceled",
+]
+
+
+ContactState: TypeAlias = Literal[
+    "pending",
+    "dialing",
+    "completed",
+    "failed",
+    "skipped",
+    "exhausted",
+    "expired",
     "canceled",
 ]
 
@@ -242,6 +275,8 @@ class Call(KaiModel):
     """
     voicemail_left: bool
     """The agent left a message on voicemail."""
+    campaign_id: str | None
+    """The campaign that placed the call (`/api/v1/campaigns`), if one did."""
     ended_reason: EndedReason | None
     provider_ended_reason: str | None
     """The provider's own code, kept beside `ended_reason`."""
@@ -312,6 +347,8 @@ class CallDetail(KaiModel):
     """
     voicemail_left: bool
     """The agent left a message on voicemail."""
+    campaign_id: str | None
+    """The campaign that placed the call (`/api/v1/campaigns`), if one did."""
     ended_reason: EndedReason | None
     provider_ended_reason: str | None
     """The provider's own code, kept beside `ended_reason`."""
@@ -358,6 +395,171 @@ class CallList(KaiModel):
     }
 
 
+class ContactsAdded(KaiModel):
+    """What an append did."""
+
+    added: int
+    """Contacts added (pending, or skipped at once as duplicates or invalid numbers)."""
+    already_present: int
+    """Rows whose key the campaign already held: nothing was added for them."""
+    duplicate: int
+    """Of those added, skipped at once: another key with the same number."""
+    invalid_number: int
+    """Of those added, skipped at once: not a valid E.164 number."""
+    total: int
+    """Contacts the campaign now holds."""
+
+
+class Counts(KaiModel):
+    """Contacts by state, and calls by outcome."""
+
+    total: int
+    pending: int
+    dialing: int
+    completed: int
+    failed: int
+    skipped: int
+    exhausted: int
+    expired: int
+    canceled: int
+
+
+class RetryPolicy(KaiModel):
+    """When and how often an unanswered contact is called again."""
+
+    max_attempts: int
+    """Attempts per contact in all, the first included: one budget across every rule (1 to 10;
+    default 3).
+    """
+    retry_on: list[str]
+    """The outcomes retried: `no_answer`, `busy`, `voicemail` (default the first two)."""
+    spacing_minutes: int
+    """Minutes from the end of one attempt to the next (1 to 10080; default 60). The next attempt is
+    still held to the calling window and the frequency cap.
+    """
+
+
+class CampaignCreated(KaiModel):
+    """The answer to a create: the campaign, and what its contacts came to."""
+
+    id: str
+    business_id: str
+    mode: Mode
+    name: str
+    agent_id: str
+    status: CampaignStatus
+    context: str | None
+    """The context each call carries, with `{{variables}}` filled per contact."""
+    first_message: str | None
+    """The greeting, with `{{variables}}` (default: the agent's)."""
+    variables: Any
+    """Variables every contact's call gets (a contact's own win)."""
+    max_concurrency: int
+    """Calls of this campaign live at once (also capped per business and per key)."""
+    starts_at: str | None
+    ends_at: str | None
+    """When the campaign stops: contacts still pending then end `expired`."""
+    window_start: str
+    """The campaign's daily window in each recipient's local time (`HH:MM`), inside the law's and
+    the business's.
+    """
+    window_end: str
+    quiet_days: list[str]
+    """Days this campaign calls nobody (`sat`, `sun`, …)."""
+    retry: RetryPolicy
+    require_consent: str | None
+    """Only contacts with a consent record of this basis (or stronger: `express_written` satisfies
+    `express`) are called; the others are skipped `no_consent`.
+    """
+    voicemail_action: str | None
+    """`leave_message` or `hang_up` on reaching a voicemail (default: the agent's)."""
+    voicemail_message: str | None
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    finished_at: str | None
+    """When it completed or was canceled."""
+    counts: Counts
+    outcomes: dict[str, int]
+    """Contacts by the outcome of their last call (`resolved`, `no_answer`, …)."""
+    skip_reasons: dict[str, int]
+    """Skipped contacts by reason (`dnc`, `no_consent`, `duplicate`, `invalid_number`,
+    `outside_calling_hours`).
+    """
+    contacts_added: ContactsAdded
+
+    _nested: ClassVar[Nested] = {
+        "retry": RetryPolicy,
+        "counts": Counts,
+        "contacts_added": ContactsAdded,
+    }
+
+
+class CampaignView(KaiModel):
+    """A campaign with its progress (`GET /campaigns?id=`, and every action's answer)."""
+
+    id: str
+    business_id: str
+    mode: Mode
+    name: str
+    agent_id: str
+    status: CampaignStatus
+    context: str | None
+    """The context each call carries, with `{{variables}}` filled per contact."""
+    first_message: str | None
+    """The greeting, with `{{variables}}` (default: the agent's)."""
+    variables: Any
+    """Variables every contact's call gets (a contact's own win)."""
+    max_concurrency: int
+    """Calls of this campaign live at once (also capped per business and per key)."""
+    starts_at: str | None
+    ends_at: str | None
+    """When the campaign stops: contacts still pending then end `expired`."""
+    window_start: str
+    """The campaign's daily window in each recipient's local time (`HH:MM`), inside the law's and
+    the business's.
+    """
+    window_end: str
+    quiet_days: list[str]
+    """Days this campaign calls nobody (`sat`, `sun`, …)."""
+    retry: RetryPolicy
+    require_consent: str | None
+    """Only contacts with a consent record of this basis (or stronger: `express_written` satisfies
+    `express`) are called; the others are skipped `no_consent`.
+    """
+    voicemail_action: str | None
+    """`leave_message` or `hang_up` on reaching a voicemail (default: the agent's)."""
+    voicemail_message: str | None
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    finished_at: str | None
+    """When it completed or was canceled."""
+    counts: Counts
+    outcomes: dict[str, int]
+    """Contacts by the outcome of their last call (`resolved`, `no_answer`, …)."""
+    skip_reasons: dict[str, int]
+    """Skipped contacts by reason (`dnc`, `no_consent`, `duplicate`, `invalid_number`,
+    `outside_calling_hours`).
+    """
+
+    _nested: ClassVar[Nested] = {
+        "retry": RetryPolicy,
+        "counts": Counts,
+    }
+
+
+class CampaignList(KaiModel):
+    """The ``CampaignList`` object."""
+
+    campaigns: list[CampaignView]
+    has_more: bool
+
+    _nested: ClassVar[Nested] = {
+        "campaigns": CampaignView,
+    }
+
+
 class Consent(KaiModel):
     """A record that a person agreed to be called, and on what basis."""
 
@@ -383,6 +585,53 @@ class ConsentList(KaiModel):
 
     _nested: ClassVar[Nested] = {
         "consents": Consent,
+    }
+
+
+class Contact(KaiModel):
+    """One contact of a campaign."""
+
+    id: str
+    campaign_id: str
+    key: str
+    """The contact's idempotent key: a row sent again with it is not added again."""
+    to: str
+    """The number (E.164; as sent when it was not valid)."""
+    name: str | None
+    lead_id: str | None
+    variables: Any
+    state: ContactState
+    attempts: int
+    next_attempt_at: str | None
+    """When it is next dialed, while pending."""
+    call_ids: list[str]
+    """Every call placed to it, oldest first."""
+    outcome: str | None
+    """The outcome of its last call: the analyzer's (`resolved`, `follow_up`, …) or how it ended
+    (`no_answer`, `busy`, `voicemail`, `failed`).
+    """
+    skip_reason: str | None
+    """Why it was skipped: `dnc`, `no_consent`, `duplicate`, `invalid_number`,
+    `outside_calling_hours`.
+    """
+    detail: str | None
+    """What the last decision about it said (a refusal's message, a retry's reason)."""
+    created_at: str
+    updated_at: str
+    position: int
+    """Its place in the campaign, in the order added (the contacts listing's `after`)."""
+
+
+class ContactList(KaiModel):
+    """The ``ContactList`` object."""
+
+    contacts: list[Contact]
+    has_more: bool
+    next_after: int | None
+    """The cursor for the next page (`after`)."""
+
+    _nested: ClassVar[Nested] = {
+        "contacts": Contact,
     }
 
 
@@ -850,6 +1099,10 @@ AgentOrList: TypeAlias = Agent | AgentList
 
 # `GET /api/v1/calls`: one call with `?id=`, else a page of them.
 CallOrList: TypeAlias = CallDetail | CallList
+
+
+# `GET /api/v1/campaigns`: one campaign with `?id=`, else a page of them.
+CampaignOrList: TypeAlias = CampaignView | CampaignList
 
 
 # `GET /api/v1/leads`: one lead with `?id=`, else a page of them.

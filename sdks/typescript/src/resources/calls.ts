@@ -44,6 +44,8 @@ export interface ListCallsParams {
   /** 1..=100 (default 50). */
   limit?: number;
   agentId?: string;
+  /** Only the calls this campaign placed. */
+  campaignId?: string;
   status?: string;
   /** Cursor: the `created_at` of the last call of the previous page. */
   after?: string;
@@ -100,6 +102,7 @@ export class CallsResource {
       query: {
         limit: params.limit,
         agent_id: params.agentId,
+        campaign_id: params.campaignId,
         status: params.status,
         after: params.after,
       },

@@ -76,7 +76,11 @@
       later = setTimeout(function () { later = null; refresh(); }, 2500);
     };
     ["call.queued", "call.ringing", "call.in_progress", "call.completed", "call.failed",
-     "call.canceled", "lead.created", "lead.updated", "webhook.test"].forEach(function (type) {
+     "call.canceled", "lead.created", "lead.updated", "webhook.test",
+     "campaign.started", "campaign.paused", "campaign.resumed", "campaign.completed",
+     "campaign.canceled", "campaign.contacts_expired", "contact.skipped",
+     "contact.retry_scheduled", "contact.completed", "contact.failed", "contact.exhausted",
+     "contact.expired", "contact.canceled"].forEach(function (type) {
       source.addEventListener(type, onEvent);
     });
     source.addEventListener("open", function () { live.setAttribute("data-streaming", "open"); });

@@ -80,13 +80,17 @@ class _CallsBase(Resource[R]):
         agent_id: str | None = None,
         status: str | None = None,
         after: str | None = None,
+        campaign_id: str | None = None,
     ) -> Req:
-        """One page of calls, newest first: ``{calls: [...], has_more}``.
+        """One page of calls, newest first: ``{calls: [...], has_more}`` (only one
+        campaign's with ``campaign_id``).
 
         ``after`` is the ``created_at`` of the last call of the previous page;
         `iter` does that paging for you.
         """
-        return get_req(PATH, _list_query(limit, agent_id, status, after))
+        return get_req(
+            PATH, {**_list_query(limit, agent_id, status, after), "campaign_id": campaign_id}
+        )
 
     @returns(CallDetail)
     def end(self, call_id: str) -> Req:
