@@ -384,6 +384,43 @@ async fn contacts_are_added_once_per_key_and_bad_rows_are_skipped_with_their_rea
         .collect();
     assert!(reasons.contains(&"duplicate") && reasons.contains(&"invalid_number"));
 
+    // Leads by filter: the status picks them, each keyed by its id, with its number.
+    for (phone, status) in [
+        ("+15125550181", "new"),
+        ("+15125550182", "new"),
+        ("+15125550183", "qualified"),
+    ] {
+        let (code, lead) = server
+            .post(
+                key,
+                "/api/v1/leads",
+                json!({"phone": phone, "status": status}),
+            )
+            .await;
+        assert_eq!(code, 201, "{lead}");
+    }
+    let (status, by_filter) = server
+        .post(
+            key,
+            "/api/v1/campaigns",
+            json!({"name": "New leads", "agent_id": boot.agent_id, "lead_filter": {"status": ["new"]}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{by_filter}");
+    // Ann Lee (above) is `new` too; the qualified lead is left out.
+    assert_eq!(by_filter["contacts_added"]["added"], 3, "{by_filter}");
+    let picked: Vec<String> = all_contacts(&server, key, by_filter["id"].as_str().unwrap())
+        .await
+        .iter()
+        .map(|c| c["to"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        picked.contains(&"+15125550181".to_string())
+            && picked.contains(&"+15125550182".to_string())
+            && !picked.contains(&"+15125550183".to_string()),
+        "{picked:?}"
+    );
+
     // Validation names the parameter; a key without campaigns:write is refused.
     for (body, param) in [
         (json!({"agent_id": boot.agent_id}), "name"),
@@ -449,7 +486,14 @@ async fn contacts_are_added_once_per_key_and_bad_rows_are_skipped_with_their_rea
         .await;
     assert_eq!(status, 404);
     let (_, list) = server.get(key, "/api/v1/campaigns").await;
-    assert_eq!(list["campaigns"][0]["id"], id);
+    let listed: Vec<&str> = list["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2, "newest first: {listed:?}");
+    assert_eq!(listed[1], id);
 }
 
 #[tokio::test]
