@@ -204,71 +204,129 @@ def test_a_scheduled_call_waits_queued_until_its_time(kai: KaiCalls, server: Ser
     assert kai.calls.end(later.id).status == "canceled"
 
 
-def test_a_campaign_from_draft_to_completed(kai: KaiCalls, server: Server) -> None:
+# Campaigns place their calls with the test key: nothing they dial is counted among
+# the live calls the other tests list.
+CAMPAIGN_PHONES = ["+15125552001", "+15125552002", "+15125552003"]
+
+
+def _in_an_hour() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+
+
+@pytest.fixture
+def test_kai(server: Server) -> KaiCalls:
+    return KaiCalls(server.test_key, base_url=server.base_url)
+
+
+def test_a_campaign_from_draft_to_completed(test_kai: KaiCalls, server: Server) -> None:
     """``kai.campaigns``: a draft with three contacts, an idempotent append, an invalid
     row skipped with its reason, an edit, the start, and every contact called once."""
-    phones = [_phone() for _ in range(3)]
-    rows = [{"key": f"row-{i}", "to": p, "name": f"Contact {i}"} for i, p in enumerate(phones)]
+    kai = test_kai
+    rows = [
+        {"key": f"row-{i}", "to": p, "name": f"Contact {i}", "variables": {"order": f"o-{i}"}}
+        for i, p in enumerate(CAMPAIGN_PHONES)
+    ]
     created = kai.campaigns.create(
-        "SDK follow-ups",
-        server.agent_id,
-        rows,
-        context="Follow up with {{name}}",
-        max_concurrency=1,
+        "SDK follow-ups", server.agent_id, rows, context="Follow up on order {{order}}"
     )
-    assert created.status == "draft" and created.counts.total == 3
-    assert created.contacts_added.added == 3
+    assert (created.status, created.mode, created.agent_id) == ("draft", "test", server.agent_id)
+    assert (created.contacts_added.added, created.contacts_added.total) == (3, 3)
+
     campaign = kai.campaigns.get(created.id)
-    assert campaign.name == "SDK follow-ups" and campaign.counts.pending == 3
-    assert created.id in [c.id for c in kai.campaigns.list(limit=100).campaigns]
-    assert created.id in [c.id for c in kai.campaigns.iter(status="draft")]
+    assert (campaign.id, campaign.status, campaign.name) == (created.id, "draft", "SDK follow-ups")
+    assert (campaign.counts.total, campaign.counts.pending) == (3, 3)
+    assert created.id in [c.id for c in kai.campaigns.list(status="draft", limit=100).campaigns]
+    seen = [c.id for c in kai.campaigns.iter(limit=1)]
+    assert created.id in seen and len(seen) == len(set(seen))
+
     again = kai.campaigns.add_contacts(created.id, rows)
     assert (again.added, again.already_present, again.total) == (0, 3, 3)
     bad = kai.campaigns.add_contacts(created.id, [{"key": "bad", "to": "555-0100"}])
-    assert (bad.added, bad.invalid_number) == (1, 1)
-    contacts = kai.campaigns.contacts(created.id).contacts
-    assert len(contacts) == 4
-    skipped = next(c for c in contacts if c.key == "bad")
-    assert (skipped.state, skipped.skip_reason) == ("skipped", "invalid_number")
+    assert (bad.added, bad.invalid_number, bad.total) == (1, 1, 4)
+
+    page = kai.campaigns.contacts(created.id)
+    assert [c.key for c in page.contacts] == ["row-0", "row-1", "row-2", "bad"]
+    assert page.has_more is False
+    skipped = page.contacts[3]
+    assert (skipped.state, skipped.skip_reason, skipped.to) == (
+        "skipped",
+        "invalid_number",
+        "555-0100",
+    )
+    pending = kai.campaigns.contacts(created.id, state="pending").contacts
+    assert [c.to for c in pending] == CAMPAIGN_PHONES
+    # One contact a page: iter_contacts follows next_after through all four.
     assert [c.key for c in kai.campaigns.iter_contacts(created.id, limit=1)] == [
-        c.key for c in contacts
+        c.key for c in page.contacts
     ]
-    assert kai.campaigns.update(created.id, max_concurrency=2).max_concurrency == 2
-    assert kai.campaigns.start(created.id).status == "running"
+
+    updated = kai.campaigns.update(created.id, max_concurrency=2)
+    assert (updated.max_concurrency, updated.status) == (2, "draft")
+    started = kai.campaigns.start(created.id)
+    assert started.status == "running" and started.started_at
     deadline = time.monotonic() + 30
     while (done := kai.campaigns.get(created.id)).status != "completed":
-        assert time.monotonic() < deadline, done
+        assert time.monotonic() < deadline, f"the campaign never completed: {done}"
         time.sleep(0.5)
-    assert done.counts.completed == 3 and done.counts.skipped == 1
-    calls = kai.calls.list(campaign_id=created.id).calls
-    assert sorted(c.to for c in calls) == sorted(phones)
+    assert (done.counts.completed, done.counts.skipped, done.counts.pending) == (3, 1, 0)
+    assert done.skip_reasons["invalid_number"] == 1 and done.finished_at
 
-    # A canceled campaign cannot be resumed; a bad setting names its parameter.
-    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
-    scheduled = kai.campaigns.create(
-        "Later", server.agent_id, [{"to": _phone()}], starts_at=later, start=True
+    calls = kai.calls.list(campaign_id=created.id, limit=100).calls
+    assert len(calls) == 3 and all(c.campaign_id == created.id for c in calls)
+    assert sorted(c.to for c in calls) == CAMPAIGN_PHONES
+    assert {c.id for c in kai.calls.iter(campaign_id=created.id)} == {c.id for c in calls}
+    finished = kai.campaigns.contacts(created.id, state="completed").contacts
+    assert len(finished) == 3 and all(len(c.call_ids) == 1 for c in finished)
+
+
+def test_a_canceled_campaign_cannot_be_resumed(test_kai: KaiCalls, server: Server) -> None:
+    """Started (due in an hour, so ``scheduled``: nothing is dialed), canceled, then
+    resumed: 409 ``ConflictError``."""
+    kai = test_kai
+    started = kai.campaigns.create(
+        "Canceled",
+        server.agent_id,
+        [{"to": "+15125552011"}, {"to": "+15125552012"}],
+        starts_at=_in_an_hour(),
+        start=True,
+        idempotency_key=f"campaign-{uuid.uuid4()}",
     )
-    assert scheduled.status == "scheduled"
-    assert kai.campaigns.cancel(scheduled.id).status == "canceled"
+    assert started.status == "scheduled" and started.contacts_added.added == 2
+    canceled = kai.campaigns.cancel(started.id)
+    assert canceled.status == "canceled" and canceled.finished_at
+    assert (canceled.counts.canceled, canceled.counts.pending) == (2, 0)
     with pytest.raises(ConflictError) as excinfo:
-        kai.campaigns.resume(scheduled.id)
-    assert excinfo.value.status == 409
-    with pytest.raises(InvalidRequestError) as invalid:
-        kai.campaigns.create("Bad", server.agent_id, [{"to": _phone()}], max_concurrency=0)
-    assert invalid.value.param == "max_concurrency"
+        kai.campaigns.resume(started.id)
+    assert (excinfo.value.status, excinfo.value.code) == (409, "conflict")
+    with pytest.raises(ConflictError):
+        kai.campaigns.add_contacts(started.id, [{"to": "+15125552013"}])
+    assert kai.calls.list(campaign_id=started.id).calls == []
+
+
+def test_a_campaign_max_concurrency_0_names_the_parameter(
+    test_kai: KaiCalls, server: Server
+) -> None:
+    with pytest.raises(InvalidRequestError) as excinfo:
+        test_kai.campaigns.create(
+            "Too narrow", server.agent_id, [{"to": "+15125552021"}], max_concurrency=0
+        )
+    err = excinfo.value
+    assert (err.status, err.code, err.param) == (400, "invalid_request", "max_concurrency")
     with pytest.raises(NotFoundError):
-        kai.campaigns.get(str(uuid.uuid4()))
+        test_kai.campaigns.get(str(uuid.uuid4()))
 
 
 @pytest.mark.anyio
 async def test_async_campaigns(server: Server) -> None:
-    async with AsyncKaiCalls(server.live_key, base_url=server.base_url) as kai:
+    async with AsyncKaiCalls(server.test_key, base_url=server.base_url) as kai:
+        # Due in an hour: it stays scheduled, so the pause always finds it unfinished.
         created = await kai.campaigns.create(
-            "Async", server.agent_id, [{"to": _phone()}], start=True
+            "Async", server.agent_id, [{"to": "+15125552031"}], starts_at=_in_an_hour(), start=True
         )
-        assert created.status == "running"
-        paused = await kai.campaigns.pause(created.id)
-        assert paused.status in ("paused",)
+        assert created.status == "scheduled"
+        assert (await kai.campaigns.pause(created.id)).status == "paused"
         keys = [c.key async for c in kai.campaigns.iter_contacts(created.id)]
-        assert len(keys) == 1
+        assert keys == ["+15125552031"]
+        assert (await kai.campaigns.resume(created.id)).status == "scheduled"
         assert (await kai.campaigns.cancel(created.id)).status == "canceled"
+        assert (await kai.calls.list(campaign_id=created.id)).calls == []

@@ -118,6 +118,50 @@ def test_update_sends_only_given_fields() -> None:
     assert json.loads(script.last.content) == {"id": "a", "name": "New", "voice": {"id": None}}
 
 
+def test_campaign_requests_carry_the_id_in_the_query_and_a_compact_body() -> None:
+    script = Script(*[reply(200, {"id": "cp"}) for _ in range(8)])
+    kai, _ = client(script)
+    kai.campaigns.create(
+        "Spring",
+        "a",
+        [{"key": "k1", "to": "+15125551234", "variables": {"order": "A-1"}}],
+        lead_filter={"status": ["new"], "score_gte": 50},
+        max_concurrency=5,
+        calling_window={"start": "09:00", "end": "17:00", "quiet_days": ["sun"]},
+        retry={"max_attempts": 2, "retry_on": ["busy"]},
+        start=True,
+        idempotency_key="spring-1",
+    )
+    req = script.last
+    assert (req.method, req.url.path) == ("POST", "/api/v1/campaigns")
+    assert req.headers["idempotency-key"] == "spring-1"
+    assert json.loads(req.content) == {
+        "name": "Spring",
+        "agent_id": "a",
+        "start": True,
+        "max_concurrency": 5,
+        "calling_window": {"start": "09:00", "end": "17:00", "quiet_days": ["sun"]},
+        "retry": {"max_attempts": 2, "retry_on": ["busy"]},
+        "contacts": [{"key": "k1", "to": "+15125551234", "variables": {"order": "A-1"}}],
+        "lead_filter": {"status": ["new"], "score_gte": 50},
+    }
+    kai.campaigns.update("cp", max_concurrency=2)
+    assert script.last.method == "PATCH"
+    assert json.loads(script.last.content) == {"id": "cp", "max_concurrency": 2}
+    kai.campaigns.add_contacts("cp", lead_ids=["l1"])
+    assert (script.last.url.path, script.last.url.params["id"]) == (
+        "/api/v1/campaigns/contacts",
+        "cp",
+    )
+    assert json.loads(script.last.content) == {"lead_ids": ["l1"]}
+    for action in ("start", "pause", "resume", "cancel"):
+        getattr(kai.campaigns, action)("cp")
+        assert (script.last.method, script.last.url.path) == ("POST", f"/api/v1/campaigns/{action}")
+        assert dict(script.last.url.params) == {"id": "cp"} and not script.last.content
+    kai.calls.list(campaign_id="cp", limit=5)
+    assert dict(script.last.url.params) == {"campaign_id": "cp", "limit": "5"}
+
+
 def test_raw_request_passes_path_query_body_headers() -> None:
     script = Script(reply(200, [{"a": 1}]))
     kai, _ = client(script)
@@ -289,6 +333,15 @@ def test_sync_and_async_clients_have_the_same_surface(resource: str) -> None:
     asyn = getattr(AsyncKaiCalls("k"), resource)
     for name in PUBLISHED_SURFACE[resource] + ADDITIONS.get(resource, []):
         assert _params(getattr(sync, name)) == _params(getattr(asyn, name)), (resource, name)
+
+
+def test_sync_and_async_campaigns_have_the_same_surface() -> None:
+    sync, asyn = KaiCalls("k").campaigns, AsyncKaiCalls("k").campaigns
+    names = [n for n in dir(sync) if not n.startswith("_")]
+    assert names == [n for n in dir(asyn) if not n.startswith("_")]
+    assert {"iter", "iter_contacts", "add_contacts", "start", "resume"} <= set(names)
+    for name in names:
+        assert _params(getattr(sync, name)) == _params(getattr(asyn, name)), name
 
 
 def test_published_positional_parameters_are_kept() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from kaicalls import Contact
 from scripted import Script, async_client, client, reply
 
 
@@ -147,3 +148,55 @@ def test_more_ties_than_a_page_still_terminates_without_repeats() -> None:
     assert len(ids) == len(set(ids))
     assert ids[:3] == ["u0", "u1", "u2"] and ids[-1] == "u4"
     assert len(script.requests) <= 4
+
+
+def _contacts_page(contacts: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+    """A fake contacts listing: ``after`` is a position, ``next_after`` the last one."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        after = int(request.url.params.get("after", -1))
+        limit = int(request.url.params["limit"])
+        rows = [c for c in contacts if c["position"] > after]
+        page, more = rows[:limit], len(rows) > limit
+        return reply(
+            200,
+            {
+                "contacts": page,
+                "has_more": more,
+                "next_after": page[-1]["position"] if more else None,
+            },
+        )
+
+    return answer
+
+
+def test_campaign_contacts_iterate_following_next_after() -> None:
+    contacts = [{"id": f"k{i}", "key": f"k{i}", "position": i} for i in range(5)]
+    page = _contacts_page(contacts)
+    script = Script(page, page, page)
+    kai, _ = client(script)
+    items = list(kai.campaigns.iter_contacts("cp", state="pending", limit=2))
+    assert [c.key for c in items] == ["k0", "k1", "k2", "k3", "k4"]
+    assert all(type(c) is Contact for c in items)
+    assert [r.url.params.get("after") for r in script.requests] == [None, "1", "3"]
+    assert all(
+        r.url.params["id"] == "cp" and r.url.params["state"] == "pending" for r in script.requests
+    )
+
+
+def test_campaign_contacts_stop_when_the_cursor_does_not_move() -> None:
+    stuck = reply(200, {"contacts": [{"key": "k0"}], "has_more": True, "next_after": 7})
+    script = Script(stuck, stuck)
+    kai, _ = client(script)
+    assert [c.key for c in kai.campaigns.iter_contacts("cp")] == ["k0", "k0"]
+    assert len(script.requests) == 2
+
+
+@pytest.mark.anyio
+async def test_async_campaigns_iterate_campaigns_and_contacts() -> None:
+    campaigns = _paged(_calls(5), "campaigns", 2, "after")
+    contacts = _contacts_page([{"key": f"k{i}", "position": i} for i in range(3)])
+    script = Script(campaigns, campaigns, campaigns, contacts, contacts)
+    kai, _ = async_client(script)
+    assert [c.id async for c in kai.campaigns.iter(limit=2)] == [f"c{i}" for i in range(5)]
+    assert [c.key async for c in kai.campaigns.iter_contacts("cp", limit=2)] == ["k0", "k1", "k2"]

@@ -12,10 +12,11 @@
 //! | +15005550007  | completed; the customer asks not to be called again (opt-out) |
 //! | any other     | rings, answers, converses 20–240 s, customer_hangup  |
 //!
-//! A US/Canadian number whose line ends in `0001`–`0007` (`+1 NPA NXX 000d`) behaves
-//! as `+1500555000d`: the branches above with a real area code, so calling hours,
-//! state rules and retries can be exercised with geography (test mode only ever
-//! reaches the simulator).
+//! A US/Canadian number outside the fictional 555 exchange whose line ends in
+//! `0001`–`0007` (`+1 NPA NXX 000d`, NXX not 555) behaves as `+1500555000d`: the
+//! branches above with a real area code, so calling hours, state rules and retries
+//! can be exercised with geography (test mode only ever reaches the simulator).
+//! `NXX-555` numbers always converse normally.
 
 use super::{
     BoxFuture, DialRequest, Dialed, EndReport, ProviderError, ProviderEvent, Role, Scripted, Turn,
@@ -31,7 +32,7 @@ pub struct Simulator {
 }
 
 /// The magic number a dialed number plays: itself, or for `+1 NPA NXX 000d`
-/// (d in 1–7) the `+1500555000d` whose branch it takes.
+/// (d in 1–7, NXX not 555) the `+1500555000d` whose branch it takes.
 fn magic(to: &str) -> &str {
     const MAGIC: [&str; 7] = [
         "+15005550001",
@@ -43,7 +44,7 @@ fn magic(to: &str) -> &str {
         "+15005550007",
     ];
     let b = to.as_bytes();
-    if b.len() == 12 && to.starts_with("+1") && &to[8..11] == "000" {
+    if b.len() == 12 && to.starts_with("+1") && &to[5..8] != "555" && &to[8..11] == "000" {
         if let Some(d @ b'1'..=b'7') = b.get(11) {
             return MAGIC[usize::from(d - b'1')];
         }
@@ -407,14 +408,16 @@ mod tests {
             // The same branches with an area code: Honolulu, Miami.
             ("+18082000001", "customer-did-not-answer"),
             ("+13052000002", "customer-busy"),
-            ("+12125550004", "voicemail"),
+            ("+12122000004", "voicemail"),
         ];
         for (to, raw) in cases {
             assert_eq!(last_end(&sim.script(&request(to)).unwrap()).unwrap().0, raw);
         }
-        // Not a magic ending: a conversation.
-        let plain = sim.script(&request("+18082000008")).unwrap();
-        assert_eq!(last_end(&plain).unwrap().0, "customer-ended-call");
+        // Not a magic ending, or the 555 exchange: a conversation.
+        for to in ["+18082000008", "+15125550005", "+15125550001"] {
+            let plain = sim.script(&request(to)).unwrap();
+            assert_eq!(last_end(&plain).unwrap().0, "customer-ended-call", "{to}");
+        }
         assert!(matches!(
             sim.script(&request("+15005550005")),
             Err(ProviderError::Refused(_))

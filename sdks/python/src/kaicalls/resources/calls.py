@@ -88,9 +88,7 @@ class _CallsBase(Resource[R]):
         ``after`` is the ``created_at`` of the last call of the previous page;
         `iter` does that paging for you.
         """
-        return get_req(
-            PATH, {**_list_query(limit, agent_id, status, after), "campaign_id": campaign_id}
-        )
+        return get_req(PATH, _list_query(limit, agent_id, status, after, campaign_id))
 
     @returns(CallDetail)
     def end(self, call_id: str) -> Req:
@@ -100,9 +98,19 @@ class _CallsBase(Resource[R]):
 
 
 def _list_query(
-    limit: int | None, agent_id: str | None, status: str | None, after: str | None
+    limit: int | None,
+    agent_id: str | None,
+    status: str | None,
+    after: str | None,
+    campaign_id: str | None,
 ) -> dict[str, Any]:
-    return {"limit": limit, "agent_id": agent_id, "status": status, "after": after}
+    return {
+        "limit": limit,
+        "agent_id": agent_id,
+        "status": status,
+        "after": after,
+        "campaign_id": campaign_id,
+    }
 
 
 def _pager(query: dict[str, Any], max_items: int | None) -> Pager:
@@ -148,14 +156,17 @@ class Calls(_CallsBase[Sync]):
         agent_id: str | None = None,
         status: str | None = None,
         after: str | None = None,
+        campaign_id: str | None = None,
         *,
         max_items: int | None = None,
     ) -> Iterator[Call]:
-        """Every call matching the filters, newest first, across pages.
+        """Every call matching the filters (``campaign_id``: the calls one campaign
+        placed), newest first, across pages.
 
         ``limit`` is the page size (1..100); ``max_items`` stops after that many.
         """
-        return iterate(self._send, _pager(_list_query(limit, agent_id, status, after), max_items))
+        query = _list_query(limit, agent_id, status, after, campaign_id)
+        return iterate(self._send, _pager(query, max_items))
 
 
 class AsyncCalls(_CallsBase[Async]):
@@ -176,8 +187,10 @@ class AsyncCalls(_CallsBase[Async]):
         agent_id: str | None = None,
         status: str | None = None,
         after: str | None = None,
+        campaign_id: str | None = None,
         *,
         max_items: int | None = None,
     ) -> AsyncIterator[Call]:
         """Async `Calls.iter`: ``async for call in kai.calls.iter(...)``."""
-        return aiterate(self._send, _pager(_list_query(limit, agent_id, status, after), max_items))
+        query = _list_query(limit, agent_id, status, after, campaign_id)
+        return aiterate(self._send, _pager(query, max_items))

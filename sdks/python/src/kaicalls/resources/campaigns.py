@@ -244,6 +244,15 @@ def _contacts_req(campaign_id: str, state: str | None, after: int | None, limit:
     return Req("GET", CONTACTS, query=query, model=ContactList)
 
 
+def _next_after(page: Any, contacts: Any, after: int | None) -> int | None:
+    """The cursor of the page after ``page`` (None: that was the last one). A page
+    without contacts, or a cursor that does not move, ends the iteration too."""
+    cursor = page.get("next_after")
+    if not page.get("has_more") or not contacts or not isinstance(cursor, int):
+        return None
+    return None if cursor == after else cursor
+
+
 class Campaigns(_CampaignsBase[Sync]):
     def iter(
         self,
@@ -263,9 +272,10 @@ class Campaigns(_CampaignsBase[Sync]):
         after: int | None = None
         while True:
             page = self._send(_contacts_req(campaign_id, state, after, limit))
-            yield from page.get("contacts") or []
-            after = page.get("next_after")
-            if not page.get("has_more") or after is None:
+            contacts = page.get("contacts") or []
+            yield from contacts
+            after = _next_after(page, contacts, after)
+            if after is None:
                 return
 
 
@@ -290,8 +300,9 @@ class AsyncCampaigns(_CampaignsBase[Async]):
         after: int | None = None
         while True:
             page = await self._send(_contacts_req(campaign_id, state, after, limit))
-            for contact in page.get("contacts") or []:
+            contacts = page.get("contacts") or []
+            for contact in contacts:
                 yield contact
-            after = page.get("next_after")
-            if not page.get("has_more") or after is None:
+            after = _next_after(page, contacts, after)
+            if after is None:
                 return
