@@ -253,11 +253,22 @@ async fn a_campaign_runs_within_its_concurrency_pauses_resumes_and_cancels() {
     for (state, n) in &by_state {
         assert_eq!(done["counts"][state], *n, "{state}: {done}");
     }
+    // Every call dialed ended its contact completed or failed; a call recorded but not
+    // yet dialed when the campaign was canceled is canceled, and so is its contact.
+    let dialed = calls.iter().filter(|c| c["status"] != "canceled").count() as i64;
     assert_eq!(
-        calls.len() as i64,
+        dialed,
         by_state.get("completed").copied().unwrap_or(0)
             + by_state.get("failed").copied().unwrap_or(0)
     );
+    for call in calls.iter().filter(|c| c["status"] == "canceled") {
+        let contact = contacts
+            .iter()
+            .find(|k| k["call_ids"][0] == call["id"])
+            .unwrap_or_else(|| panic!("the contact of {call}"));
+        assert_eq!(contact["state"], "canceled", "{contact}");
+        assert!(call["conversation_id"].is_null(), "{call}");
+    }
     // The variables reached the call.
     let (_, detail) = server
         .get(
