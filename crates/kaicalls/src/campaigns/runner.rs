@@ -496,8 +496,9 @@ async fn finish_or_continue(
     } else {
         Timestamp(next_at.unwrap_or(live_check.micros()))
     };
+    // The end instant wakes it too (once: past it, live calls are waited for).
     let at = match c.ends_at {
-        Some(end) if end < at => end,
+        Some(end) if end > now && end < at => end,
         _ => at,
     };
     enqueue_tick(tx, &c.id, at, now).await?;

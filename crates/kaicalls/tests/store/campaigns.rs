@@ -197,7 +197,12 @@ async fn launch(rig: &Rig, campaign: &Campaign, phones: &[String]) {
 /// Runs the worker, jumping the clock to the next due job whenever nothing is due,
 /// until the campaign has finished.
 async fn run_to_end(rig: &Rig, campaign_id: &str, backend: &str) {
-    for round in 0..200_000 {
+    run_within(rig, campaign_id, backend, 200_000).await
+}
+
+/// [`run_to_end`] in at most `rounds` worker steps.
+async fn run_within(rig: &Rig, campaign_id: &str, backend: &str, rounds: usize) {
+    for round in 0..rounds {
         let ran = rig.worker.run_once().await.unwrap();
         if std::env::var("KC_DEBUG").is_ok() && round % 500 == 0 {
             let jobs: Vec<(String, i64, i64)> = sqlx::query_as(
@@ -490,5 +495,56 @@ async fn a_thousand_contact_campaign_stays_inside_the_rules_on_an_injected_clock
         let (counts, _, reasons) = campaigns::counts(&rig.store, &second.id).await.unwrap();
         assert_eq!(counts.skipped, opted.len() as i64);
         assert_eq!(reasons["dnc"], opted.len() as i64);
+    }
+}
+
+#[tokio::test]
+async fn at_its_end_instant_pending_contacts_expire_and_live_calls_finish() {
+    // 06:00 UTC: 20:00 in Honolulu (open until 21:00), 01:00 in New York (closed).
+    let start = Timestamp(
+        Utc.with_ymd_and_hms(2026, 12, 7, 6, 0, 0)
+            .unwrap()
+            .timestamp_micros(),
+    );
+    for (backend, store, _dir) in backends().await {
+        let rig = rig(store, &format!("expiry-{backend}@x.test"), start).await;
+        let now = rig.clock.now();
+        // Ends in 5 minutes: the first call never hangs up (the engine ends it at its
+        // 600 s max_duration), the second waits for a slot, New York for 08:00.
+        let mut campaign =
+            new_campaign(&rig.f, "Short", now, Timestamp(now.micros() + 300_000_000));
+        campaign.max_concurrency = 1;
+        campaign.require_consent = None;
+        let phones = ["+18082000006", "+18082001111", "+12122001111"].map(String::from);
+        launch(&rig, &campaign, &phones).await;
+        // Waiting out a live call past the end takes a step a second, not a busy loop.
+        run_within(&rig, &campaign.id, backend, 5_000).await;
+        let contacts = campaigns::list_contacts(
+            &rig.store,
+            &campaigns::ContactFilter {
+                campaign_id: &campaign.id,
+                state: None,
+                after_seq: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+        let states: Vec<(&str, ContactState)> =
+            contacts.iter().map(|c| (c.to.as_str(), c.state)).collect();
+        assert_eq!(
+            states,
+            vec![
+                ("+18082000006", ContactState::Completed),
+                ("+18082001111", ContactState::Expired),
+                ("+12122001111", ContactState::Expired),
+            ],
+            "{backend}"
+        );
+        assert_eq!(
+            campaign_calls(&rig.store, &campaign.id).await.len(),
+            1,
+            "{backend}"
+        );
     }
 }
