@@ -565,8 +565,7 @@ async fn add(
     // Rows a concurrent append added first are present, not added.
     result.already_present += fresh_count - added;
     result.added = added;
-    let (keys, _, _) = super::known(&app.store, &campaign.id).await?;
-    result.total = keys.len() as i64;
+    result.total = (keys.len() as u64 + added) as i64;
     Ok(result)
 }
 

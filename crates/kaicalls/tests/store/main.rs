@@ -91,7 +91,7 @@ async fn fixture(store: &Store, clock: &SystemClock, email: &str) -> Fixture {
 }
 
 fn new_call(f: &Fixture, mode: Mode, created_at: Timestamp) -> Call {
-    Call {
+    Call::queued(kaicalls::calls::QueuedCall {
         id: uuid::Uuid::new_v4().to_string(),
         business_id: f.agent.business_id.clone(),
         agent_id: f.agent.id.clone(),
@@ -99,8 +99,6 @@ fn new_call(f: &Fixture, mode: Mode, created_at: Timestamp) -> Call {
         lead_id: None,
         key_id: None,
         mode,
-        status: CallStatus::Queued,
-        direction: "outbound".into(),
         to: "+15125551234".into(),
         from: None,
         name: None,
@@ -112,31 +110,11 @@ fn new_call(f: &Fixture, mode: Mode, created_at: Timestamp) -> Call {
         metadata: None,
         variables: json!({}),
         provider: "simulator".into(),
-        conversation_id: None,
-        control_url: None,
-        ended_reason: None,
-        provider_ended_reason: None,
-        error: None,
-        duration: None,
-        summary: None,
-        transcript: None,
-        recording_source: None,
-        recording_url: None,
-        recording_key: None,
-        quality_dimensions: None,
-        outcome: None,
-        opt_out: false,
-        answered_by: None,
-        voicemail_left: false,
-        campaign_id: None,
         compliance: None,
-        cost_cents: None,
         scheduled_at: None,
-        started_at: None,
-        ended_at: None,
         created_at,
-        updated_at: created_at,
-    }
+        campaign_id: None,
+    })
 }
 
 async fn insert_call(store: &Store, call: &Call) {
