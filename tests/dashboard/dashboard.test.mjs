@@ -309,6 +309,26 @@ test('the dashboard, from sign-up to sign-out', { timeout: 240000 }, async (t) =
   await page.getByRole('status').filter({ hasText: 'Canceled' }).waitFor();
   assert.match(await page.locator('#campaign-h').textContent(), /canceled/);
 
+  // Inbound: staff alert settings, a sandbox caller who leaves a voicemail (the
+  // call's page opens), the voicemail with a player, the calls list by direction.
+  await page.getByRole('link', { name: 'Inbound' }).click();
+  await page.getByLabel('Email recipients (comma separated)').fill('intake@smithlaw.test, front@smithlaw.test');
+  await page.getByRole('button', { name: 'Save alert settings' }).click();
+  await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+  assert.equal(await page.getByLabel('Email recipients (comma separated)').inputValue(), 'intake@smithlaw.test, front@smithlaw.test');
+  await page.getByLabel('Caller').selectOption('+15005550102');
+  await page.getByRole('button', { name: 'Ring' }).click();
+  await page.waitForURL(/\/dashboard\/calls\/[0-9a-f-]+$/);
+  await page.getByText('completed', { exact: false }).first().waitFor({ timeout: 30000 });
+  await page.getByRole('link', { name: 'Inbound' }).click();
+  await page.locator('ul.voicemails blockquote', { hasText: 'car accident' }).waitFor({ timeout: 30000 });
+  assert.equal(await page.locator('ul.voicemails audio').count(), 1);
+  assert.match(await page.locator('#inbound-calls tbody').textContent(), /\+15005550102/);
+  assert.match(await page.locator('#staff-alerts tbody').textContent(), /voicemail.*intake@smithlaw\.test/s);
+  await look('inbound');
+  await page.goto(`${server.url}/dashboard/calls?direction=inbound`);
+  assert.match(await page.locator('#calls tbody').textContent(), /inbound.*\+15005550102/s);
+
   // Revoke the key; the API refuses it at once.
   await page.goto(`${server.url}/dashboard/keys`);
   page.once('dialog', (d) => d.accept());

@@ -443,6 +443,36 @@ impl KaiCalls {
         )
         .await
     }
+    /// Rings one of your numbers as a simulated caller (test keys): the agent answers
+    /// and the scripted conversation plays (`POST /api/v1/sandbox/inbound-calls`).
+    pub async fn sandbox_ring(&self, to: &str, from: &str) -> Result<Call> {
+        let body = serde_json::json!({ "to": to, "from": from });
+        let value = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/sandbox/inbound-calls",
+                &body,
+            )
+            .await?;
+        Self::parse(value)
+    }
+    /// Voicemails callers left, newest first (`business_id`, `after`, `limit`).
+    pub async fn list_voicemails(&self, filters: &[(&str, String)]) -> Result<Value> {
+        self.get("/api/v1/voicemails", filters).await
+    }
+    /// The staff alert settings of a business (`business_id` when the key has several).
+    pub async fn staff_alert_settings(&self, filters: &[(&str, String)]) -> Result<Value> {
+        self.get("/api/v1/staff-alerts/settings", filters).await
+    }
+    /// Changes the staff alert settings (`emails`, `webhook_url`, `events`, `enabled`).
+    pub async fn update_staff_alert_settings(&self, fields: &Value) -> Result<Value> {
+        self.send(
+            reqwest::Method::PATCH,
+            "/api/v1/staff-alerts/settings",
+            fields,
+        )
+        .await
+    }
     /// A campaign's contacts (`state`, `after`, `limit`).
     pub async fn campaign_contacts(&self, id: &str, filters: &[(&str, String)]) -> Result<Value> {
         let mut query = vec![("id", id.to_string())];

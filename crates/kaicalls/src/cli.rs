@@ -81,6 +81,39 @@ pub enum CallsCommand {
 }
 
 #[derive(Subcommand)]
+pub enum SandboxCommand {
+    /// Ring one of your numbers as a simulated caller (test keys): the agent answers
+    /// and a scripted conversation plays. Magic callers: +15005550100 hangs up at once,
+    /// +15005550101 asks for a person (transfer), +15005550102 leaves a voicemail,
+    /// +15005550103 asks not to be called again, +15005550104 asks for a callback; any
+    /// other number is an intake conversation.
+    Ring {
+        /// One of your numbers (E.164).
+        #[arg(long)]
+        to: String,
+        /// The caller (E.164).
+        #[arg(long)]
+        from: String,
+        /// Wait for the call to end and show it.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum VoicemailsCommand {
+    /// List the voicemails callers left, newest first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum AgentsCommand {
     /// List agents.
     List {
@@ -432,6 +465,68 @@ fn show_campaign(c: &serde_json::Value, json: bool) {
     if let Some(reasons) = c["skip_reasons"].as_object().filter(|r| !r.is_empty()) {
         let list: Vec<String> = reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
         println!("skipped because: {}", list.join(", "));
+    }
+}
+
+pub async fn sandbox(command: SandboxCommand) -> i32 {
+    let SandboxCommand::Ring {
+        to,
+        from,
+        wait,
+        client: c,
+    } = command;
+    let kai = client(&c);
+    let call = match kai.sandbox_ring(&to, &from).await {
+        Ok(call) => call,
+        Err(err) => return fail(err),
+    };
+    let call = if wait {
+        match kai.wait_call(&call.id, Duration::from_secs(3600)).await {
+            Ok(done) => done,
+            Err(err) => return fail(err),
+        }
+    } else {
+        call
+    };
+    if c.json {
+        print_json(&call);
+    } else if wait {
+        show_call(&call);
+        if let Some(dest) = call
+            .extra
+            .get("transfer_destination")
+            .and_then(|d| d.as_str())
+        {
+            println!("transferred {dest}");
+        }
+    } else {
+        println!("{}", call_line(&call));
+    }
+    0
+}
+
+pub async fn voicemails(command: VoicemailsCommand) -> i32 {
+    let VoicemailsCommand::List { limit, client: c } = command;
+    match client(&c)
+        .list_voicemails(&[("limit", limit.to_string())])
+        .await
+    {
+        Ok(page) if c.json => {
+            print_json(&page["voicemails"]);
+            0
+        }
+        Ok(page) => {
+            for vm in page["voicemails"].as_array().into_iter().flatten() {
+                println!(
+                    "{}  {:<16}  {}",
+                    vm["created_at"].as_str().unwrap_or(""),
+                    vm["caller"].as_str().unwrap_or(""),
+                    vm["transcript"].as_str().unwrap_or("")
+                );
+            }
+            0
+        }
+        Err(err) => fail(err),
     }
 }
 

@@ -86,6 +86,33 @@ pub struct ServeArgs {
     )]
     pub allow_private_webhooks: bool,
 
+    /// The SMTP server staff alert emails leave through (none: email alerts fail,
+    /// recorded as such; webhook alerts still go).
+    #[arg(long, env = "KAICALLS_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+
+    #[arg(long, env = "KAICALLS_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+
+    #[arg(long, env = "KAICALLS_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+
+    #[arg(long, env = "KAICALLS_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+
+    /// `starttls` (required before credentials), `tls` (implicit, port 465) or `none`
+    /// (a local relay).
+    #[arg(long, env = "KAICALLS_SMTP_TLS", default_value = "starttls")]
+    pub smtp_tls: String,
+
+    /// The sender of staff alert emails.
+    #[arg(
+        long,
+        env = "KAICALLS_SMTP_FROM",
+        default_value = "KaiCalls <alerts@kaicalls.localhost>"
+    )]
+    pub smtp_from: String,
+
     /// Seconds a client has to send a request's headers (then the connection closes).
     #[arg(long, env = "KAICALLS_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
     pub header_timeout_secs: f64,
@@ -234,6 +261,20 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// How staff alert emails leave, when configured.
+    pub fn smtp(&self) -> Option<crate::alerts::SmtpConfig> {
+        self.smtp_host
+            .as_ref()
+            .map(|host| crate::alerts::SmtpConfig {
+                host: host.clone(),
+                port: self.smtp_port,
+                username: self.smtp_username.clone(),
+                password: self.smtp_password.clone(),
+                tls: self.smtp_tls.trim().to_ascii_lowercase(),
+                from: self.smtp_from.clone(),
+            })
+    }
+
     pub fn connection_limits(&self) -> anyhow::Result<crate::http::serve::ConnectionLimits> {
         let secs = |name: &str, v: f64| {
             anyhow::ensure!(

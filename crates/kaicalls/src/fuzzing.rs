@@ -412,6 +412,9 @@ pub fn vapi_message(data: &[u8]) {
             assert_eq!(message["type"], "end-of-call-report");
             check_ended(ended);
         }
+        Some(ProviderEvent::Tool { .. }) => {
+            panic!("a server message is never a scripted tool step")
+        }
     }
     check_ended(&vapi::ended_event(message));
     check_ended(&vapi::ended_event(&body));

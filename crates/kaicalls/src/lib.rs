@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod agents;
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod calls;
@@ -18,6 +19,7 @@ pub mod fault;
 pub mod fuzzing;
 pub mod http;
 pub mod ids;
+pub mod inbound;
 pub mod jobs;
 pub mod keys;
 pub mod leads;

@@ -38,6 +38,12 @@ enum Command {
     /// Create, list, show, pause, resume or cancel campaigns (client).
     #[command(subcommand)]
     Campaigns(cli::CampaignsCommand),
+    /// The sandbox: ring one of your numbers as a simulated caller (client, test keys).
+    #[command(subcommand)]
+    Sandbox(cli::SandboxCommand),
+    /// List the voicemails callers left (client).
+    #[command(subcommand)]
+    Voicemails(cli::VoicemailsCommand),
     /// Follow the live event stream, or forward it to a local URL (client).
     #[command(subcommand)]
     Events(cli::EventsCommand),
@@ -123,6 +129,8 @@ async fn main() {
         Command::Agents(command) => std::process::exit(cli::agents(command).await),
         Command::Campaigns(command) => std::process::exit(cli::campaigns(command).await),
         Command::Events(command) => std::process::exit(cli::events(command).await),
+        Command::Sandbox(command) => std::process::exit(cli::sandbox(command).await),
+        Command::Voicemails(command) => std::process::exit(cli::voicemails(command).await),
         command => Cli { command },
     };
     tracing_subscriber::fmt()
@@ -147,6 +155,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Calls(_)
         | Command::Agents(_)
         | Command::Campaigns(_)
+        | Command::Sandbox(_)
+        | Command::Voicemails(_)
         | Command::Events(_) => Ok(()),
         Command::Openapi => {
             use std::io::Write;

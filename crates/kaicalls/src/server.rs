@@ -90,7 +90,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(analyzer_url = %url, model = %args.analyzer_model, "calls are analyzed by a chat-completions model");
         engine = engine.with_chat_analyzer(Arc::new(chat));
     }
-    let engine = Arc::new(engine);
+    if let Some(smtp) = &args.smtp_host {
+        tracing::info!(host = %smtp, port = args.smtp_port, tls = %args.smtp_tls, "staff alert emails go through SMTP");
+    }
+    let notifier = crate::alerts::Notifier::new(args.smtp(), args.allow_private_webhooks)?;
+    let engine = Arc::new(engine.with_alerts(Arc::new(notifier)));
     let state = AppState {
         store: store.clone(),
         clock: clock.clone(),

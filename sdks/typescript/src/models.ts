@@ -24,6 +24,26 @@ export interface Agent {
    * (default: a short call-back request).
    */
   voicemail_message: string | null;
+  /** The system prompt of calls this agent answers (default: `system_prompt`). */
+  inbound_prompt: string | null;
+  /** The system prompt of calls this agent places (default: `system_prompt`). */
+  outbound_prompt: string | null;
+  /**
+   * What the agent says when it answers, with the call's variables as `{{name}}`,
+   * `{{business_name}}`, … (default: "Thank you for calling {{business_name}}…").
+   */
+  inbound_greeting: string | null;
+  /** When the business answers; `null`: always open. */
+  business_hours: BusinessHours | null;
+  /**
+   * Out of hours: `take_message` (the default: the caller leaves a voicemail) or `transfer` (to a
+   * destination whose rule takes calls then).
+   */
+  after_hours_action: string;
+  /** Where `transfer_to_human` hands a caller, the first whose rule matches. */
+  transfer_destinations: TransferDestination[];
+  /** There is somewhere to transfer to. */
+  transfer_enabled: boolean;
   created_at: string;
   updated_at: string;
   /** The number assigned to this agent (the caller id of its outbound calls). */
@@ -37,6 +57,30 @@ export interface AgentList {
 
 /** `GET /api/v1/agents`: one agent with `?id=`, else all of them. */
 export type AgentOrList = Agent | AgentList;
+
+/** A page of alerts, newest first. */
+export interface AlertList {
+  alerts: StaffAlert[];
+  has_more: boolean;
+}
+
+/** A business's alert settings (`GET /api/v1/staff-alerts/settings`). */
+export interface AlertSettings {
+  business_id: string;
+  /** Alerts are sent at all. */
+  enabled: boolean;
+  /** Staff addresses that get an email per alert. */
+  emails: string[];
+  /**
+   * A URL that gets a signed POST per alert (`webhook-id`, `webhook-timestamp`, `webhook-signature`
+   * with the business's webhook secret).
+   */
+  webhook_url: string | null;
+  /** Which events alert: of `new_lead`, `callback_requested`, `follow_up`, `voicemail`. */
+  events: string[];
+  /** `null` until first saved. */
+  updated_at: string | null;
+}
 
 export interface Analytics {
   /** The window, in days back from now. */
@@ -75,6 +119,18 @@ export interface BusinessBalance {
   subscription_status: string;
 }
 
+/** When the business answers: local opening and closing times on some days. */
+export interface BusinessHours {
+  /** IANA time zone (`null`: the business's). */
+  timezone: string | null;
+  /** The days open, of `mon` … `sun`. */
+  days: string[];
+  /** Local opening time, `HH:MM`. */
+  open: string;
+  /** Local closing time, `HH:MM`. */
+  close: string;
+}
+
 /** The secret that signs a business's per-call webhooks. */
 export interface BusinessSecret {
   business_id: string;
@@ -89,7 +145,7 @@ export interface Call {
   /** The provider's id for the conversation, once dialed. */
   conversation_id: string | null;
   status: CallStatus;
-  /** `outbound` (calls KaiCalls places). */
+  /** `outbound` (calls KaiCalls places) or `inbound` (calls its agents answer). */
   direction: string;
   /** Seconds, once ended. */
   duration: number | null;
@@ -97,8 +153,14 @@ export interface Call {
   agent_name: string | null;
   business_id: string;
   lead_id: string | null;
-  /** The number called (E.164). */
+  /**
+   * The number called (E.164): the customer's on an outbound call, ours on an inbound one.
+   */
   to: string;
+  /**
+   * The number calling (E.164): ours on an outbound call, the caller's on an inbound one.
+   */
+  from: string | null;
   name: string | null;
   summary: string | null;
   /** A signed, expiring link to the recording. */
@@ -120,6 +182,8 @@ export interface Call {
   voicemail_left: boolean;
   /** The campaign that placed the call (`/api/v1/campaigns`), if one did. */
   campaign_id: string | null;
+  /** Where the call was handed to a human (E.164), when it ended `transferred`. */
+  transfer_destination: string | null;
   ended_reason: EndedReason | null;
   /** The provider's own code, kept beside `ended_reason`. */
   provider_ended_reason: string | null;
@@ -142,7 +206,7 @@ export interface CallDetail {
   /** The provider's id for the conversation, once dialed. */
   conversation_id: string | null;
   status: CallStatus;
-  /** `outbound` (calls KaiCalls places). */
+  /** `outbound` (calls KaiCalls places) or `inbound` (calls its agents answer). */
   direction: string;
   /** Seconds, once ended. */
   duration: number | null;
@@ -150,8 +214,14 @@ export interface CallDetail {
   agent_name: string | null;
   business_id: string;
   lead_id: string | null;
-  /** The number called (E.164). */
+  /**
+   * The number called (E.164): the customer's on an outbound call, ours on an inbound one.
+   */
   to: string;
+  /**
+   * The number calling (E.164): ours on an outbound call, the caller's on an inbound one.
+   */
+  from: string | null;
   name: string | null;
   summary: string | null;
   /** A signed, expiring link to the recording. */
@@ -173,6 +243,8 @@ export interface CallDetail {
   voicemail_left: boolean;
   /** The campaign that placed the call (`/api/v1/campaigns`), if one did. */
   campaign_id: string | null;
+  /** Where the call was handed to a human (E.164), when it ended `transferred`. */
+  transfer_destination: string | null;
   ended_reason: EndedReason | null;
   /** The provider's own code, kept beside `ended_reason`. */
   provider_ended_reason: string | null;
@@ -184,8 +256,6 @@ export interface CallDetail {
   started_at: string | null;
   ended_at: string | null;
   created_at: string;
-  /** The caller id dialed from (E.164). */
-  from: string | null;
   context: string | null;
   first_message: string | null;
   /** Seconds after which the call is ended. */
@@ -489,16 +559,7 @@ export interface DncList {
   has_more: boolean;
 }
 
-export type EndedReason =
-  | 'customer_hangup'
-  | 'agent_hangup'
-  | 'voicemail'
-  | 'max_duration'
-  | 'ended_by_api'
-  | 'no_answer'
-  | 'busy'
-  | 'invalid_number'
-  | 'provider_error';
+export type EndedReason = 'customer_hangup' | 'agent_hangup' | 'voicemail' | 'max_duration' | 'ended_by_api' | 'no_answer' | 'busy' | 'invalid_number' | 'provider_error' | 'transferred';
 
 /** A durable event, as stored and as the API shows it. */
 export interface Event {
@@ -759,6 +820,30 @@ export interface SignedUp {
   password?: string | null;
 }
 
+/** One alert to one recipient, with its delivery outcome. */
+export interface StaffAlert {
+  id: string;
+  business_id: string;
+  /** The call that raised it. */
+  call_id: string | null;
+  /** `new_lead`, `callback_requested`, `follow_up` or `voicemail`. */
+  event: string;
+  /** `email` or `webhook`. */
+  channel: string;
+  /** The address or URL. */
+  recipient: string;
+  subject: string;
+  body: string;
+  /** `pending`, `delivered` or `failed`. */
+  status: string;
+  attempts: number;
+  /** The last failure, if any. */
+  error: string | null;
+  mode: Mode;
+  created_at: string;
+  delivered_at: string | null;
+}
+
 /** `{"success": true}`: the answer of deletions, revocations and logouts. */
 export interface Success {
   success: boolean;
@@ -771,11 +856,17 @@ export interface TestSent {
   delivery_id: string;
 }
 
-/** A status change on a call's timeline. */
+/** An entry of a call's timeline: a status change, or what happened during the call. */
 export interface TimelineEntry {
-  /** `call.<status>`. */
+  /**
+   * `call.<status>` for a status change; `tool.<name>` for a tool the agent used
+   * (`tool.lookup_lead`, `tool.schedule_callback`, …); `call.transferred`.
+   */
   type: string;
+  /** The call's status at that moment. */
   status: CallStatus;
+  /** For a tool: its arguments and result; for a transfer: the destination. */
+  data?: unknown;
   created_at: string;
 }
 
@@ -795,6 +886,18 @@ export interface Transcript {
 export interface TranscriptList {
   transcripts: Transcript[];
   has_more: boolean;
+}
+
+/** Where a caller can be handed to a human, and when. */
+export interface TransferDestination {
+  /** E.164. */
+  number: string;
+  /** Who answers there ("Front desk"). */
+  name: string | null;
+  /** Only for callers whose reason mentions one of these words (any reason when empty). */
+  reasons: string[];
+  /** `always` or `business_hours` (only while open). */
+  when: string;
 }
 
 export interface Turn {
@@ -817,6 +920,31 @@ export interface UsageRow {
   call_id: string | null;
   cost_cents: number;
   created_at: string;
+}
+
+/** A voicemail, as the API shows it. */
+export interface Voicemail {
+  id: string;
+  business_id: string;
+  call_id: string;
+  lead_id: string | null;
+  /** Who called (E.164). */
+  caller: string;
+  /** What the caller said. */
+  transcript: string;
+  summary: string | null;
+  /** Seconds. */
+  duration: number | null;
+  /** A signed, expiring link to the call's recording (WAV). */
+  recording_url: string | null;
+  mode: Mode;
+  created_at: string;
+}
+
+/** A page of voicemails, newest first. */
+export interface VoicemailList {
+  voicemails: Voicemail[];
+  has_more: boolean;
 }
 
 /** A webhook subscription as the API shows it. */

@@ -239,13 +239,24 @@ async def test_the_other_tools(server: KaiCallsServer, tenant: Tenant) -> None:
         usage = await call_ok(client, "get_usage", {"limit": 5})
         assert isinstance(usage["usage"], list) and 1 <= len(usage["usage"]) <= 5, usage
 
-        # A call that reaches voicemail shows in list_voicemails and the analytics.
+        # A caller who leaves a message (the sandbox's +15005550102) shows in
+        # list_voicemails with what they said; an outbound call that reached a
+        # machine shows in the analytics.
+        rung = tenant.rest(
+            "POST",
+            "/api/v1/sandbox/inbound-calls",
+            json={"to": tenant.raw["phone_number"], "from": "+15005550102"},
+        )
+        assert rung.status_code == 201, rung.text
+        left = await wait_until_done(client, rung.json()["id"])
+        assert left["call"]["status"] == "completed", left
+        voicemails = await call_ok(client, "list_voicemails")
+        assert rung.json()["id"] in [v["call_id"] for v in voicemails["voicemails"]], voicemails
+        assert "car accident" in voicemails["voicemails"][0]["transcript"], voicemails
+        assert voicemails["count"] == len(voicemails["voicemails"]), voicemails
         made = await call_ok(client, "make_call", {"agent_id": tenant.agent_id, "to": "+15005550004"})
         done = await wait_until_done(client, made["call"]["id"])
         assert done["call"]["status"] == "completed" and done["call"]["outcome"] == "voicemail", done
-        voicemails = await call_ok(client, "list_voicemails")
-        assert made["call"]["id"] in [v["call_id"] for v in voicemails["voicemails"]], voicemails
-        assert voicemails["count"] == len(voicemails["voicemails"]), voicemails
         analytics = await call_ok(client, "get_analytics", {"days": 7})
         assert analytics["days"] == 7 and analytics["calls_total"] >= 1, analytics
         assert sum(analytics["calls_by_status"].values()) == analytics["calls_total"], analytics
@@ -1084,3 +1095,32 @@ async def test_request_without_accept_header(server: KaiCallsServer, tenant: Ten
     assert r.status_code == 200, f"{r.status_code} {r.text[:300]}"
     msg, _ = parse_rpc_response(r, 2)
     assert msg["result"]["structuredContent"]["agents"][0]["id"] == tenant.agent_id, msg
+
+
+async def test_configure_staff_alerts(server: KaiCallsServer, tenant: Tenant) -> None:
+    """configure_staff_alerts: a dry run saves nothing; a real one is what the REST
+    API then reads; a bad address is a business error naming its parameter."""
+    async with http_mcp_client(server.mcp_url, headers=bearer(tenant.test_key)) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert "configure_staff_alerts" in names, sorted(names)
+        dry = await call_ok(
+            client,
+            "configure_staff_alerts",
+            {"notification_email": "intake@mcp.test", "escalation_rules": ["voicemail"], "dry_run": True},
+        )
+        assert dry["dry_run"] is True and dry["settings"]["emails"] == ["intake@mcp.test"], dry
+        before = tenant.rest("GET", "/api/v1/staff-alerts/settings").json()
+        assert before["emails"] == [], before
+        saved = await call_ok(
+            client,
+            "configure_staff_alerts",
+            {"emails": ["intake@mcp.test"], "events": ["new_lead", "voicemail"]},
+        )
+        assert saved["dry_run"] is False, saved
+        after = tenant.rest("GET", "/api/v1/staff-alerts/settings").json()
+        assert after["emails"] == ["intake@mcp.test"] and after["events"] == ["new_lead", "voicemail"], after
+        assert_business_error(
+            await client.call_tool("configure_staff_alerts", {"emails": ["not-an-address"]}),
+            "invalid_request",
+            "emails",
+        )

@@ -12,6 +12,9 @@ use crate::auth::extract::{AgentsRead, AgentsWrite, Auth};
 use crate::calls;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::{Json, Query};
+use crate::inbound::hours::{
+    BusinessHoursInput, TransferDestination, TransferDestinationInput, AFTER_HOURS,
+};
 
 #[derive(Deserialize)]
 pub struct AgentQuery {
@@ -65,6 +68,24 @@ pub struct AgentFields {
     /// The message to leave (at most 1,000 characters; `{{name}}` and the other call
     /// variables are filled in). Empty: the default call-back request.
     voicemail_message: Option<String>,
+    /// The system prompt when answering (at most 20,000 characters).
+    inbound_prompt: Option<String>,
+    /// The system prompt when calling out (at most 20,000 characters).
+    outbound_prompt: Option<String>,
+    /// The greeting when answering; `{{name}}` and the other variables are filled in.
+    inbound_greeting: Option<String>,
+    /// The published clients' name for the outbound greeting (`first_message`).
+    outbound_first_message: Option<String>,
+    /// When the business answers; `{}` for every weekday 09:00–17:00, `null` leaves it.
+    business_hours: Option<BusinessHoursInput>,
+    /// `take_message` or `transfer`.
+    after_hours_action: Option<String>,
+    /// Where to transfer, in order of preference (replaces the list).
+    transfer_destinations: Option<Vec<TransferDestinationInput>>,
+    /// `false` removes every destination.
+    transfer_enabled: Option<bool>,
+    /// One destination, always: the published clients' shorthand.
+    transfer_phone_number: Option<String>,
 }
 
 fn object(param: &str, value: Option<Value>) -> ApiResult<Option<Value>> {
@@ -93,7 +114,80 @@ impl AgentFields {
         if let Some(prompt) = self.system_prompt {
             agent.system_prompt = Some(prompt);
         }
-        if let Some(greeting) = self.first_message.or(self.outbound_greeting) {
+        let prompt = |param: &str, v: Option<String>| -> ApiResult<Option<Option<String>>> {
+            match v {
+                Some(p) if p.chars().count() > 20_000 => Err(ApiError::invalid(
+                    param,
+                    format!("{param} must be at most 20000 characters"),
+                )),
+                Some(p) => Ok(Some(Some(p).filter(|p| !p.trim().is_empty()))),
+                None => Ok(None),
+            }
+        };
+        if let Some(p) = prompt("inbound_prompt", self.inbound_prompt)? {
+            agent.inbound_prompt = p;
+        }
+        if let Some(p) = prompt("outbound_prompt", self.outbound_prompt)? {
+            agent.outbound_prompt = p;
+        }
+        if let Some(p) = prompt("inbound_greeting", self.inbound_greeting)? {
+            agent.inbound_greeting = p;
+        }
+        if let Some(hours) = self.business_hours {
+            agent.business_hours = Some(hours.validate()?);
+        }
+        if let Some(action) = self.after_hours_action {
+            let action = action.trim().to_ascii_lowercase();
+            if !AFTER_HOURS.contains(&action.as_str()) {
+                return Err(ApiError::invalid(
+                    "after_hours_action",
+                    "after_hours_action must be take_message or transfer",
+                ));
+            }
+            agent.after_hours_action = action;
+        }
+        if let Some(list) = self.transfer_destinations {
+            if list.len() > 10 {
+                return Err(ApiError::invalid(
+                    "transfer_destinations",
+                    "at most 10 transfer destinations",
+                ));
+            }
+            agent.transfer_destinations = list
+                .into_iter()
+                .map(TransferDestinationInput::validate)
+                .collect::<ApiResult<_>>()?;
+        }
+        if let Some(number) = self.transfer_phone_number.filter(|n| !n.trim().is_empty()) {
+            let one = TransferDestination {
+                number,
+                name: None,
+                reasons: vec![],
+                when: "always".into(),
+            };
+            agent.transfer_destinations = vec![one.validate().map_err(|_| {
+                ApiError::invalid(
+                    "transfer_phone_number",
+                    "transfer_phone_number must be an E.164 number",
+                )
+            })?];
+        }
+        match self.transfer_enabled {
+            Some(false) => agent.transfer_destinations.clear(),
+            Some(true) if agent.transfer_destinations.is_empty() => {
+                return Err(ApiError::invalid(
+                    "transfer_enabled",
+                    "transfer_enabled needs transfer_phone_number or transfer_destinations",
+                ))
+            }
+            _ => {}
+        }
+        agent.transfer_enabled = !agent.transfer_destinations.is_empty();
+        if let Some(greeting) = self
+            .first_message
+            .or(self.outbound_greeting)
+            .or(self.outbound_first_message)
+        {
             agent.first_message = Some(greeting);
         }
         if let Some(v) = object("voice", self.voice)? {

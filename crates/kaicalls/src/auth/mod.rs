@@ -31,6 +31,19 @@ impl Tenant {
     pub fn owns(&self, business_id: &str) -> bool {
         self.business_ids.iter().any(|b| b == business_id)
     }
+
+    /// The businesses a list reads: the one asked for (404 when not the tenant's),
+    /// else all of the tenant's.
+    pub fn narrowed_to(
+        &self,
+        requested: Option<&str>,
+    ) -> Result<Vec<String>, crate::error::ApiError> {
+        match requested.map(str::trim).filter(|b| !b.is_empty()) {
+            Some(b) if self.owns(b) => Ok(vec![b.to_string()]),
+            Some(_) => Err(crate::error::ApiError::not_found("Business")),
+            None => Ok(self.business_ids.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -657,7 +657,10 @@ async fn dial_and_record(
     let provider = engine.provider_for(call.mode);
     // 2. Dial.
     let mut request = super::engine::dial_request(&call);
-    request.system_prompt = agent.system_prompt.clone();
+    request.system_prompt = agent
+        .outbound_prompt
+        .clone()
+        .or_else(|| agent.system_prompt.clone());
     request.vapi_assistant_id = agent.vapi_assistant_id.clone();
     request.vapi_phone_number_id = agent.vapi_phone_number_id.clone();
     request.leave_voicemail = agent.voicemail_action != "hang_up";

@@ -37,6 +37,8 @@ pub struct Engine {
     reconcile_grace_secs: f64,
     /// The concurrency caps campaigns are held to besides their own.
     campaign_limits: crate::campaigns::runner::Limits,
+    /// Staff alerts' sender.
+    alerts: Arc<crate::alerts::Notifier>,
 }
 
 /// How a call ends: the reason and whatever the provider reported.
@@ -64,6 +66,10 @@ impl Engine {
             chat: None,
             reconcile_grace_secs: 60.0,
             campaign_limits: Default::default(),
+            alerts: Arc::new(
+                crate::alerts::Notifier::new(None, false)
+                    .expect("an HTTP client without TLS roots"),
+            ),
         }
     }
 
@@ -92,6 +98,20 @@ impl Engine {
 
     pub fn vapi(&self) -> Option<&Vapi> {
         self.vapi.as_deref()
+    }
+
+    pub fn vapi_shared(&self) -> Option<Arc<Vapi>> {
+        self.vapi.clone()
+    }
+
+    /// Sends staff alerts (`alerts::Notifier`: SMTP and webhooks).
+    pub fn with_alerts(mut self, notifier: Arc<crate::alerts::Notifier>) -> Engine {
+        self.alerts = notifier;
+        self
+    }
+
+    pub fn alerts(&self) -> &crate::alerts::Notifier {
+        &self.alerts
     }
 
     pub fn store(&self) -> &Store {
@@ -128,6 +148,10 @@ impl Engine {
         if job.kind == Some(Kind::CampaignTick) {
             return crate::campaigns::runner::tick(self, job).await;
         }
+        if job.kind == Some(Kind::StaffAlert) {
+            let now = self.clock.now();
+            return crate::alerts::deliver(&self.store, &self.alerts, job, now).await;
+        }
         let mut conn = self.store.reader().acquire().await?;
         let call = repo::get_by_id(&mut conn, &job.subject_id).await?;
         drop(conn);
@@ -147,6 +171,15 @@ impl Engine {
             Some(Kind::ProviderEvent) => {
                 let event: ProviderEvent = serde_json::from_value(job.payload["event"].clone())
                     .context("malformed provider event payload")?;
+                if let ProviderEvent::Tool { name, arguments } = &event {
+                    // A scripted caller's tool call (the sandbox's inbound calls).
+                    if !call.status.is_terminal() {
+                        crate::inbound::tools::run(self, &call, name, arguments, Some(&job.id))
+                            .await?;
+                        return Ok(());
+                    }
+                    return self.discard(job, "the call already ended").await;
+                }
                 (self.apply_event(&call, event, now).await, false)
             }
             Some(Kind::MaxDuration) if call.status == CallStatus::InProgress => {
@@ -249,6 +282,7 @@ impl Engine {
         now: Timestamp,
     ) -> Option<Call> {
         match event {
+            ProviderEvent::Tool { .. } => None,
             ProviderEvent::Ringing => transition(call, CallStatus::Ringing, now),
             ProviderEvent::Answered => {
                 transition(call, CallStatus::InProgress, now).map(|mut c| {
@@ -419,10 +453,11 @@ impl Engine {
             usage::set_call_cost(tx, &next.id, next.cost_cents.unwrap_or(0)).await?;
             if next.opt_out && !current.opt_out {
                 // The customer asked for no more calls: listed as the call ends, with
-                // its `dnc.added` event, in the same transaction.
+                // its `dnc.added` event, in the same transaction (on an inbound call,
+                // the caller's number).
                 let new = crate::compliance::NewDnc {
                     business_id: &next.business_id,
-                    phone: &next.to,
+                    phone: next.customer_number(),
                     source: "call",
                     reason: Some("The customer asked not to be called again"),
                     call_id: Some(&next.id),
@@ -433,6 +468,7 @@ impl Engine {
                 jobs::enqueue(tx, Kind::CopyRecording, &next.id, &json!({}), now, now).await?;
             }
             crate::campaigns::runner::on_call_ended(tx, next, now).await?;
+            crate::inbound::on_call_ended(tx, next, now).await?;
         }
         Ok(true)
     }

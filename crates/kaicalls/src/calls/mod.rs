@@ -100,6 +100,13 @@ pub struct Call {
     pub updated_at: Timestamp,
     /// The campaign that placed it, if one did.
     pub campaign_id: Option<String>,
+    /// How an inbound call was taken: `conversation`, or `message` (out of hours: the
+    /// caller leaves a voicemail).
+    pub handling: Option<String>,
+    /// The inbound call created its lead (an unknown caller).
+    pub lead_created: bool,
+    /// Where the call was handed to a human (E.164), once transferred.
+    pub transfer_destination: Option<String>,
 }
 
 /// What the creator of a call decides (an API request, a campaign); everything the
@@ -177,7 +184,22 @@ impl Call {
             created_at: q.created_at,
             updated_at: q.created_at,
             campaign_id: q.campaign_id,
+            handling: None,
+            lead_created: false,
+            transfer_destination: None,
         }
+    }
+
+    /// The other party's number: whom we called, or who called us.
+    pub fn customer_number(&self) -> &str {
+        match (self.direction.as_str(), &self.from) {
+            ("inbound", Some(from)) => from,
+            _ => &self.to,
+        }
+    }
+
+    pub fn is_inbound(&self) -> bool {
+        self.direction == "inbound"
     }
 }
 
@@ -185,6 +207,9 @@ impl Call {
 #[derive(Debug, Clone)]
 pub struct CallEvent {
     pub status: CallStatus,
+    /// `None` for a status change; else what happened (`tool.lookup_lead`, `call.transferred`).
+    pub kind: Option<String>,
+    pub data: Option<Value>,
     pub created_at: Timestamp,
 }
 
@@ -196,7 +221,7 @@ pub struct CallSummary {
     /// The provider's id for the conversation, once dialed.
     pub conversation_id: Option<String>,
     pub status: CallStatus,
-    /// `outbound` (calls KaiCalls places).
+    /// `outbound` (calls KaiCalls places) or `inbound` (calls its agents answer).
     pub direction: String,
     /// Seconds, once ended.
     pub duration: Option<i64>,
@@ -204,8 +229,12 @@ pub struct CallSummary {
     pub agent_name: Option<String>,
     pub business_id: String,
     pub lead_id: Option<String>,
-    /// The number called (E.164).
+    /// The number called (E.164): the customer's on an outbound call, ours on an
+    /// inbound one.
     pub to: String,
+    /// The number calling (E.164): ours on an outbound call, the caller's on an
+    /// inbound one.
+    pub from: Option<String>,
     pub name: Option<String>,
     pub summary: Option<String>,
     /// A signed, expiring link to the recording.
@@ -223,6 +252,8 @@ pub struct CallSummary {
     pub voicemail_left: bool,
     /// The campaign that placed the call (`/api/v1/campaigns`), if one did.
     pub campaign_id: Option<String>,
+    /// Where the call was handed to a human (E.164), when it ended `transferred`.
+    pub transfer_destination: Option<String>,
     pub ended_reason: Option<EndedReason>,
     /// The provider's own code, kept beside `ended_reason`.
     pub provider_ended_reason: Option<String>,
@@ -242,8 +273,6 @@ pub struct CallSummary {
 pub struct CallDetail {
     #[serde(flatten)]
     pub call: CallSummary,
-    /// The caller id dialed from (E.164).
-    pub from: Option<String>,
     pub context: Option<String>,
     pub first_message: Option<String>,
     /// Seconds after which the call is ended.
@@ -259,13 +288,18 @@ pub struct CallDetail {
     pub events: Vec<TimelineEntry>,
 }
 
-/// A status change on a call's timeline.
+/// An entry of a call's timeline: a status change, or what happened during the call.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct TimelineEntry {
-    /// `call.<status>`.
+    /// `call.<status>` for a status change; `tool.<name>` for a tool the agent used
+    /// (`tool.lookup_lead`, `tool.schedule_callback`, …); `call.transferred`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The call's status at that moment.
     pub status: CallStatus,
+    /// For a tool: its arguments and result; for a transfer: the destination.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
     pub created_at: Timestamp,
 }
 
@@ -281,7 +315,6 @@ impl Call {
     pub fn detail(&self, events: &[CallEvent]) -> CallDetail {
         CallDetail {
             call: self.summary(),
-            from: self.from.clone(),
             context: self.context.clone(),
             first_message: self.first_message.clone(),
             max_duration: self.max_duration,
@@ -292,8 +325,12 @@ impl Call {
             events: events
                 .iter()
                 .map(|e| TimelineEntry {
-                    kind: format!("call.{}", e.status.as_str()),
+                    kind: e
+                        .kind
+                        .clone()
+                        .unwrap_or_else(|| format!("call.{}", e.status.as_str())),
                     status: e.status,
+                    data: e.data.clone(),
                     created_at: e.created_at,
                 })
                 .collect(),
@@ -313,6 +350,7 @@ impl Call {
             business_id: self.business_id.clone(),
             lead_id: self.lead_id.clone(),
             to: self.to.clone(),
+            from: self.from.clone(),
             name: self.name.clone(),
             summary: self.summary.clone(),
             recording_url: self.recording_url.clone(),
@@ -322,6 +360,7 @@ impl Call {
             answered_by: self.answered_by.clone(),
             voicemail_left: self.voicemail_left,
             campaign_id: self.campaign_id.clone(),
+            transfer_destination: self.transfer_destination.clone(),
             ended_reason: self.ended_reason,
             provider_ended_reason: self.provider_ended_reason.clone(),
             error: self.error.clone(),

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use super::{Call, CallEvent, CallStatus, EndedReason};
 use crate::auth::api_key::Mode;
@@ -18,7 +18,7 @@ const COLUMNS: &str = "c.id, c.business_id, c.agent_id, ag.name AS agent_name, c
     c.to_number, c.from_number, c.name, c.context, c.first_message, c.max_duration, c.webhook_url, c.webhook_events,
     c.metadata, c.variables, c.provider, c.conversation_id, c.ended_reason, c.provider_ended_reason, c.error,
     c.duration, c.summary, c.transcript, c.recording_source, c.recording_url, c.quality_dimensions, c.cost_cents,
-    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key, c.outcome, c.opt_out, c.compliance, c.answered_by, c.voicemail_left, c.campaign_id";
+    c.scheduled_at, c.started_at, c.ended_at, c.created_at, c.updated_at, c.provider_control_url, c.recording_key, c.outcome, c.opt_out, c.compliance, c.answered_by, c.voicemail_left, c.campaign_id, c.handling, c.lead_created, c.transfer_destination";
 
 const FROM: &str = "FROM calls c LEFT JOIN agents ag ON ag.id = c.agent_id";
 
@@ -69,6 +69,9 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Call> {
         answered_by: r.get("answered_by")?,
         voicemail_left: r.get::<i64>("voicemail_left")? != 0,
         campaign_id: r.get("campaign_id")?,
+        handling: r.get("handling")?,
+        lead_created: r.get::<i64>("lead_created")? != 0,
+        transfer_destination: r.get("transfer_destination")?,
     })
 }
 
@@ -80,8 +83,9 @@ pub async fn insert(tx: &mut Tx, call: &Call) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO calls (id, business_id, agent_id, lead_id, key_id, mode, status, direction, to_number, from_number,
             name, context, first_message, max_duration, webhook_url, webhook_events, metadata, variables, provider,
-            conversation_id, recording_source, scheduled_at, created_at, updated_at, compliance, campaign_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+            conversation_id, recording_source, scheduled_at, created_at, updated_at, compliance, campaign_id,
+            handling, lead_created, provider_control_url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
     )
     .bind(&call.id)
     .bind(&call.business_id)
@@ -109,6 +113,9 @@ pub async fn insert(tx: &mut Tx, call: &Call) -> sqlx::Result<()> {
     .bind(call.updated_at.micros())
     .bind(call.compliance.as_ref().map(Value::to_string))
     .bind(&call.campaign_id)
+    .bind(&call.handling)
+    .bind(i64::from(call.lead_created))
+    .bind(&call.control_url)
     .execute(&mut **tx)
     .await?;
     insert_event(tx, &call.id, call.status, call.created_at).await
@@ -132,6 +139,29 @@ pub async fn insert_event(
     Ok(())
 }
 
+/// A timeline entry beyond a status change (a tool the agent used, a transfer).
+pub async fn insert_note(
+    tx: &mut Tx,
+    call_id: &str,
+    status: CallStatus,
+    kind: &str,
+    data: &Value,
+    at: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO call_events (id, call_id, status, created_at, kind, data) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(ids::new_id())
+    .bind(call_id)
+    .bind(status.as_str())
+    .bind(at.micros())
+    .bind(kind)
+    .bind(data.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Writes every mutable column of `call`, but only if the stored status is still
 /// `expected`: the optimistic guard that keeps concurrent workers from both moving
 /// one call. Returns false when another writer got there first. Commit with
@@ -142,7 +172,7 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
             error = $5, duration = $6, summary = $7, transcript = $8, recording_url = $9,
             quality_dimensions = $10, cost_cents = $11, started_at = $12, ended_at = $13, updated_at = $14,
             provider_control_url = $17, recording_key = $18, recording_source = $19, outcome = $20, opt_out = $21,
-            answered_by = $22, voicemail_left = $23
+            answered_by = $22, voicemail_left = $23, transfer_destination = $24
          WHERE id = $15 AND status = $16",
     )
     .bind(call.status.as_str())
@@ -168,6 +198,7 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
     .bind(i64::from(call.opt_out))
     .bind(&call.answered_by)
     .bind(i64::from(call.voicemail_left))
+    .bind(&call.transfer_destination)
     .execute(&mut **tx)
     .await?;
     let saved = done.rows_affected() == 1;
@@ -225,20 +256,22 @@ pub async fn get(store: &Store, tenant: &Tenant, id: &str) -> sqlx::Result<Optio
 
 pub async fn events(store: &Store, call_id: &str) -> sqlx::Result<Vec<CallEvent>> {
     let rows = sqlx::query(
-        "SELECT status, created_at FROM call_events WHERE call_id = $1 ORDER BY created_at, id",
+        "SELECT status, created_at, kind, data FROM call_events WHERE call_id = $1 ORDER BY created_at, id",
     )
     .bind(call_id)
     .fetch_all(store.reader())
     .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            Some(CallEvent {
-                status: CallStatus::parse(&r.get::<String, _>(0))?,
-                created_at: Timestamp(r.get(1)),
+    rows.iter()
+        .map(|row| {
+            let r = Columns(row);
+            Ok(CallEvent {
+                status: r.parsed("status", CallStatus::parse)?,
+                created_at: r.time("created_at")?,
+                kind: r.get("kind")?,
+                data: r.json_opt("data")?,
             })
         })
-        .collect())
+        .collect()
 }
 
 pub struct ListFilter {
@@ -246,6 +279,8 @@ pub struct ListFilter {
     /// Only the calls this campaign placed.
     pub campaign_id: Option<String>,
     pub status: Option<CallStatus>,
+    /// `inbound` or `outbound`.
+    pub direction: Option<String>,
     /// Only calls created strictly before this instant (the `after` cursor).
     pub before: Option<Timestamp>,
     /// Only calls created at or after this instant (transcripts' `days`).
@@ -270,6 +305,7 @@ pub async fn list(store: &Store, tenant: &Tenant, filter: &ListFilter) -> sqlx::
         .push_opt(" AND c.agent_id = ?", filter.agent_id.as_ref())
         .push_opt(" AND c.campaign_id = ?", filter.campaign_id.as_ref())
         .push_opt(" AND c.status = ?", filter.status.map(CallStatus::as_str))
+        .push_opt(" AND c.direction = ?", filter.direction.as_ref())
         .push_opt(
             " AND c.created_at < ?",
             filter.before.map(Timestamp::micros),

@@ -129,6 +129,7 @@ pub struct CallsQuery {
     agent_id: Option<String>,
     campaign_id: Option<String>,
     status: Option<String>,
+    direction: Option<String>,
     after: Option<String>,
     created_after: Option<String>,
     created_before: Option<String>,
@@ -170,10 +171,26 @@ pub async fn list_or_get(
         })?),
     };
     let created_before = parse_time("created_before", q.created_before.as_deref())?;
+    let direction = match q
+        .direction
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(d @ ("inbound" | "outbound")) => Some(d.to_string()),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "direction",
+                "direction must be inbound or outbound",
+            ))
+        }
+    };
     let filter = ListFilter {
         agent_id: q.agent_id.filter(|a| !a.is_empty()),
         campaign_id: q.campaign_id.filter(|c| !c.is_empty()),
         status,
+        direction,
         // The page cursor and the range's end, whichever comes first.
         before: match (before, created_before) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -286,6 +303,7 @@ pub async fn transcripts(
         agent_id: q.agent_id.filter(|a| !a.is_empty()),
         campaign_id: None,
         status: Some(CallStatus::Completed),
+        direction: None,
         before,
         since,
         limit,

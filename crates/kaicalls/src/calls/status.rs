@@ -66,6 +66,8 @@ pub enum EndedReason {
     Voicemail,
     MaxDuration,
     EndedByApi,
+    /// Handed to a human (`transfer_to_human`, `transfer-destination-request`).
+    Transferred,
     NoAnswer,
     Busy,
     InvalidNumber,
@@ -80,6 +82,7 @@ impl EndedReason {
             EndedReason::Voicemail => "voicemail",
             EndedReason::MaxDuration => "max_duration",
             EndedReason::EndedByApi => "ended_by_api",
+            EndedReason::Transferred => "transferred",
             EndedReason::NoAnswer => "no_answer",
             EndedReason::Busy => "busy",
             EndedReason::InvalidNumber => "invalid_number",
@@ -94,6 +97,7 @@ impl EndedReason {
             EndedReason::Voicemail,
             EndedReason::MaxDuration,
             EndedReason::EndedByApi,
+            EndedReason::Transferred,
             EndedReason::NoAnswer,
             EndedReason::Busy,
             EndedReason::InvalidNumber,
@@ -110,7 +114,8 @@ impl EndedReason {
             | EndedReason::AgentHangup
             | EndedReason::Voicemail
             | EndedReason::MaxDuration
-            | EndedReason::EndedByApi => CallStatus::Completed,
+            | EndedReason::EndedByApi
+            | EndedReason::Transferred => CallStatus::Completed,
             EndedReason::NoAnswer
             | EndedReason::Busy
             | EndedReason::InvalidNumber
@@ -123,9 +128,8 @@ impl EndedReason {
     pub fn from_provider_code(raw: &str) -> EndedReason {
         match raw {
             "customer-ended-call" => EndedReason::CustomerHangup,
-            "assistant-ended-call"
-            | "assistant-said-end-call-phrase"
-            | "assistant-forwarded-call" => EndedReason::AgentHangup,
+            "assistant-ended-call" | "assistant-said-end-call-phrase" => EndedReason::AgentHangup,
+            "assistant-forwarded-call" | "call.forwarded" => EndedReason::Transferred,
             "voicemail" => EndedReason::Voicemail,
             "exceeded-max-duration" => EndedReason::MaxDuration,
             "manually-canceled" | "ended-by-api" => EndedReason::EndedByApi,

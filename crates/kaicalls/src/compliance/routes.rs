@@ -45,11 +45,7 @@ fn businesses_for(
     auth: &crate::auth::KeyPrincipal,
     requested: Option<&str>,
 ) -> ApiResult<Vec<String>> {
-    match requested.map(str::trim).filter(|b| !b.is_empty()) {
-        Some(b) if auth.tenant.owns(b) => Ok(vec![b.to_string()]),
-        Some(_) => Err(ApiError::not_found("Business")),
-        None => Ok(auth.tenant.business_ids.clone()),
-    }
+    auth.tenant.narrowed_to(requested)
 }
 
 fn phone(param: &str, raw: &str) -> ApiResult<String> {

@@ -14,6 +14,7 @@
 mod assets;
 mod campaigns;
 mod consent;
+mod inbound;
 mod pages;
 mod render;
 
@@ -90,6 +91,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/dashboard/campaigns/{id}/{action}",
             post(campaigns::action),
         )
+        .route("/dashboard/inbound", get(inbound::inbound))
+        .route("/dashboard/inbound/ring", post(inbound::ring))
+        .route("/dashboard/inbound/alerts", post(inbound::save_alerts))
         .route("/dashboard/dnc", get(pages::dnc).post(pages::add_dnc))
         .route("/dashboard/dnc/remove", post(pages::remove_dnc))
         .route(

@@ -429,6 +429,7 @@ async fn call_stats(ctx: &Ctx, days: i64) -> anyhow::Result<CallStats> {
 pub struct CallsFilter {
     agent_id: Option<String>,
     status: Option<String>,
+    direction: Option<String>,
     after: Option<String>,
     /// A date (`YYYY-MM-DD`, UTC): calls of that day and later.
     since: Option<String>,
@@ -473,6 +474,7 @@ pub async fn calls(ctx: Ctx, Query(f): Query<CallsFilter>) -> Response {
     for (name, value) in [
         ("agent_id", &f.agent_id),
         ("status", &f.status),
+        ("direction", &f.direction),
         ("since", &f.since),
         ("until", &f.until),
     ] {
@@ -534,6 +536,12 @@ pub async fn calls(ctx: Ctx, Query(f): Query<CallsFilter>) -> Response {
                     @for s in CALL_STATUSES { option value=(s) selected[f.status.as_deref() == Some(s)] { (s.replace('_', " ")) } }
                 }
             }
+            label { "Direction"
+                select name="direction" {
+                    option value="" { "Both directions" }
+                    @for d in ["inbound", "outbound"] { option value=(d) selected[f.direction.as_deref() == Some(d)] { (d) } }
+                }
+            }
             label { "From (date, UTC)" input type="date" name="since" value=(f.since.clone().unwrap_or_default()); }
             label { "To (date, UTC)" input type="date" name="until" value=(f.until.clone().unwrap_or_default()); }
             button type="submit" { "Filter" }
@@ -542,12 +550,13 @@ pub async fn calls(ctx: Ctx, Query(f): Query<CallsFilter>) -> Response {
         div id="live" data-stream=(format!("/api/v1/events/stream?mode={}", ctx.mode.as_str())) aria-live="polite" {
             div.table-wrap { table id="calls" {
                 caption.visually-hidden { "Calls, newest first" }
-                thead { tr { th scope="col" { "Created" } th scope="col" { "To" } th scope="col" { "Name" } th scope="col" { "Agent" } th scope="col" { "Status" } th scope="col" { "Duration" } th scope="col" { "Outcome" } } }
+                thead { tr { th scope="col" { "Created" } th scope="col" { "Direction" } th scope="col" { "Caller / called" } th scope="col" { "Name" } th scope="col" { "Agent" } th scope="col" { "Status" } th scope="col" { "Duration" } th scope="col" { "Outcome" } } }
                 tbody {
                     @for c in &rows {
                         tr data-call-id=(c["id"].as_str().unwrap_or("")) {
                             td { a href=(format!("/dashboard/calls/{}", c["id"].as_str().unwrap_or(""))) { (time(&c["created_at"])) } }
-                            td { (text(&c["to"])) }
+                            td { (text(&c["direction"])) }
+                            td { @if c["direction"] == "inbound" { (text(&c["from"])) } @else { (text(&c["to"])) } }
                             td { (text(&c["name"])) }
                             td { (text(&c["agent_name"])) }
                             td { (status(c["status"].as_str().unwrap_or(""))) }
@@ -555,7 +564,7 @@ pub async fn calls(ctx: Ctx, Query(f): Query<CallsFilter>) -> Response {
                             td { (text(&c["outcome"])) }
                         }
                     }
-                    @if rows.is_empty() { tr { td colspan="7" { "No calls yet. " a href="/dashboard/calls/new" { "Place one" } "." } } }
+                    @if rows.is_empty() { tr { td colspan="8" { "No calls yet. " a href="/dashboard/calls/new" { "Place one" } "." } } }
                 }
             } }
         }

@@ -15,6 +15,7 @@ const NAV: &[(&str, &str)] = &[
     ("/dashboard/agents", "Agents & numbers"),
     ("/dashboard/leads", "Leads"),
     ("/dashboard/campaigns", "Campaigns"),
+    ("/dashboard/inbound", "Inbound"),
     ("/dashboard/webhooks", "Webhooks"),
     ("/dashboard/dnc", "Do not call"),
     ("/dashboard/keys", "API keys"),

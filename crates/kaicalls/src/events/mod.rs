@@ -20,13 +20,15 @@ use crate::ids;
 use crate::jobs::{self, Kind};
 use crate::store::Tx;
 
-pub const EVENT_TYPES: [&str; 24] = [
+pub const EVENT_TYPES: [&str; 26] = [
     "call.queued",
     "call.ringing",
     "call.in_progress",
     "call.completed",
     "call.failed",
     "call.canceled",
+    "call.transferred",
+    "voicemail.received",
     "lead.created",
     "lead.updated",
     "dnc.added",
@@ -88,6 +90,7 @@ pub fn call_payload(call: &Call, at: Timestamp) -> Value {
             "event": event,
             "call_id": call.id,
             "status": call.status.as_str(),
+            "direction": call.direction,
             "duration": call.duration,
             "recording_url": call.recording_url,
             "summary": call.summary,
@@ -97,6 +100,7 @@ pub fn call_payload(call: &Call, at: Timestamp) -> Value {
             "event": event,
             "call_id": call.id,
             "status": call.status.as_str(),
+            "direction": call.direction,
             "error": call.ended_reason.map(|r| r.as_str()),
             "timestamp": at.to_rfc3339(),
         }),

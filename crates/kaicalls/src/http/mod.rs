@@ -133,6 +133,13 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/campaigns/pause", post(campaigns::routes::pause)),
         ("/campaigns/resume", post(campaigns::routes::resume)),
         ("/campaigns/cancel", post(campaigns::routes::cancel)),
+        ("/voicemails", get(crate::inbound::routes::list)),
+        ("/sandbox/inbound-calls", post(crate::inbound::routes::ring)),
+        (
+            "/staff-alerts/settings",
+            get(crate::alerts::routes::get_settings).patch(crate::alerts::routes::update_settings),
+        ),
+        ("/staff-alerts", get(crate::alerts::routes::list)),
         ("/balance", get(usage::routes::balance)),
         ("/usage", get(usage::routes::list_usage)),
     ]

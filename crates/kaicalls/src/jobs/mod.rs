@@ -22,7 +22,11 @@ impl Kind {
     /// webhook attempt up to its 15 s timeout.
     pub fn lease_secs(self) -> i64 {
         match self {
-            Kind::WebhookDelivery | Kind::Reconcile | Kind::Dial | Kind::CampaignTick => 30,
+            Kind::WebhookDelivery
+            | Kind::Reconcile
+            | Kind::Dial
+            | Kind::CampaignTick
+            | Kind::StaffAlert => 30,
             Kind::CopyRecording => 180,
             Kind::ProviderEvent | Kind::MaxDuration | Kind::DialGuard => 10,
         }
@@ -32,7 +36,9 @@ impl Kind {
     /// the network) or calls.
     pub fn lane(self) -> crate::wake::JobLane {
         match self {
-            Kind::WebhookDelivery | Kind::CopyRecording => crate::wake::JobLane::Io,
+            Kind::WebhookDelivery | Kind::CopyRecording | Kind::StaffAlert => {
+                crate::wake::JobLane::Io
+            }
             Kind::ProviderEvent
             | Kind::MaxDuration
             | Kind::DialGuard
@@ -47,7 +53,7 @@ impl Kind {
     /// copies keep their own schedules; this bounds a job that keeps erroring.
     pub fn max_attempts(self) -> i64 {
         match self {
-            Kind::Reconcile | Kind::WebhookDelivery => 20,
+            Kind::Reconcile | Kind::WebhookDelivery | Kind::StaffAlert => 20,
             Kind::ProviderEvent
             | Kind::MaxDuration
             | Kind::DialGuard
@@ -82,6 +88,8 @@ pub enum Kind {
     Dial,
     /// Dial a running campaign's due contacts (`campaigns::runner::tick`).
     CampaignTick,
+    /// Send one staff alert (`alerts::deliver`).
+    StaffAlert,
 }
 
 impl Kind {
@@ -95,10 +103,11 @@ impl Kind {
             Kind::CopyRecording => "copy_recording",
             Kind::Dial => "dial",
             Kind::CampaignTick => "campaign_tick",
+            Kind::StaffAlert => "staff_alert",
         }
     }
 
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::ProviderEvent,
         Kind::MaxDuration,
         Kind::DialGuard,
@@ -107,6 +116,7 @@ impl Kind {
         Kind::CopyRecording,
         Kind::Dial,
         Kind::CampaignTick,
+        Kind::StaffAlert,
     ];
 
     pub fn parse(s: &str) -> Option<Kind> {

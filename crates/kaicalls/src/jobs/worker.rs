@@ -44,7 +44,7 @@ const CALL_KINDS: [Kind; 6] = [
     Kind::CampaignTick,
 ];
 /// The I/O lane: webhook deliveries and recording copies, which wait on the network.
-const WEBHOOK_KINDS: [Kind; 2] = [Kind::WebhookDelivery, Kind::CopyRecording];
+const WEBHOOK_KINDS: [Kind; 3] = [Kind::WebhookDelivery, Kind::CopyRecording, Kind::StaffAlert];
 
 /// A job's lease; a job of an unknown kind gets the claim's default (see `claim_where`).
 fn lease_secs(job: &Job) -> i64 {

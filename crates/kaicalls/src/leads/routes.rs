@@ -192,7 +192,13 @@ async fn write_and_emit(
         .await?)
 }
 
-async fn emit(tx: &mut Tx, lead: &Lead, kind: &str, mode: Mode, now: Timestamp) -> ApiResult<()> {
+pub(crate) async fn emit(
+    tx: &mut Tx,
+    lead: &Lead,
+    kind: &str,
+    mode: Mode,
+    now: Timestamp,
+) -> ApiResult<()> {
     events::emit(
         tx,
         NewEvent {

@@ -195,6 +195,26 @@ pub struct Paging {
 }
 
 #[derive(Deserialize, JsonSchema)]
+pub struct ConfigureStaffAlerts {
+    /// The business (default: the only one the key reaches).
+    business_id: Option<String>,
+    /// Staff email addresses that get each alert (replaces the list).
+    emails: Option<Vec<String>>,
+    /// One address, the published catalogue's form (added to `emails`).
+    notification_email: Option<String>,
+    /// `false` turns alerts off, `true` on.
+    email_notifications: Option<bool>,
+    /// A URL that gets a signed POST per alert; "" removes it.
+    webhook_url: Option<String>,
+    /// What alerts: of new_lead, callback_requested, follow_up, voicemail.
+    events: Option<Vec<String>>,
+    /// The published catalogue's name for `events`.
+    escalation_rules: Option<Vec<String>>,
+    /// Validate and show the result without saving it.
+    dry_run: Option<bool>,
+}
+
+#[derive(Deserialize, JsonSchema)]
 pub struct Analytics {
     /// The window, in days back from now: 1–90, default 30.
     #[schemars(range(min = 1, max = 90))]
@@ -423,7 +443,7 @@ pub fn catalogue() -> &'static [ToolSpec] {
             ToolSpec {
                 name: "list_voicemails",
                 title: "List Voicemails",
-                description: "List recent calls that reached voicemail, newest first, with the message's transcript, summary and recording link. Free, reads only.",
+                description: "List the voicemails callers left on the business's numbers, newest first: who called, the lead, what they said (transcript), the summary and a recording link. Free, reads only.",
                 scope: Some(Scope::CallsRead),
                 hints: READ,
                 input: input_of::<Paging>,
@@ -564,6 +584,20 @@ pub fn catalogue() -> &'static [ToolSpec] {
                 output: || json!({"campaign": {"type": "object"}}),
             },
             ToolSpec {
+                name: "configure_staff_alerts",
+                title: "Configure Staff Alerts",
+                description: "Set who on the business's staff is alerted, and about what: email recipients and/or a webhook URL, for new leads from inbound calls, callback requests, calls needing a follow-up and voicemails. With dry_run: true nothing is saved: the answer shows the settings as they would be. Free.",
+                scope: Some(Scope::AgentsWrite),
+                hints: Hints {
+                    read_only: false,
+                    destructive: true,
+                    idempotent: true,
+                    open_world: false,
+                },
+                input: input_of::<ConfigureStaffAlerts>,
+                output: || json!({"dry_run": {"type": "boolean"}, "settings": {"type": "object"}}),
+            },
+            ToolSpec {
                 name: "wait_for_call",
                 title: "Wait for Call",
                 description: "Wait (up to timeout_s, at most 50 s) for a call to end, and return as soon as it does with its status, duration, summary, outcome and transcript. If done is false the call is still going: call wait_for_call again. Use it after make_call instead of polling. Free, reads only.",
@@ -692,6 +726,7 @@ impl Run<'_> {
             "get_campaign" => self.get_campaign(arguments).await,
             "create_campaign" => self.create_campaign(arguments).await,
             "pause_campaign" => self.pause_campaign(arguments).await,
+            "configure_staff_alerts" => self.configure_staff_alerts(arguments).await,
             other => Err(Failed(failure(
                 "not_found",
                 &format!("Unknown tool {other}"),
@@ -942,32 +977,77 @@ impl Run<'_> {
         let input: Paging = parse(arguments)?;
         let limit = bounded(input.limit, "limit", 20, 100)? as usize;
         let offset = input.offset.unwrap_or(0) as usize;
-        // Calls that reached voicemail, among the newest MAX_WINDOW.
-        let (calls, _) = self.calls_window(&[], MAX_WINDOW).await?;
-        let voicemails: Vec<Value> = calls
-            .into_iter()
-            .filter(|c| c["outcome"] == "voicemail" || c["ended_reason"] == "voicemail")
-            .map(|c| {
-                json!({
-                    "call_id": c["id"],
-                    "to": c["to"],
-                    "name": c["name"],
-                    "lead_id": c["lead_id"],
-                    "agent_id": c["agent_id"],
-                    "summary": c["summary"],
-                    "recording_url": c["recording_url"],
-                    "created_at": c["created_at"],
-                })
-            })
-            .collect();
+        let wanted = (offset + limit + 1).min(MAX_WINDOW);
+        let (mut items, mut after, mut more) = (Vec::new(), None::<String>, true);
+        while more && items.len() < wanted {
+            let page = self
+                .get(&format!(
+                    "/voicemails{}",
+                    query(&[("limit", Some("100".into())), ("after", after.clone())])
+                ))
+                .await?;
+            let list = page["voicemails"].as_array().cloned().unwrap_or_default();
+            more = page["has_more"].as_bool().unwrap_or(false);
+            after = list
+                .last()
+                .and_then(|v| v["created_at"].as_str())
+                .map(str::to_string);
+            items.extend(list);
+            if after.is_none() {
+                break;
+            }
+        }
+        let beyond = more || items.len() >= wanted;
+        items.truncate(wanted);
         Ok(page_of(
             "voicemails",
-            voicemails,
-            false,
+            items,
+            beyond,
             limit,
             offset,
             json!({}),
         ))
+    }
+
+    async fn configure_staff_alerts(&self, arguments: JsonObject) -> Outcome {
+        let input: ConfigureStaffAlerts = parse(arguments)?;
+        let mut body = Map::new();
+        if let Some(b) = input.business_id {
+            body.insert("business_id".into(), json!(b));
+        }
+        let mut emails = input.emails;
+        if let Some(one) = input.notification_email.filter(|e| !e.trim().is_empty()) {
+            emails.get_or_insert_with(Vec::new).push(one);
+        }
+        if let Some(emails) = emails {
+            body.insert("emails".into(), json!(emails));
+        }
+        if let Some(on) = input.email_notifications {
+            body.insert("enabled".into(), json!(on));
+        }
+        if let Some(url) = input.webhook_url {
+            body.insert("webhook_url".into(), json!(url));
+        }
+        if let Some(events) = input.events.or(input.escalation_rules) {
+            body.insert("events".into(), json!(events));
+        }
+        let dry_run = input.dry_run.unwrap_or(false);
+        let path = if dry_run {
+            "/staff-alerts/settings?dry_run=true"
+        } else {
+            "/staff-alerts/settings"
+        };
+        let answer = self
+            .send(LocalRequest::new(
+                Method::PATCH,
+                path,
+                Some(Value::Object(body)),
+            ))
+            .await;
+        if !answer.ok() {
+            return Err(Failed::from(&answer));
+        }
+        Ok(json!({"dry_run": dry_run, "settings": answer.body}))
     }
 
     async fn analytics(&self, arguments: JsonObject) -> Outcome {

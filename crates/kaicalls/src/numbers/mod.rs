@@ -66,6 +66,17 @@ pub async fn find_any(store: &Store, phone_number: &str) -> sqlx::Result<Option<
     row.as_ref().map(from_row).transpose()
 }
 
+/// The number Vapi knows by this id.
+pub async fn find_by_vapi_id(store: &Store, vapi_id: &str) -> sqlx::Result<Option<PhoneNumber>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM phone_numbers WHERE vapi_phone_number_id = $1 ORDER BY created_at, id LIMIT 1"
+    ))
+    .bind(vapi_id)
+    .fetch_optional(store.reader())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 pub async fn insert(tx: &mut Tx, number: &PhoneNumber) -> sqlx::Result<()> {
     sqlx::query(&format!(
         "INSERT INTO phone_numbers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, COMPLIANCE),
     (11, VOICEMAIL),
     (12, CAMPAIGNS),
+    (13, INBOUND),
 ];
 
 const INITIAL: &str = r#"
@@ -505,6 +506,68 @@ CREATE INDEX campaign_contacts_call ON campaign_contacts (call_id);
 ALTER TABLE calls ADD COLUMN campaign_id TEXT;
 CREATE INDEX calls_campaign ON calls (campaign_id);
 CREATE INDEX calls_business_status ON calls (business_id, status)
+"#;
+
+/// Inbound calls (`inbound`): the agent's inbound and outbound faces, business hours,
+/// what to do out of hours and where to transfer; on calls, how an inbound call was
+/// taken, the lead it created and where it was transferred (one inbound call per
+/// provider conversation); timeline entries beyond status changes (tool calls);
+/// voicemails; staff alert settings and every alert with its delivery outcome.
+const INBOUND: &str = r#"
+ALTER TABLE agents ADD COLUMN inbound_prompt TEXT;
+ALTER TABLE agents ADD COLUMN outbound_prompt TEXT;
+ALTER TABLE agents ADD COLUMN inbound_greeting TEXT;
+ALTER TABLE agents ADD COLUMN business_hours TEXT;
+ALTER TABLE agents ADD COLUMN after_hours_action TEXT;
+ALTER TABLE agents ADD COLUMN transfer_destinations TEXT;
+ALTER TABLE calls ADD COLUMN handling TEXT;
+ALTER TABLE calls ADD COLUMN lead_created BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN transfer_destination TEXT;
+CREATE UNIQUE INDEX calls_inbound_conversation ON calls (conversation_id) WHERE direction = 'inbound';
+CREATE INDEX calls_business_direction ON calls (business_id, direction, created_at);
+ALTER TABLE call_events ADD COLUMN kind TEXT;
+ALTER TABLE call_events ADD COLUMN data TEXT;
+
+CREATE TABLE voicemails (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    mode TEXT NOT NULL,
+    call_id TEXT NOT NULL UNIQUE REFERENCES calls(id),
+    lead_id TEXT,
+    caller TEXT NOT NULL,
+    transcript TEXT NOT NULL,
+    summary TEXT,
+    duration BIGINT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX voicemails_business ON voicemails (business_id, mode, created_at);
+
+CREATE TABLE staff_alert_settings (
+    business_id TEXT PRIMARY KEY REFERENCES businesses(id),
+    enabled BIGINT NOT NULL,
+    emails TEXT NOT NULL,
+    webhook_url TEXT,
+    events TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE staff_alerts (
+    id TEXT PRIMARY KEY,
+    business_id TEXT NOT NULL REFERENCES businesses(id),
+    mode TEXT NOT NULL,
+    call_id TEXT,
+    event TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    error TEXT,
+    created_at BIGINT NOT NULL,
+    delivered_at BIGINT
+);
+CREATE INDEX staff_alerts_business ON staff_alerts (business_id, mode, created_at)
 "#;
 
 /// PostgreSQL only, after the portable part of a migration: statements run whole (a

@@ -157,3 +157,16 @@ pub async fn businesses(store: &Store, ids: &[String]) -> sqlx::Result<Vec<Busin
 pub async fn business(store: &Store, id: &str) -> sqlx::Result<Option<Business>> {
     Ok(businesses(store, &[id.to_string()]).await?.pop())
 }
+
+/// The business's first owner: whom its inbound calls are metered to.
+pub async fn owner_of(
+    conn: &mut sqlx::AnyConnection,
+    business_id: &str,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM memberships WHERE business_id = $1 ORDER BY CASE WHEN role = 'owner' THEN 0 ELSE 1 END, created_at, user_id LIMIT 1",
+    )
+    .bind(business_id)
+    .fetch_optional(conn)
+    .await
+}

@@ -111,9 +111,47 @@ pub async fn record_campaign_call(
     Ok(())
 }
 
+/// The endpoint inbound calls are metered under.
+pub const INBOUND_ENDPOINT: &str = "/v1/inbound-calls";
+
+/// Who a call nobody's request created is metered to, and under which endpoint.
+pub struct CallRow<'a> {
+    pub key_id: &'a str,
+    pub user_id: &'a str,
+    pub business_id: &'a str,
+    pub mode: crate::auth::api_key::Mode,
+    pub endpoint: &'a str,
+    pub call_id: &'a str,
+}
+
+/// The usage row of a call nobody's request created (an inbound call, a callback an
+/// agent scheduled during one): metered to `key_id` (the sandbox key, or
+/// `number:<id>` for the number that was called) and the user, under `endpoint`; its
+/// cost is set when the call ends.
+pub async fn record_call_row(tx: &mut Tx, r: &CallRow<'_>, now: Timestamp) -> sqlx::Result<()> {
+    let row: Vec<Arg> = vec![
+        ids::new_id().into(),
+        r.key_id.into(),
+        r.user_id.into(),
+        r.business_id.into(),
+        r.mode.as_str().into(),
+        r.endpoint.into(),
+        "POST".into(),
+        Arg::Int(201),
+        r.call_id.into(),
+        Arg::Int(0),
+        now.micros().into(),
+    ];
+    group::statement(INSERT, COLUMNS, [row])
+        .query()
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Sets the cost on the usage row of the request that created the call.
 pub async fn set_call_cost(tx: &mut Tx, call_id: &str, cost_cents: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE usage_log SET cost_cents = $1 WHERE call_id = $2 AND method = 'POST' AND endpoint IN ('/v1/calls', '/v1/campaigns')")
+    sqlx::query("UPDATE usage_log SET cost_cents = $1 WHERE call_id = $2 AND method = 'POST' AND endpoint IN ('/v1/calls', '/v1/campaigns', '/v1/inbound-calls')")
         .bind(cost_cents)
         .bind(call_id)
         .execute(&mut **tx)

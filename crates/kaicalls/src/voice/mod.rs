@@ -93,6 +93,11 @@ pub struct Scripted {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProviderEvent {
+    /// The agent uses one of its tools (a scripted inbound caller's step).
+    Tool {
+        name: String,
+        arguments: Value,
+    },
     Ringing,
     Answered,
     Ended {

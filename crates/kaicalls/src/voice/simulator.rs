@@ -348,7 +348,7 @@ fn opt_out(req: &DialRequest) -> Vec<Turn> {
 }
 
 /// Spaces the lines evenly over the call's length.
-fn spread(lines: Vec<(Role, String)>, duration: i64) -> Vec<Turn> {
+pub(crate) fn spread(lines: Vec<(Role, String)>, duration: i64) -> Vec<Turn> {
     let step = duration.max(1) as f64 / lines.len().max(1) as f64;
     lines
         .into_iter()

@@ -51,6 +51,11 @@ impl Vapi {
             && bool::from(presented.as_bytes().ct_eq(self.server_secret.as_bytes()))
     }
 
+    /// Where Vapi sends this deployment's server messages, with our secret.
+    pub fn server(&self) -> Value {
+        json!({ "url": self.server_url, "headers": { "X-Vapi-Secret": self.server_secret } })
+    }
+
     /// The body of `POST /call` for this request.
     pub fn call_body(&self, req: &DialRequest) -> Value {
         let mut variables = match &req.variables {

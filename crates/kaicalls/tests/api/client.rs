@@ -365,3 +365,46 @@ async fn the_cli_creates_lists_shows_pauses_resumes_and_cancels_campaigns() {
     assert_eq!(code, 1);
     assert!(err.contains("conflict (409)"), "{err}");
 }
+
+#[tokio::test]
+async fn the_cli_rings_the_sandbox_and_lists_voicemails() {
+    let server = Server::start().await;
+    let boot = server.bootstrap("owner@smithlaw.test");
+    let run = |args: &[&str]| cli(&server, &boot.test_key, args);
+    let (code, out, err) = run(&[
+        "sandbox",
+        "ring",
+        "--to",
+        &boot.phone_number,
+        "--from",
+        "+15005550102",
+        "--wait",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let call: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(call["direction"], "inbound");
+    assert_eq!(call["status"], "completed");
+    assert_eq!(call["from"], "+15005550102");
+    let (code, out, err) = run(&["voicemails", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("+15005550102") && out.contains("car accident"),
+        "{out}"
+    );
+    // A live key is refused, with the server's reason.
+    let (code, _, err) = cli(
+        &server,
+        &boot.live_key,
+        &[
+            "sandbox",
+            "ring",
+            "--to",
+            &boot.phone_number,
+            "--from",
+            "+15005550100",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("test key"), "{err}");
+}

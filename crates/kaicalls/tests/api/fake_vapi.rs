@@ -180,3 +180,21 @@ pub async fn send(server_url: &str, secret: Option<&str>, message: Value) -> Sta
     }
     req.send().await.unwrap().status()
 }
+
+/// Posts a server message as Vapi would and reads KaiCalls' answer (the messages
+/// that expect one: `assistant-request`, `tool-calls`, `transfer-destination-request`).
+pub async fn exchange(
+    server_url: &str,
+    secret: Option<&str>,
+    message: Value,
+) -> (reqwest::StatusCode, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{server_url}/api/v1/providers/vapi/events"))
+        .json(&json!({ "message": message }));
+    if let Some(secret) = secret {
+        req = req.header("x-vapi-secret", secret);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}

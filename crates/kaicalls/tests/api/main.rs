@@ -5,6 +5,7 @@ mod contract;
 mod fake_vapi;
 mod harness;
 mod receiver;
+mod smtp;
 
 mod account;
 mod analyzer;
@@ -17,6 +18,7 @@ mod crm;
 mod dashboard;
 mod errors;
 mod hardening;
+mod inbound;
 mod isolation;
 mod lifecycle;
 mod mcp;

@@ -47,9 +47,12 @@ async fn per_call_webhooks_carry_the_reference_payloads_signed_with_the_bootstra
             "duration",
             "recording_url",
             "summary",
-            "timestamp"
+            "timestamp",
+            // Beyond the reference (issue 13): inbound or outbound.
+            "direction"
         ])
     );
+    assert_eq!(completed.json["direction"], "outbound");
     assert_eq!(completed.json["call_id"], ok["id"]);
     assert_eq!(completed.json["status"], "completed");
     let detail = server
@@ -71,7 +74,14 @@ async fn per_call_webhooks_carry_the_reference_payloads_signed_with_the_bootstra
     let failure = got.iter().find(|r| r.event() == "call.failed").unwrap();
     assert_eq!(
         keys_of(&failure.json),
-        set(&["event", "call_id", "status", "error", "timestamp"])
+        set(&[
+            "event",
+            "call_id",
+            "status",
+            "error",
+            "timestamp",
+            "direction"
+        ])
     );
     assert_eq!(failure.json["call_id"], failed["id"]);
     assert_eq!(failure.json["status"], "failed");

@@ -267,6 +267,7 @@ async fn call_pages_return_every_call_once_and_state_saves_are_guarded() {
                 agent_id: None,
                 campaign_id: None,
                 status: None,
+                direction: None,
                 before,
                 since: None,
                 limit: 10,

@@ -20,10 +20,13 @@ __all__ = [
     "Agent",
     "AgentList",
     "AgentOrList",
+    "AlertList",
+    "AlertSettings",
     "Analytics",
     "Attempt",
     "Balance",
     "BusinessBalance",
+    "BusinessHours",
     "BusinessSecret",
     "Call",
     "CallDetail",
@@ -75,14 +78,18 @@ __all__ = [
     "SessionView",
     "Settings",
     "SignedUp",
+    "StaffAlert",
     "Success",
     "TestSent",
     "TimelineEntry",
     "Transcript",
     "TranscriptList",
+    "TransferDestination",
     "Turn",
     "Usage",
     "UsageRow",
+    "Voicemail",
+    "VoicemailList",
     "Webhook",
     "WebhookList",
 ]
@@ -120,23 +127,36 @@ ContactState: TypeAlias = Literal[
 ]
 
 
-EndedReason: TypeAlias = Literal[
-    "customer_hangup",
-    "agent_hangup",
-    "voicemail",
-    "max_duration",
-    "ended_by_api",
-    "no_answer",
-    "busy",
-    "invalid_number",
-    "provider_error",
-]
-
-
 Mode: TypeAlias = Literal["live", "test"]
 
 
 Role: TypeAlias = Literal["agent", "customer"]
+
+
+class BusinessHours(KaiModel):
+    """When the business answers: local opening and closing times on some days."""
+
+    timezone: str | None
+    """IANA time zone (`null`: the business's)."""
+    days: list[str]
+    """The days open, of `mon` … `sun`."""
+    open: str
+    """Local opening time, `HH:MM`."""
+    close: str
+    """Local closing time, `HH:MM`."""
+
+
+class TransferDestination(KaiModel):
+    """Where a caller can be handed to a human, and when."""
+
+    number: str
+    """E.164."""
+    name: str | None
+    """Who answers there ("Front desk")."""
+    reasons: list[str]
+    """Only for callers whose reason mentions one of these words (any reason when empty)."""
+    when: str
+    """`always` or `business_hours` (only while open)."""
 
 
 class Agent(KaiModel):
@@ -158,11 +178,34 @@ class Agent(KaiModel):
     """The message left on voicemail, with the call's variables as `{{name}}`, `{{business_name}}`,
     … (default: a short call-back request).
     """
+    inbound_prompt: str | None
+    """The system prompt of calls this agent answers (default: `system_prompt`)."""
+    outbound_prompt: str | None
+    """The system prompt of calls this agent places (default: `system_prompt`)."""
+    inbound_greeting: str | None
+    """What the agent says when it answers, with the call's variables as `{{name}}`,
+    `{{business_name}}`, … (default: "Thank you for calling {{business_name}}…").
+    """
+    business_hours: BusinessHours | None
+    """When the business answers; `null`: always open."""
+    after_hours_action: str
+    """Out of hours: `take_message` (the default: the caller leaves a voicemail) or `transfer` (to a
+    destination whose rule takes calls then).
+    """
+    transfer_destinations: list[TransferDestination]
+    """Where `transfer_to_human` hands a caller, the first whose rule matches."""
+    transfer_enabled: bool
+    """There is somewhere to transfer to."""
     created_at: str
     updated_at: str
     phone_number: str | None
     """The number assigned to this agent (the caller id of its outbound calls)."""
     phone_number_id: str | None
+
+    _nested: ClassVar[Nested] = {
+        "business_hours": BusinessHours,
+        "transfer_destinations": TransferDestination,
+    }
 
 
 class AgentList(KaiModel):
@@ -173,6 +216,60 @@ class AgentList(KaiModel):
     _nested: ClassVar[Nested] = {
         "agents": Agent,
     }
+
+
+class StaffAlert(KaiModel):
+    """One alert to one recipient, with its delivery outcome."""
+
+    id: str
+    business_id: str
+    call_id: str | None
+    """The call that raised it."""
+    event: str
+    """`new_lead`, `callback_requested`, `follow_up` or `voicemail`."""
+    channel: str
+    """`email` or `webhook`."""
+    recipient: str
+    """The address or URL."""
+    subject: str
+    body: str
+    status: str
+    """`pending`, `delivered` or `failed`."""
+    attempts: int
+    error: str | None
+    """The last failure, if any."""
+    mode: Mode
+    created_at: str
+    delivered_at: str | None
+
+
+class AlertList(KaiModel):
+    """A page of alerts, newest first."""
+
+    alerts: list[StaffAlert]
+    has_more: bool
+
+    _nested: ClassVar[Nested] = {
+        "alerts": StaffAlert,
+    }
+
+
+class AlertSettings(KaiModel):
+    """A business's alert settings (`GET /api/v1/staff-alerts/settings`)."""
+
+    business_id: str
+    enabled: bool
+    """Alerts are sent at all."""
+    emails: list[str]
+    """Staff addresses that get an email per alert."""
+    webhook_url: str | None
+    """A URL that gets a signed POST per alert (`webhook-id`, `webhook-timestamp`, `webhook-
+    signature` with the business's webhook secret).
+    """
+    events: list[str]
+    """Which events alert: of `new_lead`, `callback_requested`, `follow_up`, `voicemail`."""
+    updated_at: str | None
+    """`null` until first saved."""
 
 
 class Analytics(KaiModel):
@@ -249,7 +346,7 @@ class Call(KaiModel):
     """The provider's id for the conversation, once dialed."""
     status: CallStatus
     direction: str
-    """`outbound` (calls KaiCalls places)."""
+    """`outbound` (calls KaiCalls places) or `inbound` (calls its agents answer)."""
     duration: int | None
     """Seconds, once ended."""
     agent_id: str
@@ -257,7 +354,9 @@ class Call(KaiModel):
     business_id: str
     lead_id: str | None
     to: str
-    """The number called (E.164)."""
+    """The number called (E.164): the customer's on an outbound call, ours on an inbound one."""
+    # obj["from"]: str | None. The number calling (E.164): ours on an outbound call, the caller's on
+    # an inbound one.
     name: str | None
     summary: str | None
     recording_url: str | None
@@ -277,6 +376,8 @@ class Call(KaiModel):
     """The agent left a message on voicemail."""
     campaign_id: str | None
     """The campaign that placed the call (`/api/v1/campaigns`), if one did."""
+    transfer_destination: str | None
+    """Where the call was handed to a human (E.164), when it ended `transferred`."""
     ended_reason: EndedReason | None
     provider_ended_reason: str | None
     """The provider's own code, kept beside `ended_reason`."""
@@ -292,14 +393,20 @@ class Call(KaiModel):
     _nested: ClassVar[Nested] = {
         "quality_dimensions": QualityDimensions,
     }
+    _subscript_only: ClassVar[tuple[str, ...]] = ("from",)
 
 
 class TimelineEntry(KaiModel):
-    """A status change on a call's timeline."""
+    """An entry of a call's timeline: a status change, or what happened during the call."""
 
     type: str
-    """`call.<status>`."""
+    """`call.<status>` for a status change; `tool.<name>` for a tool the agent used
+    (`tool.lookup_lead`, `tool.schedule_callback`, …); `call.transferred`.
+    """
     status: CallStatus
+    """The call's status at that moment."""
+    data: Any
+    """For a tool: its arguments and result; for a transfer: the destination."""
     created_at: str
 
 
@@ -321,7 +428,7 @@ class CallDetail(KaiModel):
     """The provider's id for the conversation, once dialed."""
     status: CallStatus
     direction: str
-    """`outbound` (calls KaiCalls places)."""
+    """`outbound` (calls KaiCalls places) or `inbound` (calls its agents answer)."""
     duration: int | None
     """Seconds, once ended."""
     agent_id: str
@@ -329,7 +436,9 @@ class CallDetail(KaiModel):
     business_id: str
     lead_id: str | None
     to: str
-    """The number called (E.164)."""
+    """The number called (E.164): the customer's on an outbound call, ours on an inbound one."""
+    # obj["from"]: str | None. The number calling (E.164): ours on an outbound call, the caller's on
+    # an inbound one.
     name: str | None
     summary: str | None
     recording_url: str | None
@@ -349,6 +458,8 @@ class CallDetail(KaiModel):
     """The agent left a message on voicemail."""
     campaign_id: str | None
     """The campaign that placed the call (`/api/v1/campaigns`), if one did."""
+    transfer_destination: str | None
+    """Where the call was handed to a human (E.164), when it ended `transferred`."""
     ended_reason: EndedReason | None
     provider_ended_reason: str | None
     """The provider's own code, kept beside `ended_reason`."""
@@ -360,7 +471,6 @@ class CallDetail(KaiModel):
     started_at: str | None
     ended_at: str | None
     created_at: str
-    # obj["from"]: str | None. The caller id dialed from (E.164).
     context: str | None
     first_message: str | None
     max_duration: int
@@ -1061,6 +1171,37 @@ class Usage(KaiModel):
     }
 
 
+class Voicemail(KaiModel):
+    """A voicemail, as the API shows it."""
+
+    id: str
+    business_id: str
+    call_id: str
+    lead_id: str | None
+    caller: str
+    """Who called (E.164)."""
+    transcript: str
+    """What the caller said."""
+    summary: str | None
+    duration: int | None
+    """Seconds."""
+    recording_url: str | None
+    """A signed, expiring link to the call's recording (WAV)."""
+    mode: Mode
+    created_at: str
+
+
+class VoicemailList(KaiModel):
+    """A page of voicemails, newest first."""
+
+    voicemails: list[Voicemail]
+    has_more: bool
+
+    _nested: ClassVar[Nested] = {
+        "voicemails": Voicemail,
+    }
+
+
 class Webhook(KaiModel):
     """A webhook subscription as the API shows it."""
 
@@ -1103,6 +1244,9 @@ CallOrList: TypeAlias = CallDetail | CallList
 
 # `GET /api/v1/campaigns`: one campaign with `?id=`, else a page of them.
 CampaignOrList: TypeAlias = CampaignView | CampaignList
+
+
+EndedReason: TypeAlias = Literal["customer_hangup", "agent_hangup", "voicemail", "max_duration", "ended_by_api", "no_answer", "busy", "invalid_number", "provider_error"] | Literal["transferred"]
 
 
 # `GET /api/v1/leads`: one lead with `?id=`, else a page of them.
