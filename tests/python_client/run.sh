@@ -33,6 +33,7 @@ export KAICALLS_BASE_URL="$base"
 export KAICALLS_LIVE_KEY=$(field live_key)
 export KAICALLS_AGENT_ID=$(field agent_id)
 export KAICALLS_BUSINESS_ID=$(field business_id)
+export KAICALLS_TEST_KEY=$(field test_key)
 export KAICALLS_REQUIRE_SERVER=1
 export KAICALLS_WAIT_INTERVAL=0.5
 

@@ -11,6 +11,8 @@ Environment:
 - ``KAICALLS_LIVE_KEY``: a ``kc_live_`` key with scope ``*`` (as bootstrap prints).
 - ``KAICALLS_AGENT_ID``, ``KAICALLS_BUSINESS_ID``: the bootstrap agent (it has a
   phone number) and its business.
+- ``KAICALLS_TEST_KEY``: the bootstrap's ``kc_test_`` key, for the sandbox's inbound
+  calls (without it those tests skip, or fail with ``KAICALLS_REQUIRE_SERVER=1``).
 - Optional: ``KAICALLS_WAIT_INTERVAL`` (poll seconds, default 1),
   ``KAICALLS_WAIT_TIMEOUT`` (default 300), ``KAICALLS_REQUIRE_SERVER=1`` to fail
   instead of skip when the variables above are missing.
@@ -210,6 +212,22 @@ def failed_call(kai: KaiCalls, agent_id: str) -> FinishedCall:
     return FinishedCall(created, _wait(kai, created.id))
 
 
+@pytest.fixture(scope="session")
+def test_key() -> str:
+    key = os.environ.get("KAICALLS_TEST_KEY")
+    if not key:
+        why = "the sandbox's inbound calls need KAICALLS_TEST_KEY (a kc_test_ key)"
+        if os.environ.get("KAICALLS_REQUIRE_SERVER"):
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+    return key
+
+
+@pytest.fixture(scope="session")
+def test_kai(session: RecordingSession, test_key: str) -> KaiCalls:
+    return KaiCalls(api_key=test_key, base_url=BASE_URL, session=session)
+
+
 @pytest.fixture
 def scratch_agent(kai: KaiCalls, business_id: str) -> KaiObject:
     """A fresh agent without a phone number."""
@@ -390,6 +408,47 @@ def test_call_with_lead_and_first_message(
     assert variables["time_of_day"] in ("morning", "afternoon", "evening")
 
     assert kai.leads.get(lead.id).interaction_count == 1
+
+
+def test_sandbox_inbound_call_appears_in_list(
+    kai: KaiCalls, test_kai: KaiCalls, test_key: str, agent_id: str
+) -> None:
+    # 0.1.0 has no method for the sandbox: ring with plain HTTP.
+    number = test_kai.agents.get(agent_id).phone_number
+    caller = f"+1737555{random.randint(0, 9999):04d}"
+    ring = requests.post(
+        f"{BASE_URL}/api/v1/sandbox/inbound-calls",
+        headers={"Authorization": f"Bearer {test_key}"},
+        json={"to": number, "from": caller},
+        timeout=30,
+    )
+    assert ring.status_code == 201, ring.text
+    answered = ring.json()
+    assert (answered["direction"], answered["status"]) == ("inbound", "ringing")
+    assert (answered["to"], answered["from"]) == (number, caller)
+
+    result = _wait(test_kai, answered["id"])
+    assert result.status == "completed"
+    assert result.direction == "inbound"
+    assert result["from"] == caller
+
+    # The published calls.list (limit, agent_id, status, after) lists it as inbound.
+    page = test_kai.calls.list(agent_id=agent_id, limit=100)
+    assert isinstance(page.has_more, bool)
+    stamps = [_ts(item.created_at) for item in page.calls]
+    assert stamps == sorted(stamps, reverse=True), "calls must be newest first"
+    listed = {item.id: item for item in page.calls}
+    assert answered["id"] in listed
+    item = listed[answered["id"]]
+    assert item.direction == "inbound"
+    assert (item.status, item.to, item["from"]) == ("completed", number, caller)
+    assert item.agent_id == agent_id and _nonempty_str(item.agent_name)
+    completed = test_kai.calls.list(agent_id=agent_id, status="completed", limit=100)
+    assert answered["id"] in _ids(completed.calls)
+    # A sandbox call is test data: the live key's list does not show it.
+    assert answered["id"] not in _ids(
+        kai.calls.list(agent_id=agent_id, limit=100).calls
+    )
 
 
 # ----------------------------------------------------------------------------- agents

@@ -559,7 +559,17 @@ export interface DncList {
   has_more: boolean;
 }
 
-export type EndedReason = 'customer_hangup' | 'agent_hangup' | 'voicemail' | 'max_duration' | 'ended_by_api' | 'no_answer' | 'busy' | 'invalid_number' | 'provider_error' | 'transferred';
+export type EndedReason =
+  | 'customer_hangup'
+  | 'agent_hangup'
+  | 'voicemail'
+  | 'max_duration'
+  | 'ended_by_api'
+  | 'transferred'
+  | 'no_answer'
+  | 'busy'
+  | 'invalid_number'
+  | 'provider_error';
 
 /** A durable event, as stored and as the API shows it. */
 export interface Event {

@@ -76,7 +76,8 @@ pub struct AgentFields {
     inbound_greeting: Option<String>,
     /// The published clients' name for the outbound greeting (`first_message`).
     outbound_first_message: Option<String>,
-    /// When the business answers; `{}` for every weekday 09:00–17:00, `null` leaves it.
+    /// When the business answers; `{}` for every weekday 09:00–17:00, `{"days": []}`
+    /// for always open, `null` leaves it.
     business_hours: Option<BusinessHoursInput>,
     /// `take_message` or `transfer`.
     after_hours_action: Option<String>,
@@ -134,7 +135,7 @@ impl AgentFields {
             agent.inbound_greeting = p;
         }
         if let Some(hours) = self.business_hours {
-            agent.business_hours = Some(hours.validate()?);
+            agent.business_hours = hours.validate()?;
         }
         if let Some(action) = self.after_hours_action {
             let action = action.trim().to_ascii_lowercase();

@@ -173,8 +173,14 @@ pub struct Raise<'a> {
 }
 
 /// Records the alert for each recipient the business's settings name for this event,
-/// each with its delivery job, in `tx`. Returns how many.
-pub async fn raise(tx: &mut Tx, alert: Raise<'_>, now: Timestamp) -> anyhow::Result<usize> {
+/// each with its delivery job, in `tx`. Each row takes its own instant of `clock`
+/// (strictly increasing), so the list's `created_at` cursor never splits a group.
+/// Returns how many.
+pub async fn raise(
+    tx: &mut Tx,
+    alert: Raise<'_>,
+    clock: &crate::clock::SharedClock,
+) -> anyhow::Result<usize> {
     let s = settings(tx, alert.business_id).await?;
     if !s.enabled || !s.events.iter().any(|e| e == alert.event) {
         return Ok(0);
@@ -186,6 +192,7 @@ pub async fn raise(tx: &mut Tx, alert: Raise<'_>, now: Timestamp) -> anyhow::Res
         .chain(s.webhook_url.as_deref().map(|u| ("webhook", u)));
     let mut n = 0;
     for (channel, recipient) in targets {
+        let now = clock.now();
         let id = crate::ids::new_id();
         sqlx::query(&format!(
             "INSERT INTO staff_alerts ({ALERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, NULL, $10, NULL)"

@@ -661,6 +661,7 @@ async fn dial_and_record(
         .outbound_prompt
         .clone()
         .or_else(|| agent.system_prompt.clone());
+    request.model = agent.model.clone();
     request.vapi_assistant_id = agent.vapi_assistant_id.clone();
     request.vapi_phone_number_id = agent.vapi_phone_number_id.clone();
     request.leave_voicemail = agent.voicemail_action != "hang_up";

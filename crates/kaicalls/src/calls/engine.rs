@@ -468,7 +468,7 @@ impl Engine {
                 jobs::enqueue(tx, Kind::CopyRecording, &next.id, &json!({}), now, now).await?;
             }
             crate::campaigns::runner::on_call_ended(tx, next, now).await?;
-            crate::inbound::on_call_ended(tx, next, now).await?;
+            crate::inbound::on_call_ended(tx, next, now, &self.clock).await?;
         }
         Ok(true)
     }
@@ -653,6 +653,7 @@ pub fn dial_request(call: &Call) -> DialRequest {
         vapi_phone_number_id: None,
         control_url: call.control_url.clone(),
         system_prompt: None,
+        model: serde_json::Value::Null,
         first_message: call.first_message.clone(),
         name: call.name.clone(),
         context: call.context.clone(),

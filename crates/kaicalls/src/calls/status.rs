@@ -66,7 +66,8 @@ pub enum EndedReason {
     Voicemail,
     MaxDuration,
     EndedByApi,
-    /// Handed to a human (`transfer_to_human`, `transfer-destination-request`).
+    // Handed to a human (`transfer_to_human`, `transfer-destination-request`). A plain
+    // comment: a doc comment would make this variant its own schema, not one enum.
     Transferred,
     NoAnswer,
     Busy,

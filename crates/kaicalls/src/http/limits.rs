@@ -28,6 +28,8 @@ pub const MAX_CHARS: &[(&str, usize)] = &[
     ("firstMessage", 1_000),
     ("inbound_greeting", 1_000),
     ("outbound_greeting", 1_000),
+    ("outbound_first_message", 1_000),
+    ("voicemail_message", 1_000),
     ("email", 254),
     ("name", 200),
     ("customer_name", 200),

@@ -30,7 +30,8 @@ pub struct BusinessHoursInput {
     /// IANA time zone (default: the business's).
     #[serde(default)]
     pub timezone: Option<String>,
-    /// The days open, of `mon` … `sun` (default: `mon`–`fri`).
+    /// The days open, of `mon` … `sun` (default: `mon`–`fri`); `[]`: no hours, always
+    /// open.
     #[serde(default = "weekdays")]
     pub days: Vec<String>,
     /// Local opening time, `HH:MM` (default `09:00`).
@@ -42,7 +43,11 @@ pub struct BusinessHoursInput {
 }
 
 impl BusinessHoursInput {
-    pub fn validate(self) -> Result<BusinessHours, ApiError> {
+    /// The hours, or `None` (always open) for `"days": []`.
+    pub fn validate(self) -> Result<Option<BusinessHours>, ApiError> {
+        if self.days.is_empty() {
+            return Ok(None);
+        }
         BusinessHours {
             timezone: self.timezone,
             days: self.days,
@@ -50,6 +55,7 @@ impl BusinessHoursInput {
             close: self.close,
         }
         .validate()
+        .map(Some)
     }
 }
 

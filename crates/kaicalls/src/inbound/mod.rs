@@ -412,7 +412,12 @@ fn who(call: &Call) -> String {
 
 /// In the transaction that ends an inbound call: its voicemail (`voicemail.received`)
 /// and the staff alerts it raises (new lead, follow-up, voicemail).
-pub async fn on_call_ended(tx: &mut Tx, call: &Call, now: Timestamp) -> anyhow::Result<()> {
+pub async fn on_call_ended(
+    tx: &mut Tx,
+    call: &Call,
+    now: Timestamp,
+    clock: &crate::clock::SharedClock,
+) -> anyhow::Result<()> {
     if !call.is_inbound()
         || call.status != CallStatus::Completed && call.status != CallStatus::Failed
     {
@@ -435,7 +440,7 @@ pub async fn on_call_ended(tx: &mut Tx, call: &Call, now: Timestamp) -> anyhow::
             call.id
         );
         let alert = raise("new_lead", format!("New lead: {}", who(call)), body);
-        alerts::raise(tx, alert, now).await?;
+        alerts::raise(tx, alert, clock).await?;
     }
     if call.outcome.as_deref() == Some("follow_up") {
         let body = format!(
@@ -444,7 +449,7 @@ pub async fn on_call_ended(tx: &mut Tx, call: &Call, now: Timestamp) -> anyhow::
             call.id
         );
         let alert = raise("follow_up", format!("Follow up with {}", who(call)), body);
-        alerts::raise(tx, alert, now).await?;
+        alerts::raise(tx, alert, clock).await?;
     }
     if is_voicemail(call) {
         let transcript = call
@@ -504,7 +509,7 @@ pub async fn on_call_ended(tx: &mut Tx, call: &Call, now: Timestamp) -> anyhow::
                 call.id
             );
             let alert = raise("voicemail", format!("Voicemail from {}", who(call)), body);
-            alerts::raise(tx, alert, now).await?;
+            alerts::raise(tx, alert, clock).await?;
         }
     }
     Ok(())

@@ -101,12 +101,13 @@ pub async fn run(
         job_id.map(str::to_string),
     );
     let note = json!({ "arguments": args, "result": result });
+    let clock = engine.clock().clone();
     engine
         .store()
         .write_background(move |tx| {
             Box::pin(async move {
                 if let Some(effect) = planned.effect {
-                    effect.apply(tx, &call2, now).await?;
+                    effect.apply(tx, &call2, now, &clock).await?;
                 }
                 repo::insert_note(tx, &call2.id, call2.status, &kind, &note, now).await?;
                 if let Some(job) = &job_id {
@@ -169,7 +170,13 @@ enum Effect {
 }
 
 impl Effect {
-    async fn apply(self, tx: &mut Tx, call: &Call, now: Timestamp) -> anyhow::Result<()> {
+    async fn apply(
+        self,
+        tx: &mut Tx,
+        call: &Call,
+        now: Timestamp,
+        clock: &crate::clock::SharedClock,
+    ) -> anyhow::Result<()> {
         match self {
             Effect::Lead(lead, mode) => {
                 leads::save(tx, &lead, false).await?;
@@ -207,7 +214,7 @@ impl Effect {
                     subject,
                     body,
                 };
-                alerts::raise(tx, alert, now).await?;
+                alerts::raise(tx, alert, clock).await?;
             }
             Effect::Transfer {
                 destination,

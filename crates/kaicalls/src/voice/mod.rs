@@ -33,6 +33,9 @@ pub struct DialRequest {
     /// Where live-call commands go (from `Dialed::control_url`).
     pub control_url: Option<String>,
     pub system_prompt: Option<String>,
+    /// The agent's model (`{"provider", "model", …}`): with both named, Vapi gets the
+    /// prompt for this direction as the model's system message.
+    pub model: Value,
     /// The opening line: the call's `firstMessage`, else the agent's greeting.
     pub first_message: Option<String>,
     pub name: Option<String>,

@@ -376,6 +376,7 @@ mod tests {
             vapi_phone_number_id: None,
             control_url: None,
             system_prompt: None,
+            model: serde_json::Value::Null,
             first_message: Some("Hey John, this is Kai from Smith Law".into()),
             leave_voicemail: true,
             voicemail_message: None,

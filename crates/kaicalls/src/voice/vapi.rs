@@ -79,6 +79,18 @@ impl Vapi {
         if let Some(first) = &req.first_message {
             overrides["firstMessage"] = json!(first);
         }
+        // The agent's outbound prompt; Vapi takes a model override only whole.
+        if let (Some(provider), Some(model), Some(prompt)) = (
+            req.model["provider"].as_str(),
+            req.model["model"].as_str(),
+            &req.system_prompt,
+        ) {
+            overrides["model"] = json!({
+                "provider": provider,
+                "model": model,
+                "messages": [{ "role": "system", "content": prompt }],
+            });
+        }
         // Vapi's own voicemail detection; with a message it leaves it, without it
         // ends the call (endedReason "voicemail" either way).
         overrides["voicemailDetection"] = json!({ "provider": "vapi" });

@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::Datelike;
+
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -94,6 +96,18 @@ async fn vapi_inbound_calls_answer_with_the_agent_and_complete_through_the_engin
         .server
         .post(&key, "/api/v1/leads", json!({"name": "John Smith", "phone": JOHN, "score": 87, "status": "qualified", "source": "referral"}))
         .await;
+    // The other face: an outbound call carries the outbound prompt.
+    configure_agent(
+        &s,
+        json!({"outbound_prompt": "You call Smith Law's clients back."}),
+    )
+    .await;
+    s.place(json!({})).await;
+    let (_, dial) = s.vapi.last_dial();
+    assert_eq!(
+        dial["assistantOverrides"]["model"]["messages"][0]["content"],
+        "You call Smith Law's clients back."
+    );
     let receiver = Receiver::start().await;
     let (status, _) = s
         .server
@@ -329,7 +343,7 @@ async fn vapi_inbound_calls_answer_with_the_agent_and_complete_through_the_engin
             &format!("/api/v1/leads?id={}", john["id"].as_str().unwrap()),
         )
         .await;
-    assert_eq!(a_john["interaction_count"], 1, "only A's own call counted");
+    assert_eq!(a_john["interaction_count"], 2, "only A's own calls counted (one out, one in)");
     let (_, b_calls) = s
         .server
         .get(&b.live_key, "/api/v1/calls?direction=inbound")
@@ -751,6 +765,54 @@ async fn sandbox_callers_take_every_branch_and_staff_hear_about_it() {
         assert!(events.contains(&e), "{events:?}");
     }
     assert!(alerts.iter().any(|a| a["channel"] == "webhook"));
+    // One alert per page reaches every alert once: rows raised together have their
+    // own instants, so the created_at cursor never splits a group.
+    let (mut seen, mut after) = (vec![], String::new());
+    loop {
+        let (_, page) = server
+            .get(&key, &format!("/api/v1/staff-alerts?limit=1{after}"))
+            .await;
+        let list = page["alerts"].as_array().unwrap();
+        seen.extend(list.iter().map(|a| a["id"].clone()));
+        if page["has_more"] != true {
+            break;
+        }
+        after = format!("&after={}", list[0]["created_at"].as_str().unwrap());
+    }
+    let all: Vec<Value> = alerts.iter().map(|a| a["id"].clone()).collect();
+    assert_eq!(seen, all, "paging one by one");
+
+    // Out of hours (open only tomorrow), a caller is taken as a message: the closed
+    // greeting, and a voicemail whatever they say.
+    let tomorrow = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        [(chrono::Utc::now().weekday().num_days_from_monday() as usize + 1) % 7];
+    let (status, agent) = server
+        .call(
+            Method::PATCH,
+            "/api/v1/agents",
+            Some(&key),
+            Some(json!({"id": boot.agent_id, "business_hours": {"timezone": "UTC", "days": [tomorrow]}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{agent}");
+    assert_eq!(agent["after_hours_action"], "take_message");
+    let closed = ring("+15125550179").await;
+    assert!(
+        closed["first_message"].as_str().unwrap().contains("closed"),
+        "{}",
+        closed["first_message"]
+    );
+    let (_, vms) = server.get(&key, "/api/v1/voicemails").await;
+    assert_eq!(vms["voicemails"][0]["call_id"], closed["id"]);
+    let (_, agent) = server
+        .call(
+            Method::PATCH,
+            "/api/v1/agents",
+            Some(&key),
+            Some(json!({"id": boot.agent_id, "business_hours": {"days": []}})),
+        )
+        .await;
+    assert_eq!(agent["business_hours"], Value::Null, "always open again");
 
     // Live keys do not ring the sandbox.
     let (status, refused) = server

@@ -38,6 +38,8 @@ from .resources.misc import (
     Transcripts,
 )
 from .resources.numbers import AsyncPhoneNumbers, PhoneNumbers
+from .resources.sandbox import AsyncSandbox, Sandbox
+from .resources.staff_alerts import AsyncStaffAlerts, StaffAlerts
 from .resources.unserved import (
     Analytics,
     AsyncAnalytics,
@@ -50,6 +52,7 @@ from .resources.unserved import (
     Sms,
     Workspaces,
 )
+from .resources.voicemails import AsyncVoicemails, Voicemails
 from .resources.webhooks import AsyncWebhooks, Webhooks
 
 _MISSING_KEY = "KaiCalls: api_key is required (kc_live_...)"
@@ -138,6 +141,9 @@ class KaiCalls:
         self.account = Account(send)
         self.compliance = Compliance(send)
         self.campaigns = Campaigns(send)
+        self.voicemails = Voicemails(send)
+        self.staff_alerts = StaffAlerts(send)
+        self.sandbox = Sandbox(send)
 
     @property
     def base_url(self) -> str:
@@ -216,6 +222,9 @@ class AsyncKaiCalls:
         self.account = AsyncAccount(send)
         self.compliance = AsyncCompliance(send)
         self.campaigns = AsyncCampaigns(send)
+        self.voicemails = AsyncVoicemails(send)
+        self.staff_alerts = AsyncStaffAlerts(send)
+        self.sandbox = AsyncSandbox(send)
 
     @property
     def base_url(self) -> str:

@@ -127,6 +127,20 @@ ContactState: TypeAlias = Literal[
 ]
 
 
+EndedReason: TypeAlias = Literal[
+    "customer_hangup",
+    "agent_hangup",
+    "voicemail",
+    "max_duration",
+    "ended_by_api",
+    "transferred",
+    "no_answer",
+    "busy",
+    "invalid_number",
+    "provider_error",
+]
+
+
 Mode: TypeAlias = Literal["live", "test"]
 
 
@@ -1244,9 +1258,6 @@ CallOrList: TypeAlias = CallDetail | CallList
 
 # `GET /api/v1/campaigns`: one campaign with `?id=`, else a page of them.
 CampaignOrList: TypeAlias = CampaignView | CampaignList
-
-
-EndedReason: TypeAlias = Literal["customer_hangup", "agent_hangup", "voicemail", "max_duration", "ended_by_api", "no_answer", "busy", "invalid_number", "provider_error"] | Literal["transferred"]
 
 
 # `GET /api/v1/leads`: one lead with `?id=`, else a page of them.

@@ -61,7 +61,14 @@ class _AgentsBase(Resource[R]):
         """Partial update: pass only the fields to change (``None`` values are not
         sent), e.g. ``name``, ``system_prompt``, ``first_message``, ``voice``,
         ``model``, ``metadata``, ``vapi_assistant_id``, ``voicemail_action``
-        (``leave_message`` or ``hang_up``), ``voicemail_message``."""
+        (``leave_message`` or ``hang_up``), ``voicemail_message``.
+
+        For the calls the agent answers: ``inbound_prompt``, ``outbound_prompt``,
+        ``inbound_greeting``, ``outbound_first_message``, ``business_hours``
+        (``{timezone, days, open, close}``), ``after_hours_action`` (``take_message``
+        or ``transfer``), ``transfer_destinations`` (``[{number, name, reasons,
+        when}]``), ``transfer_enabled`` and ``transfer_phone_number`` (one
+        destination, always)."""
         return patch_req(PATH, {"id": id, **fields})
 
     def versions(self, agent_id: str, version: int | None = None, limit: int | None = None) -> R:

@@ -81,14 +81,16 @@ class _CallsBase(Resource[R]):
         status: str | None = None,
         after: str | None = None,
         campaign_id: str | None = None,
+        direction: str | None = None,
     ) -> Req:
         """One page of calls, newest first: ``{calls: [...], has_more}`` (only one
-        campaign's with ``campaign_id``).
+        campaign's with ``campaign_id``; only the calls answered, ``inbound``, or
+        placed, ``outbound``, with ``direction``).
 
         ``after`` is the ``created_at`` of the last call of the previous page;
         `iter` does that paging for you.
         """
-        return get_req(PATH, _list_query(limit, agent_id, status, after, campaign_id))
+        return get_req(PATH, _list_query(limit, agent_id, status, after, campaign_id, direction))
 
     @returns(CallDetail)
     def end(self, call_id: str) -> Req:
@@ -103,6 +105,7 @@ def _list_query(
     status: str | None,
     after: str | None,
     campaign_id: str | None,
+    direction: str | None,
 ) -> dict[str, Any]:
     return {
         "limit": limit,
@@ -110,6 +113,7 @@ def _list_query(
         "status": status,
         "after": after,
         "campaign_id": campaign_id,
+        "direction": direction,
     }
 
 
@@ -157,15 +161,16 @@ class Calls(_CallsBase[Sync]):
         status: str | None = None,
         after: str | None = None,
         campaign_id: str | None = None,
+        direction: str | None = None,
         *,
         max_items: int | None = None,
     ) -> Iterator[Call]:
         """Every call matching the filters (``campaign_id``: the calls one campaign
-        placed), newest first, across pages.
+        placed; ``direction``: ``inbound`` or ``outbound``), newest first, across pages.
 
         ``limit`` is the page size (1..100); ``max_items`` stops after that many.
         """
-        query = _list_query(limit, agent_id, status, after, campaign_id)
+        query = _list_query(limit, agent_id, status, after, campaign_id, direction)
         return iterate(self._send, _pager(query, max_items))
 
 
@@ -188,9 +193,10 @@ class AsyncCalls(_CallsBase[Async]):
         status: str | None = None,
         after: str | None = None,
         campaign_id: str | None = None,
+        direction: str | None = None,
         *,
         max_items: int | None = None,
     ) -> AsyncIterator[Call]:
         """Async `Calls.iter`: ``async for call in kai.calls.iter(...)``."""
-        query = _list_query(limit, agent_id, status, after, campaign_id)
+        query = _list_query(limit, agent_id, status, after, campaign_id, direction)
         return aiterate(self._send, _pager(query, max_items))
