@@ -19,6 +19,9 @@ import { AgentsResource } from './resources/agents.js';
 import { CallsResource, RecordingsResource, TranscriptsResource } from './resources/calls.js';
 import { LeadsResource } from './resources/leads.js';
 import { PhoneNumbersResource } from './resources/numbers.js';
+import { SandboxResource } from './resources/sandbox.js';
+import { StaffAlertsResource } from './resources/staff-alerts.js';
+import { VoicemailsResource } from './resources/voicemails.js';
 import {
   AnalyticsResource,
   CommunicationRunsResource,
@@ -53,7 +56,12 @@ export { IdOnly, SSEDecoder } from './sse.js';
 export type { ServerSentEvent } from './sse.js';
 export * from './types.js';
 export type { SignupParams } from './resources/account.js';
-export type { CreateAgentParams, UpdateAgentParams } from './resources/agents.js';
+export type {
+  BusinessHoursInput,
+  CreateAgentParams,
+  TransferDestinationInput,
+  UpdateAgentParams,
+} from './resources/agents.js';
 export type {
   AddCampaignContactsParams,
   CampaignCallingWindow,
@@ -67,6 +75,7 @@ export type {
   UpdateCampaignParams,
 } from './resources/campaigns.js';
 export type {
+  CallDirection,
   CreateCallOptions,
   CreateCallParams,
   ListCallsParams,
@@ -75,6 +84,14 @@ export type {
   WaitOptions,
 } from './resources/calls.js';
 export type { CreateLeadParams, ListLeadsParams } from './resources/leads.js';
+export { SANDBOX_CALLERS } from './resources/sandbox.js';
+export type { RingOptions, RingParams } from './resources/sandbox.js';
+export type {
+  ListStaffAlertsParams,
+  StaffAlertEvent,
+  UpdateStaffAlertSettingsParams,
+} from './resources/staff-alerts.js';
+export type { ListVoicemailsParams } from './resources/voicemails.js';
 export type {
   CreateWebhookParams,
   ListDeliveriesParams,
@@ -95,8 +112,11 @@ export {
   LeadsResource,
   PhoneNumbersResource,
   RecordingsResource,
+  SandboxResource,
   SmsResource,
+  StaffAlertsResource,
   TranscriptsResource,
+  VoicemailsResource,
   WebhooksResource,
   WorkspacesResource,
   signup,
@@ -118,6 +138,12 @@ export class KaiCalls {
   readonly account: AccountResource;
   readonly compliance: ComplianceResource;
   readonly campaigns: CampaignsResource;
+  /** Messages callers left on inbound calls. */
+  readonly voicemails: VoicemailsResource;
+  /** Who on the staff hears about new leads, callbacks, follow-ups and voicemails, and the alerts sent. */
+  readonly staffAlerts: StaffAlertsResource;
+  /** Simulated inbound calls (test keys). */
+  readonly sandbox: SandboxResource;
   /** Hosted platform only. */
   readonly sms: SmsResource;
   /** Hosted platform only. */
@@ -146,6 +172,9 @@ export class KaiCalls {
     this.account = new AccountResource(this.http);
     this.compliance = new ComplianceResource(this.http);
     this.campaigns = new CampaignsResource(this.http);
+    this.voicemails = new VoicemailsResource(this.http);
+    this.staffAlerts = new StaffAlertsResource(this.http);
+    this.sandbox = new SandboxResource(this.http);
     this.sms = new SmsResource(this.http);
     this.workspaces = new WorkspacesResource(this.http);
     this.analytics = new AnalyticsResource(this.http);

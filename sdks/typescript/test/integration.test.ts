@@ -17,7 +17,10 @@ import {
   WebhookVerificationError,
   signWebhook,
   verifyWebhook,
+  SANDBOX_CALLERS,
+  type Agent,
   type Call,
+  type CallDetail,
   type CampaignView,
 } from 'kaicalls';
 import { eventually, mapLimit, startServer, type TestServer } from './harness.js';
@@ -84,7 +87,7 @@ async function everyRequest(): Promise<Recorded[]> {
     webhookUrl: 'https://h', maxDuration: 60, metadata: { a: 1 }, webhookEvents: ['call.ringing'],
   });
   await k.calls.get('c', { wait: 1 });
-  await k.calls.list({ limit: 1, agentId: 'a', campaignId: 'cp', status: 'completed', after: 't' });
+  await k.calls.list({ limit: 1, agentId: 'a', campaignId: 'cp', status: 'completed', direction: 'inbound', after: 't' });
   await k.calls.end('c');
   await k.recordings.get('c');
   await k.transcripts.list({ limit: 1, agentId: 'a', after: 't', days: 1 });
@@ -97,7 +100,9 @@ async function everyRequest(): Promise<Recorded[]> {
     id: 'a', name: 'n', systemPrompt: 's', inboundPrompt: 'i', outboundPrompt: 'o', smsPrompt: 'sp',
     firstMessage: 'f', outboundFirstMessage: 'of', outboundLlm: 'ol', smsLlm: 'sl', voice: {}, model: {},
     metadata: {}, maxDuration: 60, vapiConfig: {}, transferEnabled: true, transferPhoneNumber: '+1',
-    vapiAssistantId: 'v',
+    vapiAssistantId: 'v', inboundGreeting: 'g', afterHoursAction: 'take_message',
+    businessHours: { timezone: 'UTC', days: ['mon'], open: '09:00', close: '17:00' },
+    transferDestinations: [{ number: '+1', name: 'n', reasons: ['r'], when: 'always' }],
   });
   await k.leads.list({
     status: ['new'], source: 's', agentId: 'a', phone: 'p', email: 'e', createdAfter: 'x', createdBefore: 'x',
@@ -168,6 +173,13 @@ async function everyRequest(): Promise<Recorded[]> {
   await k.campaigns.pause('cp');
   await k.campaigns.resume('cp');
   await k.campaigns.cancel('cp');
+  await k.voicemails.list({ businessId: 'b', after: 't', limit: 1 });
+  await k.staffAlerts.settings({ businessId: 'b' });
+  await k.staffAlerts.updateSettings({
+    businessId: 'b', enabled: true, emails: ['e'], webhookUrl: 'https://h', events: ['voicemail'],
+  });
+  await k.staffAlerts.list({ businessId: 'b', callId: 'c', after: 't', limit: 1 });
+  await k.sandbox.ring({ to: '+1', from: '+2' }, { idempotencyKey: 'i' });
   await KaiCalls.signup({ businessName: 'b', email: 'e' }, { baseUrl: 'http://sdk.test', fetch: f });
   return f.requests;
 }
@@ -854,4 +866,337 @@ describe('campaigns', () => {
     );
     await assert.rejects(test.campaigns.get('no-such-campaign'), NotFoundError);
   });
+});
+
+// After `pagination`, which counts every test-mode call: the sandbox's inbound calls
+// are test-mode calls too. Each test builds on the ones before it.
+describe('inbound calls: the sandbox, voicemails, staff alerts', () => {
+  const front = '+15125550188'; // Reception's number
+  const night = '+15125550189'; // Night line's number (closed now)
+  const intakeCaller = `+1512556${String(Math.floor(Math.random() * 10000)).padStart(4, '0')}`;
+  let tk: KaiCalls; // the test key's client
+  let reception: Agent;
+  let alertHook: Receiver;
+  const rung = new Map<string, CallDetail>(); // by caller
+
+  /** Rings `to` as `from` with the test key and waits for the call to finish. */
+  async function ring(to: string, from: string): Promise<CallDetail> {
+    const call = await tk.sandbox.ring({ to, from });
+    assert.equal(call.direction, 'inbound');
+    assert.equal(call.status, 'ringing');
+    assert.equal(call.to, to);
+    assert.equal(call.from, from);
+    assert.equal(call.mode, 'test');
+    const done = await tk.calls.wait(call.id, { intervalMs: 100, timeoutMs: 30_000 });
+    assert.equal(done.direction, 'inbound', 'still inbound once finished');
+    assert.equal(done.from, from);
+    rung.set(from, done);
+    return done;
+  }
+
+  before(() => {
+    tk = new KaiCalls({ apiKey: server.boot.test_key });
+  });
+
+  test('agents.update sets the inbound fields: prompts, greeting, transfer, hours, after-hours action', async () => {
+    reception = await kai.agents.create({
+      businessId: server.boot.business_id,
+      name: 'Reception',
+      systemPrompt: 'You answer the phone for Smith Law.',
+    });
+    const updated = await kai.agents.update({
+      id: reception.id,
+      inboundPrompt: 'Take down what the caller needs.',
+      outboundPrompt: 'Follow up politely.',
+      inboundGreeting: 'Smith Law, {{agent_name}} speaking. How can I help?',
+      outboundFirstMessage: 'Hi, this is Smith Law calling back.',
+      transferPhoneNumber: '+15125550111',
+    });
+    assert.equal(updated.inbound_prompt, 'Take down what the caller needs.');
+    assert.equal(updated.outbound_prompt, 'Follow up politely.');
+    assert.equal(updated.inbound_greeting, 'Smith Law, {{agent_name}} speaking. How can I help?');
+    assert.equal(updated.first_message, 'Hi, this is Smith Law calling back.');
+    assert.equal(updated.transfer_enabled, true);
+    assert.deepEqual(updated.transfer_destinations, [
+      { number: '+15125550111', name: null, reasons: [], when: 'always' },
+    ]);
+    assert.equal(updated.business_hours, null, 'no hours: always open');
+    assert.equal((await kai.phoneNumbers.assign({ phoneNumber: front, agentId: reception.id })).agent_id, reception.id);
+
+    // Night line: open only on the day after tomorrow (UTC), so closed now; out of
+    // hours it takes a message.
+    const nightLine = await kai.agents.create({
+      businessId: server.boot.business_id,
+      name: 'Night line',
+      systemPrompt: 'You take messages.',
+    });
+    const days = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+    const openDay = days[(new Date().getUTCDay() + 2) % 7] as string;
+    const closed = await kai.agents.update({
+      id: nightLine.id,
+      businessHours: { timezone: 'UTC', days: [openDay], open: '09:00', close: '17:00' },
+      afterHoursAction: 'take_message',
+      transferDestinations: [
+        { number: '+15125550112', name: 'Front desk', reasons: ['case'], when: 'business_hours' },
+        { number: '+15125550113' },
+      ],
+    });
+    assert.deepEqual(closed.business_hours, { timezone: 'UTC', days: [openDay], open: '09:00', close: '17:00' });
+    assert.equal(closed.after_hours_action, 'take_message');
+    assert.deepEqual(closed.transfer_destinations, [
+      { number: '+15125550112', name: 'Front desk', reasons: ['case'], when: 'business_hours' },
+      { number: '+15125550113', name: null, reasons: [], when: 'always' },
+    ]);
+    assert.equal(closed.transfer_enabled, true);
+    assert.deepEqual((await kai.agents.get(nightLine.id)).business_hours, closed.business_hours);
+    await assert.rejects(kai.agents.update({ id: nightLine.id, afterHoursAction: 'ring_forever' }), (err: unknown) => {
+      assert.ok(err instanceof InvalidRequestError, String(err));
+      assert.equal(err.param, 'after_hours_action');
+      return true;
+    });
+    const disabled = await kai.agents.update({ id: nightLine.id, transferEnabled: false });
+    assert.equal(disabled.transfer_enabled, false);
+    assert.deepEqual(disabled.transfer_destinations, []);
+    await kai.phoneNumbers.assign({ phoneNumber: night, agentId: nightLine.id });
+  });
+
+  test('staffAlerts: the defaults, updateSettings, settings; bad events and emails are refused', async () => {
+    const defaults = await tk.staffAlerts.settings();
+    assert.equal(defaults.business_id, server.boot.business_id);
+    assert.equal(defaults.enabled, true);
+    assert.deepEqual(defaults.emails, []);
+    assert.equal(defaults.webhook_url, null);
+    assert.deepEqual([...defaults.events].sort(), ['callback_requested', 'follow_up', 'new_lead', 'voicemail']);
+    assert.equal(defaults.updated_at, null);
+
+    alertHook = await receiver();
+    const saved = await tk.staffAlerts.updateSettings({
+      emails: ['Front-Desk@Example.test', 'front-desk@example.test'],
+      webhookUrl: `${alertHook.url}/alerts`,
+      events: ['new_lead', 'voicemail', 'callback_requested'],
+    });
+    assert.deepEqual(saved.emails, ['front-desk@example.test'], 'lower-cased, duplicates dropped');
+    assert.equal(saved.webhook_url, `${alertHook.url}/alerts`);
+    assert.deepEqual(saved.events, ['new_lead', 'voicemail', 'callback_requested']);
+    assert.equal(saved.enabled, true);
+    assert.ok(saved.updated_at);
+    const read = await tk.staffAlerts.settings({ businessId: server.boot.business_id });
+    assert.deepEqual(read, saved);
+    // The settings are the business's: the live key reads the same.
+    assert.deepEqual(await kai.staffAlerts.settings(), saved);
+
+    await assert.rejects(tk.staffAlerts.updateSettings({ events: ['lunch' as 'new_lead'] }), (err: unknown) => {
+      assert.ok(err instanceof InvalidRequestError, String(err));
+      assert.equal(err.param, 'events');
+      return true;
+    });
+    await assert.rejects(tk.staffAlerts.updateSettings({ emails: ['not an address'] }), (err: unknown) => {
+      assert.ok(err instanceof InvalidRequestError, String(err));
+      assert.equal(err.param, 'emails');
+      return true;
+    });
+    await assert.rejects(tk.staffAlerts.settings({ businessId: 'no-such-business' }), NotFoundError);
+    assert.deepEqual(await tk.staffAlerts.settings(), saved, 'a refused update changes nothing');
+  });
+
+  test('sandbox.ring: a new caller has an intake conversation and becomes a lead (source inbound_call)', async () => {
+    const call = await ring(front, intakeCaller);
+    assert.equal(call.status, 'completed');
+    assert.equal(call.agent_id, reception.id);
+    assert.equal(call.ended_reason, 'customer_hangup');
+    assert.equal(call.transfer_destination, null);
+    assert.equal(call.first_message, 'Smith Law, Reception speaking. How can I help?');
+    assert.equal(call.transcript[0]?.text, 'Smith Law, Reception speaking. How can I help?');
+    assert.ok(call.transcript.some((t) => t.role === 'customer'));
+    assert.ok((call.summary ?? '').length > 0);
+    assert.ok(call.events.some((e) => e.type === 'tool.lookup_lead'), 'the agent looked the caller up');
+    assert.ok(call.lead_id);
+    const lead = await kai.leads.get(call.lead_id);
+    assert.equal(lead.phone, intakeCaller);
+    assert.equal(lead.source, 'inbound_call');
+  });
+
+  test('sandbox.ring: +15005550102 leaves a voicemail', async () => {
+    const call = await ring(front, SANDBOX_CALLERS.leavesVoicemail);
+    assert.equal(SANDBOX_CALLERS.leavesVoicemail, '+15005550102');
+    assert.equal(call.status, 'completed');
+    assert.notEqual(call.ended_reason, 'transferred');
+    assert.match(String(call.recording_url), /^http/);
+  });
+
+  test('sandbox.ring: +15005550101 asks for a person and is transferred to transferPhoneNumber', async () => {
+    const call = await ring(front, SANDBOX_CALLERS.wantsAHuman);
+    assert.equal(SANDBOX_CALLERS.wantsAHuman, '+15005550101');
+    assert.equal(call.status, 'completed');
+    assert.equal(call.ended_reason, 'transferred');
+    assert.equal(call.transfer_destination, '+15125550111');
+    const transferred = call.events.find((e) => e.type === 'call.transferred');
+    assert.ok(transferred, 'the timeline shows the transfer');
+    assert.equal((transferred.data as { destination?: string }).destination, '+15125550111');
+  });
+
+  test('sandbox.ring: out of hours (take_message) any caller leaves a voicemail', async () => {
+    const caller = `+1512557${String(Math.floor(Math.random() * 10000)).padStart(4, '0')}`;
+    const call = await ring(night, caller);
+    assert.equal(call.status, 'completed');
+    assert.match(String(call.first_message), /closed/);
+  });
+
+  test('sandbox.ring: the other magic callers (hang-up, opt-out, callback)', async () => {
+    const hungUp = await ring(front, SANDBOX_CALLERS.hangsUp);
+    assert.equal(hungUp.transcript.length, 0, 'no conversation');
+    const optedOut = await ring(front, SANDBOX_CALLERS.optsOut);
+    assert.equal(optedOut.status, 'completed');
+    const dnc = await kai.compliance.dncList({ phone: SANDBOX_CALLERS.optsOut });
+    assert.ok(dnc.entries.some((e) => e.phone === SANDBOX_CALLERS.optsOut), 'the opt-out is on the do-not-call list');
+    const callback = await ring(front, SANDBOX_CALLERS.wantsACallback);
+    assert.ok(callback.events.some((e) => e.type === 'tool.schedule_callback'));
+  });
+
+  test('sandbox.ring: refused with a live key (403), to a number not ours (404), without from (400)', async () => {
+    await assert.rejects(kai.sandbox.ring({ to: front, from: intakeCaller }), ForbiddenError);
+    await assert.rejects(tk.sandbox.ring({ to: '+15125550000', from: intakeCaller }), NotFoundError);
+    await assert.rejects(tk.sandbox.ring({ to: front, from: '' }), (err: unknown) => {
+      assert.ok(err instanceof InvalidRequestError, String(err));
+      assert.equal(err.param, 'from');
+      return true;
+    });
+  });
+
+  test("calls.list({ direction: 'inbound' }) lists the answered calls, 'outbound' the placed ones", async () => {
+    const ids = [...rung.values()].map((c) => c.id);
+    const inbound = await tk.calls.list({ direction: 'inbound', limit: 100 });
+    assert.ok(inbound.calls.every((c) => c.direction === 'inbound'));
+    assert.deepEqual(new Set(inbound.calls.map((c) => c.id)), new Set(ids));
+    const iterated: string[] = [];
+    for await (const c of tk.calls.iterate({ direction: 'inbound', limit: 2 })) iterated.push(c.id);
+    assert.deepEqual(new Set(iterated), new Set(ids));
+    assert.equal(iterated.length, ids.length);
+    const outbound = await tk.calls.list({ direction: 'outbound', limit: 100 });
+    assert.ok(outbound.calls.length > 0);
+    assert.ok(outbound.calls.every((c) => c.direction === 'outbound' && !ids.includes(c.id)));
+    const byAgent = await tk.calls.list({ direction: 'inbound', agentId: reception.id, limit: 100 });
+    assert.deepEqual(
+      new Set(byAgent.calls.map((c) => c.id)),
+      new Set([...rung.values()].filter((c) => c.to === front).map((c) => c.id)),
+    );
+    // The live key does not see test-mode calls.
+    assert.equal((await kai.calls.list({ direction: 'inbound', limit: 100 })).calls.length, 0);
+  });
+
+  test('voicemails.list / iterate: the messages, with what the caller said and a recording that downloads', async () => {
+    const left = rung.get(SANDBOX_CALLERS.leavesVoicemail);
+    assert.ok(left);
+    const { voicemails, has_more } = await tk.voicemails.list({ limit: 100 });
+    assert.equal(has_more, false);
+    const vm = voicemails.find((v) => v.call_id === left.id);
+    assert.ok(vm, 'the +15005550102 call left a voicemail');
+    assert.equal(vm.caller, SANDBOX_CALLERS.leavesVoicemail);
+    assert.equal(vm.business_id, server.boot.business_id);
+    assert.equal(vm.lead_id, left.lead_id);
+    assert.equal(vm.mode, 'test');
+    assert.ok(vm.transcript.trim().length > 0, 'transcript is non-empty');
+    assert.match(vm.transcript, /message/);
+    assert.equal(vm.duration, left.duration);
+    assert.ok(vm.recording_url, 'a recording link');
+    const recording = await fetch(vm.recording_url);
+    assert.equal(recording.status, 200);
+    assert.match(String(recording.headers.get('content-type')), /audio/);
+    assert.ok((await recording.arrayBuffer()).byteLength > 44, 'more than a WAV header');
+
+    // The out-of-hours call is one too; the intake, the transfer and the hang-up are not.
+    const byCall = new Set(voicemails.map((v) => v.call_id));
+    assert.ok(byCall.has([...rung.values()].find((c) => c.to === night)?.id ?? ''), 'the out-of-hours message');
+    for (const caller of [intakeCaller, SANDBOX_CALLERS.wantsAHuman, SANDBOX_CALLERS.hangsUp]) {
+      assert.equal(byCall.has(rung.get(caller)?.id ?? ''), false, `${caller} left no voicemail`);
+    }
+
+    const seen: string[] = [];
+    for await (const v of tk.voicemails.iterate({ limit: 1 })) seen.push(v.id);
+    assert.deepEqual(seen, voicemails.map((v) => v.id), 'newest first, each once, across pages');
+    const page = await tk.voicemails.list({ limit: 1, businessId: server.boot.business_id });
+    assert.equal(page.voicemails.length, 1);
+    assert.equal(page.has_more, voicemails.length > 1);
+    // Test-mode voicemails are the test key's only.
+    assert.equal((await kai.voicemails.list()).voicemails.length, 0);
+    await assert.rejects(tk.voicemails.list({ businessId: 'no-such-business' }), NotFoundError);
+  });
+
+  test('staffAlerts.list / iterate: the alerts the calls raised; the webhook ones delivered and signed', async () => {
+    const left = rung.get(SANDBOX_CALLERS.leavesVoicemail);
+    const intake = rung.get(intakeCaller);
+    assert.ok(left && intake);
+
+    // The voicemail call (a new caller too): new_lead and voicemail, by email and webhook.
+    const forVoicemail = await eventually('the voicemail alerts delivered to the webhook', async () => {
+      const { alerts } = await tk.staffAlerts.list({ callId: left.id, limit: 100 });
+      const hooks = alerts.filter((a) => a.channel === 'webhook');
+      return hooks.length === 2 && hooks.every((a) => a.status === 'delivered') ? alerts : undefined;
+    });
+    assert.deepEqual(
+      forVoicemail.map((a) => `${a.event} ${a.channel} ${a.recipient}`).sort(),
+      [
+        'new_lead email front-desk@example.test',
+        `new_lead webhook ${alertHook.url}/alerts`,
+        'voicemail email front-desk@example.test',
+        `voicemail webhook ${alertHook.url}/alerts`,
+      ],
+      'follow_up is not among the chosen events',
+    );
+    for (const a of forVoicemail) {
+      assert.equal(a.call_id, left.id);
+      assert.equal(a.business_id, server.boot.business_id);
+      assert.equal(a.mode, 'test');
+      assert.ok(['pending', 'delivered', 'failed'].includes(a.status));
+      assert.ok(a.subject.length > 0 && a.body.length > 0);
+      if (a.channel === 'webhook') {
+        assert.ok(a.delivered_at);
+        assert.equal(a.error, null);
+        assert.ok(a.attempts >= 1);
+      }
+    }
+    const voicemailAlert = forVoicemail.find((a) => a.event === 'voicemail' && a.channel === 'webhook');
+    assert.ok(voicemailAlert);
+    assert.match(voicemailAlert.body, /car accident/);
+
+    // The intake call raised new_lead only.
+    const forIntake = await tk.staffAlerts.list({ callId: intake.id });
+    assert.deepEqual([...new Set(forIntake.alerts.map((a) => a.event))], ['new_lead']);
+
+    // The webhook deliveries carry the Standard Webhooks signature of the business's secret.
+    const { webhook_secret: secret } = await kai.webhooks.secret();
+    const delivery = await eventually('the voicemail alert webhook', () =>
+      alertHook.deliveries.find((d) => d.body.includes(`"alert_id":"${voicemailAlert.id}"`)),
+    );
+    assert.equal(delivery.path, '/alerts');
+    const payload = verifyWebhook<{ type: string; alert_id: string; call_id: string; event: string }>(
+      delivery.body,
+      delivery.headers,
+      secret,
+    );
+    assert.deepEqual(
+      [payload.type, payload.alert_id, payload.call_id, payload.event],
+      ['staff_alert.voicemail', voicemailAlert.id, left.id, 'voicemail'],
+    );
+
+    // Everything, across the calls, newest first.
+    const all = await tk.staffAlerts.list({ limit: 100 });
+    assert.equal(all.has_more, false);
+    assert.ok(all.alerts.some((a) => a.event === 'callback_requested'), 'the callback request alerted');
+    assert.ok(all.alerts.every((a) => a.mode === 'test'));
+    const seen: string[] = [];
+    for await (const a of tk.staffAlerts.iterate({ limit: 100 })) seen.push(a.id);
+    assert.deepEqual(seen, all.alerts.map((a) => a.id));
+    assert.equal((await kai.staffAlerts.list()).alerts.length, 0, 'the live key sees no test-mode alerts');
+  });
+
+  test(
+    'staffAlerts.iterate with small pages yields every alert',
+    async () => {
+      const all = await tk.staffAlerts.list({ limit: 100 });
+      const seen: string[] = [];
+      for await (const a of tk.staffAlerts.iterate({ limit: 1 })) seen.push(a.id);
+      assert.deepEqual(seen, all.alerts.map((a) => a.id));
+    },
+  );
 });

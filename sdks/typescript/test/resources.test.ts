@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { KaiCalls, KaiCallsError, type Call } from '../dist/index.js';
+import { KaiCalls, KaiCallsError, SANDBOX_CALLERS, type Call } from '../dist/index.js';
 import { fakeFetch, pathOf, queryOf, type Recorded } from './fake-fetch.js';
 
 // These tests expect the default origin.
@@ -317,6 +317,141 @@ describe('campaigns', () => {
       { id: 'cp-1', state: 'pending', after: '1', limit: '1' },
       { id: 'cp-1', state: 'pending', after: '2', limit: '1' },
     ]);
+  });
+});
+
+describe('inbound calls', () => {
+  test("calls.list sends direction; iterate keeps it on every page", async () => {
+    const req = await one((kai) => kai.calls.list({ direction: 'inbound', limit: 5 }));
+    assert.equal(pathOf(req), '/api/v1/calls');
+    assert.deepEqual(queryOf(req), { direction: 'inbound', limit: '5' });
+
+    const f = fakeFetch((_r, n) => ({
+      body: { calls: [{ id: `c${n}`, status: 'completed', created_at: `t${n}` }], has_more: n < 2 },
+    }));
+    const ids: string[] = [];
+    for await (const c of new KaiCalls({ apiKey: 'k', fetch: f }).calls.iterate({ direction: 'outbound' })) ids.push(c.id);
+    assert.deepEqual(ids, ['c1', 'c2']);
+    assert.deepEqual(f.requests.map(queryOf), [{ direction: 'outbound' }, { direction: 'outbound', after: 't1' }]);
+  });
+
+  test('agents.update maps the inbound fields to snake_case (nested hours and destinations as the API names them)', async () => {
+    const req = await one((kai) =>
+      kai.agents.update({
+        id: 'a',
+        inboundPrompt: 'ip',
+        outboundPrompt: 'op',
+        inboundGreeting: 'Hi from {{business_name}}',
+        outboundFirstMessage: 'of',
+        businessHours: { timezone: 'America/Chicago', days: ['mon', 'tue'], open: '08:00', close: '18:00' },
+        afterHoursAction: 'transfer',
+        transferDestinations: [
+          { number: '+15125550111', name: 'Front desk', reasons: ['billing'], when: 'business_hours' },
+          { number: '+15125550112' },
+        ],
+        transferEnabled: true,
+        transferPhoneNumber: '+15125550113',
+      }),
+    );
+    assert.equal(req.method, 'PATCH');
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/agents');
+    assert.deepEqual(req.body, {
+      id: 'a',
+      inbound_prompt: 'ip',
+      outbound_prompt: 'op',
+      inbound_greeting: 'Hi from {{business_name}}',
+      outbound_first_message: 'of',
+      business_hours: { timezone: 'America/Chicago', days: ['mon', 'tue'], open: '08:00', close: '18:00' },
+      after_hours_action: 'transfer',
+      transfer_destinations: [
+        { number: '+15125550111', name: 'Front desk', reasons: ['billing'], when: 'business_hours' },
+        { number: '+15125550112' },
+      ],
+      transfer_enabled: true,
+      transfer_phone_number: '+15125550113',
+    });
+    // `{}`: the server's default hours (weekdays 09:00–17:00).
+    const defaults = await one((kai) => kai.agents.update({ id: 'a', businessHours: {} }));
+    assert.deepEqual(defaults.body, { id: 'a', business_hours: {} });
+  });
+
+  test('voicemails: list maps businessId; iterate pages by created_at', async () => {
+    const req = await one((kai) => kai.voicemails.list({ businessId: 'b', after: 't', limit: 10 }), {
+      voicemails: [],
+      has_more: false,
+    });
+    assert.equal(req.method, 'GET');
+    assert.equal(pathOf(req), '/api/v1/voicemails');
+    assert.deepEqual(queryOf(req), { business_id: 'b', after: 't', limit: '10' });
+    assert.equal((await one((kai) => kai.voicemails.list())).url, 'https://www.kaicalls.com/api/v1/voicemails');
+
+    const f = fakeFetch((_r, n) => ({
+      body: { voicemails: [{ id: `v${n}`, created_at: `t${n}` }], has_more: n < 3 },
+    }));
+    const ids: string[] = [];
+    for await (const v of new KaiCalls({ apiKey: 'k', fetch: f }).voicemails.iterate({ limit: 1 })) ids.push(v.id);
+    assert.deepEqual(ids, ['v1', 'v2', 'v3']);
+    assert.deepEqual(f.requests.map(queryOf), [{ limit: '1' }, { limit: '1', after: 't1' }, { limit: '1', after: 't2' }]);
+  });
+
+  test('staffAlerts: settings, updateSettings (snake_case body), list, iterate', async () => {
+    let req = await one((kai) => kai.staffAlerts.settings());
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/staff-alerts/settings');
+    req = await one((kai) => kai.staffAlerts.settings({ businessId: 'b' }));
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/staff-alerts/settings?business_id=b');
+
+    req = await one((kai) =>
+      kai.staffAlerts.updateSettings({
+        businessId: 'b',
+        enabled: false,
+        emails: ['ops@example.com'],
+        webhookUrl: 'https://example.com/alerts',
+        events: ['new_lead', 'voicemail'],
+      }),
+    );
+    assert.equal(req.method, 'PATCH');
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/staff-alerts/settings');
+    assert.deepEqual(req.body, {
+      business_id: 'b',
+      enabled: false,
+      emails: ['ops@example.com'],
+      webhook_url: 'https://example.com/alerts',
+      events: ['new_lead', 'voicemail'],
+    });
+    req = await one((kai) => kai.staffAlerts.updateSettings({ webhookUrl: '' }));
+    assert.deepEqual(req.body, { webhook_url: '' }, 'only what is given; "" removes the webhook');
+
+    req = await one((kai) => kai.staffAlerts.list({ businessId: 'b', callId: 'c', after: 't', limit: 5 }));
+    assert.equal(pathOf(req), '/api/v1/staff-alerts');
+    assert.deepEqual(queryOf(req), { business_id: 'b', call_id: 'c', after: 't', limit: '5' });
+
+    const f = fakeFetch((_r, n) => ({
+      body: { alerts: [{ id: `a${n}`, created_at: `t${n}` }], has_more: n < 2 },
+    }));
+    const ids: string[] = [];
+    for await (const a of new KaiCalls({ apiKey: 'k', fetch: f }).staffAlerts.iterate({ callId: 'c' })) ids.push(a.id);
+    assert.deepEqual(ids, ['a1', 'a2']);
+    assert.deepEqual(f.requests.map(queryOf), [{ call_id: 'c' }, { call_id: 'c', after: 't1' }]);
+  });
+
+  test('sandbox.ring posts {to, from} with an idempotency key (generated, or the one given)', async () => {
+    let req = await one((kai) => kai.sandbox.ring({ to: '+15125550100', from: SANDBOX_CALLERS.leavesVoicemail }), {
+      id: 'c',
+      direction: 'inbound',
+    });
+    assert.equal(req.method, 'POST');
+    assert.equal(req.url, 'https://www.kaicalls.com/api/v1/sandbox/inbound-calls');
+    assert.deepEqual(req.body, { to: '+15125550100', from: '+15005550102' });
+    assert.match(String(req.headers['Idempotency-Key']), /^[0-9a-f-]{36}$/);
+    req = await one((kai) => kai.sandbox.ring({ to: '+1', from: '+2' }, { idempotencyKey: 'ring-1' }));
+    assert.equal(req.headers['Idempotency-Key'], 'ring-1');
+    assert.deepEqual(SANDBOX_CALLERS, {
+      hangsUp: '+15005550100',
+      wantsAHuman: '+15005550101',
+      leavesVoicemail: '+15005550102',
+      optsOut: '+15005550103',
+      wantsACallback: '+15005550104',
+    });
   });
 });
 

@@ -47,9 +47,14 @@ export interface ListCallsParams {
   /** Only the calls this campaign placed. */
   campaignId?: string;
   status?: string;
+  /** Only calls the agents answered (`inbound`) or placed (`outbound`). */
+  direction?: CallDirection;
   /** Cursor: the `created_at` of the last call of the previous page. */
   after?: string;
 }
+
+/** `inbound`: a call one of your agents answered; `outbound`: one KaiCalls placed. */
+export type CallDirection = 'inbound' | 'outbound';
 
 export interface WaitOptions {
   /** Time between polls. Default: 3000. */
@@ -104,6 +109,7 @@ export class CallsResource {
         agent_id: params.agentId,
         campaign_id: params.campaignId,
         status: params.status,
+        direction: params.direction,
         after: params.after,
       },
     });
