@@ -378,7 +378,7 @@ impl Engine {
             }
         }
         next.duration = Some(duration);
-        next.summary = Some(report.summary.unwrap_or(analysis.summary));
+        next.summary = Some(report.summary.clone().unwrap_or(analysis.summary));
         next.quality_dimensions = Some(analysis.quality);
         next.outcome = Some(analysis.outcome);
         next.opt_out = analysis.opt_out;
@@ -395,6 +395,12 @@ impl Engine {
             .to_string(),
         );
         next.transcript = Some(report.transcript);
+        if report.summary.is_none() {
+            // An inbound voicemail or transfer says what it was, not how a call went.
+            if let Some(summary) = crate::inbound::summary_of(&next) {
+                next.summary = Some(summary);
+            }
+        }
         // Our signed link; the copy job brings the audio into our storage.
         next.recording_source = report.recording_url;
         next.recording_url = next

@@ -172,7 +172,7 @@ pub async fn save_state(tx: &mut Tx, call: &Call, expected: CallStatus) -> sqlx:
             error = $5, duration = $6, summary = $7, transcript = $8, recording_url = $9,
             quality_dimensions = $10, cost_cents = $11, started_at = $12, ended_at = $13, updated_at = $14,
             provider_control_url = $17, recording_key = $18, recording_source = $19, outcome = $20, opt_out = $21,
-            answered_by = $22, voicemail_left = $23, transfer_destination = $24
+            answered_by = $22, voicemail_left = $23, transfer_destination = COALESCE($24, transfer_destination)
          WHERE id = $15 AND status = $16",
     )
     .bind(call.status.as_str())

@@ -403,6 +403,43 @@ pub fn is_voicemail(call: &Call) -> bool {
                 .any(|s| MESSAGE_PHRASES.iter().any(|p| s.contains(p))))
 }
 
+/// What an inbound voicemail or transfer was, for its summary (`None`: the
+/// analyzer's summary stands).
+pub fn summary_of(call: &Call) -> Option<String> {
+    if !call.is_inbound() {
+        return None;
+    }
+    let said = |n: usize| {
+        let text = call
+            .transcript
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter(|t| t.role == Role::Customer)
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let short: String = text.chars().take(n).collect();
+        if short.len() < text.len() {
+            format!("{short}…")
+        } else {
+            short
+        }
+    };
+    if call.ended_reason == Some(EndedReason::Transferred) {
+        let to = call.transfer_destination.as_deref().unwrap_or("a person");
+        return Some(format!(
+            "{} asked for a person and was transferred to {to}: \"{}\"",
+            who(call),
+            said(160)
+        ));
+    }
+    if is_voicemail(call) {
+        return Some(format!("{} left a message: \"{}\"", who(call), said(240)));
+    }
+    None
+}
+
 fn who(call: &Call) -> String {
     match &call.name {
         Some(n) => format!("{n} ({})", call.customer_number()),

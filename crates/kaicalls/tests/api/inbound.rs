@@ -343,7 +343,10 @@ async fn vapi_inbound_calls_answer_with_the_agent_and_complete_through_the_engin
             &format!("/api/v1/leads?id={}", john["id"].as_str().unwrap()),
         )
         .await;
-    assert_eq!(a_john["interaction_count"], 2, "only A's own calls counted (one out, one in)");
+    assert_eq!(
+        a_john["interaction_count"], 2,
+        "only A's own calls counted (one out, one in)"
+    );
     let (_, b_calls) = s
         .server
         .get(&b.live_key, "/api/v1/calls?direction=inbound")
@@ -647,6 +650,10 @@ async fn sandbox_callers_take_every_branch_and_staff_hear_about_it() {
     let human = ring("+15005550101").await;
     assert_eq!(human["ended_reason"], "transferred");
     assert_eq!(human["transfer_destination"], "+15125550111");
+    assert!(human["summary"]
+        .as_str()
+        .unwrap()
+        .contains("transferred to +15125550111"));
 
     let voicemail = ring("+15005550102").await;
     assert_eq!(voicemail["status"], "completed");
@@ -707,7 +714,14 @@ async fn sandbox_callers_take_every_branch_and_staff_hear_about_it() {
         .as_str()
         .unwrap()
         .contains("car accident"));
-    assert!(vms[0]["summary"].is_string());
+    assert!(
+        vms[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("left a message"),
+        "{}",
+        vms[0]["summary"]
+    );
     let audio = reqwest::get(vms[0]["recording_url"].as_str().unwrap())
         .await
         .unwrap();
