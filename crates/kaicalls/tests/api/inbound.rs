@@ -467,6 +467,32 @@ async fn tools_during_an_inbound_call_and_a_transfer() {
         "{:?}",
         results[3]
     );
+    // A number on the do-not-call list gets no callback.
+    let listed = "+15127771299";
+    let (status, _) = s
+        .server
+        .post(
+            &key,
+            "/api/v1/dnc",
+            json!({"phone": listed, "reason": "asked by letter"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, refused) = exchange(
+        &s.server.url,
+        Some(SECRET),
+        json!({"type": "tool-calls", "call": {"id": "vapi-tools"}, "toolCallList": [
+            tool_call("t6", "schedule_callback", json!({"phone": listed})),
+        ]}),
+    )
+    .await;
+    assert!(
+        refused["results"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("do-not-call"),
+        "{refused}"
+    );
 
     let (_, lead) = s
         .server
