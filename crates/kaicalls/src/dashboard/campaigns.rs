@@ -77,7 +77,7 @@ fn form_markup(
                     label { input type="radio" name="source" value="leads" checked[f.source.as_deref() == Some("leads")]; " From my leads" }
                     label.block { "Lead status (empty: every lead)" input type="text" name="lead_status" placeholder="new" value=(v(&f.lead_status)); }
                 }
-                label { input type="checkbox" name="start" value="1" checked[f.start.is_some()]; " Start dialing now" }
+                label.check { input type="checkbox" name="start" value="1" checked[f.start.is_some()]; " Start dialing now" }
                 button type="submit" { "Create campaign" }
             }
         }

@@ -127,7 +127,7 @@ async fn inbound_page(ctx: &Ctx, notice_code: Option<&str>, error: Option<&str>)
             h2 id="alerts-h" { "Staff alerts" }
             p { "Tell your staff when an inbound call brings a new lead, asks for a callback, needs a follow-up, or leaves a voicemail." }
             form.stack method="post" action="/dashboard/inbound/alerts" {
-                label { input type="checkbox" name="enabled" value="true" checked[s["enabled"] == true]; " Send alerts" }
+                label.check { input type="checkbox" name="enabled" value="true" checked[s["enabled"] == true]; " Send alerts" }
                 label { "Email recipients (comma separated)" input type="text" name="emails" value=(emails) placeholder="intake@example.com"; }
                 label { "Webhook URL" input type="url" name="webhook_url" value=(s["webhook_url"].as_str().unwrap_or("")) placeholder="https://example.com/alerts"; }
                 fieldset {
