@@ -403,6 +403,18 @@ pub fn is_voicemail(call: &Call) -> bool {
                 .any(|s| MESSAGE_PHRASES.iter().any(|p| s.contains(p))))
 }
 
+/// Everything the caller said, one line.
+fn customer_words(call: &Call) -> String {
+    call.transcript
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter(|t| t.role == Role::Customer)
+        .map(|t| t.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// What an inbound voicemail or transfer was, for its summary (`None`: the
 /// analyzer's summary stands).
 pub fn summary_of(call: &Call) -> Option<String> {
@@ -410,15 +422,7 @@ pub fn summary_of(call: &Call) -> Option<String> {
         return None;
     }
     let said = |n: usize| {
-        let text = call
-            .transcript
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .filter(|t| t.role == Role::Customer)
-            .map(|t| t.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = customer_words(call);
         let short: String = text.chars().take(n).collect();
         if short.len() < text.len() {
             format!("{short}…")
@@ -489,15 +493,7 @@ pub async fn on_call_ended(
         alerts::raise(tx, alert, clock).await?;
     }
     if is_voicemail(call) {
-        let transcript = call
-            .transcript
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .filter(|t| t.role == Role::Customer)
-            .map(|t| t.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let transcript = customer_words(call);
         let id = crate::ids::new_id();
         let inserted = sqlx::query(
             "INSERT INTO voicemails (id, business_id, mode, call_id, lead_id, caller, transcript, summary, duration, created_at)
