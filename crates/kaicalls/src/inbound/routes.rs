@@ -103,31 +103,8 @@ pub async fn ring(
     // call (its script is stored with it).
     let can_transfer = match &number.agent_id {
         Some(agent_id) => {
-            let probe = crate::calls::Call::queued(crate::calls::QueuedCall {
-                id: String::new(),
-                business_id: number.business_id.clone(),
-                agent_id: agent_id.clone(),
-                agent_name: None,
-                lead_id: None,
-                key_id: None,
-                mode: Mode::Test,
-                to: to.clone(),
-                from: Some(from.clone()),
-                name: None,
-                context: None,
-                first_message: None,
-                max_duration: 60,
-                webhook_url: None,
-                webhook_events: vec![],
-                metadata: None,
-                variables: serde_json::json!({}),
-                provider: "simulator".into(),
-                compliance: None,
-                scheduled_at: None,
-                created_at: now,
-                campaign_id: None,
-            });
-            super::tools::destination_for(&engine, &probe, super::sandbox::HUMAN_REASON, now)
+            let reason = super::sandbox::HUMAN_REASON;
+            super::tools::destination_for(&engine, agent_id, &number.business_id, reason, now)
                 .await?
                 .is_some()
         }

@@ -489,19 +489,21 @@ async fn schedule_callback(
     })
 }
 
-/// Where a caller with `reason` goes now: the agent's first destination whose rule
-/// takes them, else the business's own phone (when the agent names none at all).
+/// Where a caller of `agent_id` (of `business_id`) with `reason` goes now: the
+/// agent's first destination whose rule takes them, else the business's own phone
+/// (when the agent names none at all).
 pub async fn destination_for(
     engine: &Engine,
-    call: &Call,
+    agent_id: &str,
+    business_id: &str,
     reason: &str,
     now: Timestamp,
 ) -> anyhow::Result<Option<(String, Option<String>)>> {
     let store = engine.store();
-    let Some(agent) = agents::get_by_id(store, &call.agent_id).await? else {
+    let Some(agent) = agents::get_by_id(store, agent_id).await? else {
         return Ok(None);
     };
-    let Some(business) = tenancy::business(store, &call.business_id).await? else {
+    let Some(business) = tenancy::business(store, business_id).await? else {
         return Ok(None);
     };
     let open = agent
@@ -545,7 +547,7 @@ async fn transfer(
     now: Timestamp,
 ) -> anyhow::Result<Planned> {
     let reason = args["reason"].as_str().unwrap_or("").trim().to_string();
-    match destination_for(engine, call, &reason, now).await? {
+    match destination_for(engine, &call.agent_id, &call.business_id, &reason, now).await? {
         None => Ok(Planned::answer(json!({
             "transferred": false,
             "error": "Nobody can take the call right now: offer to take a message",

@@ -91,24 +91,15 @@ pub async fn record_campaign_call(
     call_id: &str,
     now: Timestamp,
 ) -> sqlx::Result<()> {
-    let row: Vec<Arg> = vec![
-        ids::new_id().into(),
-        campaign.key_id.as_str().into(),
-        campaign.user_id.as_str().into(),
-        campaign.business_id.as_str().into(),
-        campaign.mode.as_str().into(),
-        "/v1/campaigns".into(),
-        "POST".into(),
-        Arg::Int(201),
-        call_id.into(),
-        Arg::Int(0),
-        now.micros().into(),
-    ];
-    group::statement(INSERT, COLUMNS, [row])
-        .query()
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    let row = CallRow {
+        key_id: &campaign.key_id,
+        user_id: &campaign.user_id,
+        business_id: &campaign.business_id,
+        mode: campaign.mode,
+        endpoint: "/v1/campaigns",
+        call_id,
+    };
+    record_call_row(tx, &row, now).await
 }
 
 /// The endpoint inbound calls are metered under.
@@ -124,8 +115,8 @@ pub struct CallRow<'a> {
     pub call_id: &'a str,
 }
 
-/// The usage row of a call nobody's request created (an inbound call, a callback an
-/// agent scheduled during one): metered to `key_id` (the sandbox key, or
+/// The usage row of a call nobody's request created (a campaign's, an inbound call, a
+/// callback an agent scheduled during one): metered to `key_id` (the sandbox key, or
 /// `number:<id>` for the number that was called) and the user, under `endpoint`; its
 /// cost is set when the call ends.
 pub async fn record_call_row(tx: &mut Tx, r: &CallRow<'_>, now: Timestamp) -> sqlx::Result<()> {
